@@ -1,0 +1,28 @@
+# make demo : create .venv, install milestones, train a small LSTM and build the HTML report
+# make test : create .venv, install milestones with its test extras, run the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test venv bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+demo: $(STAMP)
+	$(PY) -m milestones demo
+
+bench: $(STAMP)
+	$(PY) benchmarks/rnn_speed.py
+
+clean:
+	rm -rf $(VENV) runs report
