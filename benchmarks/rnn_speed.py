@@ -1,0 +1,92 @@
+"""Forward + backward time of our LSTM and GRU against torch.nn.LSTM / torch.nn.GRU, in one run.
+
+    python benchmarks/rnn_speed.py [--device cpu|cuda] [--repeats 20] [--threads N] [--json FILE]
+
+Shape: B = 32, T = 100, I = 64, H = 128 and 256, float32. Each entry is the median over `repeats`
+timed calls of forward + backward of sum(output), after warm-up; the ratio is against torch.nn's
+module of the same kind in the same run. Ratios, not absolute times, are what carry over between
+machines.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+
+import torch
+
+from milestones import GRU, LSTM
+from milestones.machine import cpu_model
+
+B, T, I = 32, 100, 64
+
+
+def contenders(H: int) -> dict[str, tuple[str, torch.nn.Module]]:
+    """name -> (the torch.nn module it is compared with, module)."""
+    return {
+        "torch.nn.LSTM": ("torch.nn.LSTM", torch.nn.LSTM(I, H)),
+        "LSTM (fused: torch kernel)": ("torch.nn.LSTM", LSTM(I, H)),
+        "LSTM (loop: lecture equations)": ("torch.nn.LSTM", LSTM(I, H, backend="loop")),
+        "torch.nn.GRU": ("torch.nn.GRU", torch.nn.GRU(I, H)),
+        "GRU lecture (fused: hand-written BPTT)": ("torch.nn.GRU", GRU(I, H)),
+        "GRU lecture (loop: autograd)": ("torch.nn.GRU", GRU(I, H, backend="loop")),
+        "GRU reset-after (fused: torch kernel)": ("torch.nn.GRU", GRU(I, H, reset_after=True)),
+        "GRU reset-after (loop)": ("torch.nn.GRU", GRU(I, H, reset_after=True, backend="loop")),
+    }
+
+
+def time_module(module: torch.nn.Module, x: torch.Tensor, repeats: int) -> float:
+    def once() -> None:
+        module.zero_grad(set_to_none=True)
+        module(x)[0].sum().backward()
+
+    for _ in range(3):
+        once()
+    times = []
+    for _ in range(repeats):
+        if x.is_cuda:
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        once()
+        if x.is_cuda:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--json", help="also write the measurements to this file")
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    where = torch.cuda.get_device_name(0) if device.type == "cuda" else cpu_model()
+    print(f"forward+backward, B={B} T={T} I={I}, float32, {device.type}: {where}, "
+          f"{torch.get_num_threads()} threads, torch {torch.__version__}, median of {args.repeats}")
+    rows = []
+    for H in (128, 256):
+        x = torch.randn(T, B, I, device=device)
+        measured = {name: (ref, time_module(m.to(device), x, args.repeats))
+                    for name, (ref, m) in contenders(H).items()}
+        print(f"\nH = {H}\n{'implementation':<40} {'ms':>8} {'× torch.nn':>11}")
+        for name, (ref, seconds) in measured.items():
+            ratio = seconds / measured[ref][1]
+            rows.append({"H": H, "implementation": name, "ms": seconds * 1e3, "ratio": ratio,
+                         "against": ref})
+            print(f"{name:<40} {seconds * 1e3:8.1f} {ratio:10.2f}×")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"device": device.type, "hardware": where, "threads": torch.get_num_threads(),
+                       "torch": torch.__version__, "python": platform.python_version(),
+                       "shape": {"B": B, "T": T, "I": I}, "rows": rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+import sys
+
+from milestones.cli import main
+
+sys.exit(main())

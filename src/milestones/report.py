@@ -1,0 +1,147 @@
+"""`milestones report`: committed results and chosen runs as one static HTML page and a Markdown table.
+
+Per experiment: the paper's (or the task's reference) number, ours as mean ± standard deviation over
+seeds, the gap, the share of seeds that solved the task where that is defined, wall time, machine
+and commit; per group of experiments (e.g. the three models of `rnn/adding-t200`) one figure of
+the learning curves of every seed against the reference line.
+"""
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from milestones.plots import learning_curves
+
+
+def group_of(experiment: str) -> str:
+    """`family/task/variant` -> `family/task`; two-part names are their own group."""
+    parts = experiment.split("/")
+    return "/".join(parts[:2]) if len(parts) > 2 else experiment
+
+
+def fmt(x: float | None) -> str:
+    if x is None:
+        return "–"
+    if x == 0:
+        return "0"
+    return f"{x:.3g}" if 1e-3 <= abs(x) < 1e4 else f"{x:.2e}"
+
+
+def fmt_time(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def row(record: dict[str, Any]) -> dict[str, str]:
+    metric = record["metric"]
+    s = record["summary_stats"].get(metric)
+    ref = next((r for r in record["references"] if r["metric"] == metric), None)
+    n = s["n"] if s else 0
+    ours = f"{fmt(s['mean'])} ± {fmt(s['std'])}" if s and n > 1 else fmt(s["mean"] if s else None)
+    gap = "–"
+    if s and ref:
+        gap = f"{s['mean'] - ref['value']:+.3g}"
+        if ref["value"]:
+            gap += f" ({s['mean'] / ref['value']:.2g}×)"
+    solved = record["summary_stats"].get("solved")
+    machine = record.get("machine") or {}
+    return {
+        "experiment": record["experiment"],
+        "metric": f"{metric} ({'lower' if record['goal'] == 'min' else 'higher'} is better)",
+        "reference": (f"{fmt(ref['value'])} — {ref['note'] or ref['source']}"
+                      + ("" if ref.get("verified", True) else " (unverified)")) if ref else "–",
+        "ours": ours,
+        "seeds": str(n),
+        "gap": gap,
+        "solved": f"{round(solved['mean'] * solved['n'])}/{solved['n']}" if solved else "–",
+        "wall time": fmt_time(record["wall_time_s"]),
+        "machine": machine.get("gpu") or machine.get("cpu") or "–",
+        "commit": record.get("git_commit") or "–",
+    }
+
+
+def markdown_table(records: list[dict[str, Any]]) -> str:
+    rows = [row(r) for r in records]
+    if not rows:
+        return "_no results yet_\n"
+    cols = ["experiment", "metric", "reference", "ours", "seeds", "solved", "gap", "wall time"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(r[c] for c in cols) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def group_figure(group: str, records: list[dict[str, Any]], out: Path) -> Path:
+    curves = {}
+    for rec in records:
+        label = rec["experiment"].split("/")[-1] if rec["experiment"] != group else rec["experiment"]
+        for s in rec["seeds"]:
+            curves[f"{label} s{s['seed']}"] = [tuple(p) for p in s["curve"]]
+    ref = next((r for r in records[0]["references"] if r["metric"] == records[0]["metric"]), None)
+    return learning_curves(curves, out / "plots" / (group.replace("/", "__") + ".png"), title=group,
+                           ylabel=records[0]["metric"], baseline=ref["value"] if ref else None,
+                           baseline_label=(ref["note"] or "paper") if ref else "")
+
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>milestones report</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }}
+table {{ border-collapse: collapse; font-size: 0.85em; margin: 1em 0; }}
+th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }}
+th {{ background: #f2f2f2; }}
+td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+figure {{ display: inline-block; margin: 0.5em; }} figure img {{ max-width: 520px; }}
+figcaption {{ font-size: 0.8em; color: #555; }} details {{ font-size: 0.85em; margin: 0.4em 0; }}
+code {{ background: #f6f6f6; padding: 0 0.2em; }}
+</style></head><body>
+<h1>milestones — measured results against the papers</h1>
+<p>{intro}</p>
+{sections}
+</body></html>
+"""
+
+
+def html_section(group: str, records: list[dict[str, Any]], figure: Path, out: Path) -> str:
+    cols = ["experiment", "metric", "reference", "ours", "seeds", "solved", "gap", "wall time",
+            "machine", "commit"]
+    head = "".join(f"<th>{c}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(
+        f"<td{' class=num' if c in ('ours', 'gap', 'seeds', 'wall time') else ''}>{html.escape(r[c])}</td>"
+        for c in cols) + "</tr>" for r in map(row, records))
+    notes = []
+    for rec in records:
+        seeds = ", ".join(f"seed {s['seed']}: {fmt(s['metrics'].get(rec['metric']))} "
+                          f"({fmt_time(s['wall_time_s'])})" for s in rec["seeds"])
+        devs = "".join(f"<li>{html.escape(d)}</li>" for d in rec.get("deviations", []))
+        cmd = f"<p>command: <code>{html.escape(rec['command'])}</code></p>" if rec.get("command") else ""
+        notes.append(f"<details><summary>{html.escape(rec['experiment'])}: seeds, command, "
+                     f"deviations from the paper</summary><p>{html.escape(seeds)}</p>{cmd}"
+                     f"<p>{html.escape(rec['citation'])}</p><ol>{devs}</ol></details>")
+    rel = figure.relative_to(out).as_posix()
+    return (f"<h2>{html.escape(group)}</h2><table><tr>{head}</tr>{body}</table>"
+            f"<figure><img src='{rel}' alt='learning curves of {html.escape(group)}'>"
+            f"<figcaption>learning curves, every seed, against the reference line</figcaption></figure>"
+            + "".join(notes))
+
+
+def build(records: list[dict[str, Any]], out: str | Path) -> tuple[Path, Path]:
+    """Write out/index.html, out/report.md and out/plots/*.png; return the two documents' paths."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for rec in sorted(records, key=lambda r: r["experiment"]):
+        groups[group_of(rec["experiment"])].append(rec)
+    sections, md = [], ["# milestones report\n"]
+    for group, recs in groups.items():
+        fig = group_figure(group, recs, out)
+        sections.append(html_section(group, recs, fig, out))
+        md += [f"## {group}\n", markdown_table(recs), f"![{group}]({fig.relative_to(out).as_posix()})\n"]
+    intro = (f"{len(records)} experiments. “ours” is the mean ± standard deviation over seeds of the "
+             f"headline metric on the experiment's test set; “gap” is ours minus the reference "
+             f"(and their ratio). Wall time is the sum over seeds.") if records else "No results yet."
+    index = out / "index.html"
+    index.write_text(PAGE.format(intro=html.escape(intro), sections="\n".join(sections)))
+    report_md = out / "report.md"
+    report_md.write_text("\n".join(md))
+    return index, report_md

@@ -1,0 +1,26 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from milestones.data import DataMissingError, dataset_path, require_data
+
+
+@pytest.fixture
+def shared_data():
+    """The data folder; a missing data set skips the test, or fails it under MILESTONES_REQUIRE_DATA=1."""
+    def get(name: str, files: tuple[str, ...] = ()) -> Path:
+        try:
+            return dataset_path(name, files=files)
+        except DataMissingError as e:
+            if require_data():
+                pytest.fail(f"MILESTONES_REQUIRE_DATA is set and {e}")
+            pytest.skip(str(e))
+    return get
+
+
+@pytest.fixture
+def cli_env(tmp_path):
+    """Environment for running `python -m milestones` in a subprocess: one thread, deterministic."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MILESTONES_RUNS=str(tmp_path / "runs"))
+    return env

@@ -1,0 +1,64 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from milestones import report, results
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory):
+    import os
+    root = tmp_path_factory.mktemp("runs")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    dirs = []
+    for seed in (0, 1):
+        d = root / f"s{seed}"
+        done = subprocess.run([sys.executable, "-m", "milestones", "--no-progress", "train",
+                               "rnn/adding-t100/gru", "--length", "20", "--hidden-size", "8",
+                               "--steps", "60", "--eval-every", "20", "--test-size", "64",
+                               "--seed", str(seed), "--run-dir", str(d)],
+                              env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        dirs.append(d)
+    return dirs
+
+
+def test_runs_are_aggregated_over_seeds(tiny_runs):
+    [rec] = results.from_runs(tiny_runs)
+    values = [json.loads((d / "result.json").read_text())["metrics"]["test_mse"] for d in tiny_runs]
+    s = rec["summary_stats"]["test_mse"]
+    assert rec["experiment"] == "rnn/adding-t100/gru" and s["n"] == 2
+    assert s["mean"] == pytest.approx(sum(values) / 2)
+    assert s["std"] == pytest.approx(abs(values[0] - values[1]) / 2 ** 0.5)
+    assert [p[0] for p in rec["seeds"][0]["curve"]] == [20, 40, 60]
+
+
+def test_report_from_a_tiny_run(tiny_runs, tmp_path):
+    out = tmp_path / "report"
+    done = subprocess.run([sys.executable, "-m", "milestones", "report", *map(str, tiny_runs),
+                           "--results-dir", str(tmp_path / "none"), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    page = (out / "index.html").read_text()
+    md = (out / "report.md").read_text()
+    rec = results.from_runs(tiny_runs)[0]
+    ours = report.row(rec)["ours"]
+    assert "rnn/adding-t100/gru" in page and ours in page and "0.167" in page
+    assert f"| rnn/adding-t100/gru |" in md and ours in md
+    png = out / "plots" / "rnn__adding-t100.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    assert "plots/rnn__adding-t100.png" in page
+
+
+def test_row_formats_reference_gap_and_solved():
+    rec = results.aggregate(
+        [{"seed": 0, "metrics": {"m": 0.1, "solved": 1.0}, "wall_time_s": 30, "curve": []},
+         {"seed": 1, "metrics": {"m": 0.3, "solved": 0.0}, "wall_time_s": 90, "curve": []}],
+        experiment="x/y", summary="", metric="m", goal="min",
+        references=[{"metric": "m", "value": 0.4, "source": "P", "note": "paper", "verified": True}],
+        citation="", deviations=[], budget="full", command=None, machine=None, git_commit=None)
+    r = report.row(rec)
+    assert r["ours"] == "0.2 ± 0.141" and r["gap"] == "-0.2 (0.5×)"
+    assert r["solved"] == "1/2" and r["wall time"] == "2.0 min" and r["reference"] == "0.4 — paper"
