@@ -30,7 +30,7 @@ from milestones.registry import Experiment, catalog, select
 from milestones.runs import Run, RunStopped, new_run_dir, runs_dir
 
 DEMO_EXPERIMENT = "rnn/adding-t100/lstm"
-DEMO_OVERRIDES = {"steps": 1200, "eval_every": 50, "test_size": 500}
+DEMO_OVERRIDES = {"steps": 2000, "eval_every": 50, "test_size": 500}
 
 
 class UsageError(Exception):

@@ -159,19 +159,26 @@ ADDING_CITATION = ("Hochreiter & Schmidhuber 1997, Long Short-Term Memory (exper
                    "lengths as in Arjovsky et al. 2016, Unitary Evolution RNNs")
 COPY_CITATION = "Arjovsky, Shah & Bengio 2016, Unitary Evolution Recurrent Neural Networks (§4.1)"
 DEVIATIONS = (
-    "Adam (lr 1e-3) with global-norm clipping at 1, batch 64, H = 128, instead of each paper's own "
-    "optimiser settings; the same settings for every model so that they compare fairly.",
+    "Adam with global-norm clipping at 1, batch 64, H = 128, instead of each paper's own optimiser "
+    "settings; the same settings for every model of a task so that they compare fairly.",
+    "Learning rate 1e-2 on the adding problem (with 1e-3 the LSTM was still at the baseline after "
+    "2400 steps at T = 200; with 1e-2 it left it at step 1800) and 1e-3 on copy memory (with 1e-2 "
+    "the LSTM stayed at the baseline for 2800 steps at T = 100). Measured on seed 0 before the runs.",
+    "Fixed step budgets sized for a 2-core CPU, far fewer examples than the papers' runs: a model "
+    "that has not solved a task here may solve it with more training.",
     "'Solved' is our definition (test loss ≤ 1 % of the memoryless baseline); the papers judge from curves.",
     "The papers report curves, not one number: the reference value is the memoryless baseline that "
     "the task defines, which a model must beat.",
 )
 # (task, length) -> full-budget steps. Chosen to fit a CPU; see README for measured wall times.
-FULL_STEPS = {("adding", 100): 2000, ("adding", 200): 3000, ("adding", 400): 4000,
-              ("copy", 100): 3000, ("copy", 200): 4000}
+FULL_STEPS = {("adding", 100): 3000, ("adding", 200): 3000, ("adding", 400): 4000,
+              ("copy", 100): 5000, ("copy", 200): 5000}
+LEARNING_RATE = {"adding": 1e-2, "copy": 1e-3}
 
 
 def _experiment(task: str, length: int, model: str) -> Experiment:
-    cfg = RNNTaskConfig(task=task, length=length, model=model, steps=FULL_STEPS[task, length])
+    cfg = RNNTaskConfig(task=task, length=length, model=model, steps=FULL_STEPS[task, length],
+                        lr=LEARNING_RATE[task])
     if task == "adding":
         ref = Reference("test_mse", adding_baseline(), "Hochreiter & Schmidhuber 1997",
                         "memoryless baseline: always predict 1")
