@@ -14,7 +14,7 @@ def test_data_dir_resolution_order(monkeypatch, tmp_path):
 
 
 def test_missing_data_says_where_it_looked_and_how_to_get_it(tmp_path):
-    with pytest.raises(DataMissingError, match=r"babi.*--data-dir or MILESTONES_DATA.*milestones data download babi"):
+    with pytest.raises(DataMissingError, match=r"babi.*--data-dir or MILESTONES_DATA.*README's Data section"):
         dataset_path("babi", tmp_path)
     (tmp_path / "babi").mkdir()
     with pytest.raises(DataMissingError, match="lacks en/qa1"):

@@ -30,8 +30,8 @@ def dataset_path(name: str, option: str | Path | None = None, *, files: tuple[st
         what = f"{folder} is missing" if not folder.is_dir() else f"{folder} lacks {', '.join(missing)}"
         raise DataMissingError(
             f"data set {name!r} not found: {what}. Point --data-dir or MILESTONES_DATA at the folder "
-            f"that holds {name}/ (looked in {root}), or run `milestones data download {name}` on a "
-            f"machine with internet access.")
+            f"that holds {name}/ (looked in {root}); the README's Data section says where each data "
+            f"set comes from.")
     return folder
 
 

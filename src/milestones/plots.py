@@ -12,13 +12,24 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 def learning_curves(curves: Mapping[str, Sequence[tuple[float, float]]], path: str | Path, *,
                     title: str, ylabel: str, baseline: float | None = None,
-                    baseline_label: str = "baseline", log_y: bool = True) -> Path:
-    """One line per curve (label -> [(step, value), …]), a dashed baseline, saved as PNG."""
-    fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=110)
+                    baseline_label: str = "baseline", log_y: bool = True,
+                    series: Mapping[str, str] | None = None) -> Path:
+    """One line per curve (label -> [(step, value), …]), a dashed baseline, saved as PNG.
+
+    `series` maps a curve's label to its series (e.g. every seed of one model): the curves of a
+    series share a colour and one legend entry.
+    """
+    series = series or {label: label for label in curves}
+    colours = {name: f"C{k % 10}" for k, name in enumerate(dict.fromkeys(series.values()))}
+    fig, ax = plt.subplots(figsize=(8.0, 4.2), dpi=110)
+    labelled = set()
     for label, points in curves.items():
         if points:
             steps, values = zip(*points)
-            ax.plot(steps, values, label=label, linewidth=1.4)
+            name = series[label]
+            ax.plot(steps, values, color=colours[name], linewidth=1.3, alpha=0.85,
+                    label=None if name in labelled else name)
+            labelled.add(name)
     if baseline is not None:
         ax.axhline(baseline, color="k", linestyle="--", linewidth=1, label=baseline_label)
     if log_y:
@@ -27,7 +38,7 @@ def learning_curves(curves: Mapping[str, Sequence[tuple[float, float]]], path: s
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

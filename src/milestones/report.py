@@ -56,7 +56,9 @@ def row(record: dict[str, Any]) -> dict[str, str]:
         "gap": gap,
         "solved": f"{round(solved['mean'] * solved['n'])}/{solved['n']}" if solved else "–",
         "wall time": fmt_time(record["wall_time_s"]),
-        "machine": machine.get("gpu") or machine.get("cpu") or "–",
+        "budget": record.get("budget") or "run",
+        "machine": (f"{machine.get('gpu') or machine.get('cpu')}, {machine.get('torch_threads')} "
+                    f"thread{'s' if machine.get('torch_threads') != 1 else ''}") if machine else "–",
         "commit": record.get("git_commit") or "–",
     }
 
@@ -65,22 +67,25 @@ def markdown_table(records: list[dict[str, Any]]) -> str:
     rows = [row(r) for r in records]
     if not rows:
         return "_no results yet_\n"
-    cols = ["experiment", "metric", "reference", "ours", "seeds", "solved", "gap", "wall time"]
+    cols = ["experiment", "metric", "reference", "ours", "seeds", "solved", "gap", "wall time", "budget"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(r[c] for c in cols) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
 
 def group_figure(group: str, records: list[dict[str, Any]], out: Path) -> Path:
-    curves = {}
+    curves, series = {}, {}
     for rec in records:
         label = rec["experiment"].split("/")[-1] if rec["experiment"] != group else rec["experiment"]
+        n = len(rec["seeds"])
         for s in rec["seeds"]:
-            curves[f"{label} s{s['seed']}"] = [tuple(p) for p in s["curve"]]
+            key = f"{label} s{s['seed']}"
+            curves[key] = [tuple(p) for p in s["curve"]]
+            series[key] = f"{label} ({n} seed{'s' if n > 1 else ''})"
     ref = next((r for r in records[0]["references"] if r["metric"] == records[0]["metric"]), None)
     return learning_curves(curves, out / "plots" / (group.replace("/", "__") + ".png"), title=group,
                            ylabel=records[0]["metric"], baseline=ref["value"] if ref else None,
-                           baseline_label=(ref["note"] or "paper") if ref else "")
+                           baseline_label=(ref["note"] or "paper") if ref else "", series=series)
 
 
 PAGE = """<!doctype html>
@@ -91,7 +96,7 @@ table {{ border-collapse: collapse; font-size: 0.85em; margin: 1em 0; }}
 th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }}
 th {{ background: #f2f2f2; }}
 td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
-figure {{ display: inline-block; margin: 0.5em; }} figure img {{ max-width: 520px; }}
+figure {{ margin: 0.5em 0; }} figure img {{ width: 100%; max-width: 880px; }}
 figcaption {{ font-size: 0.8em; color: #555; }} details {{ font-size: 0.85em; margin: 0.4em 0; }}
 code {{ background: #f6f6f6; padding: 0 0.2em; }}
 </style></head><body>
@@ -104,7 +109,7 @@ code {{ background: #f6f6f6; padding: 0 0.2em; }}
 
 def html_section(group: str, records: list[dict[str, Any]], figure: Path, out: Path) -> str:
     cols = ["experiment", "metric", "reference", "ours", "seeds", "solved", "gap", "wall time",
-            "machine", "commit"]
+            "budget", "machine", "commit"]
     head = "".join(f"<th>{c}</th>" for c in cols)
     body = "".join("<tr>" + "".join(
         f"<td{' class=num' if c in ('ours', 'gap', 'seeds', 'wall time') else ''}>{html.escape(r[c])}</td>"

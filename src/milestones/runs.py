@@ -69,6 +69,7 @@ class Run:
         self.show_progress = progress
         self.elapsed_before = 0.0  # wall time of earlier sessions of this run (resumed runs)
         self.started = time.perf_counter()
+        self.git_commit = git_commit()  # of the code that starts training, not of when it ends
         (self.dir / "checkpoints").mkdir(parents=True, exist_ok=True)
         (self.dir / "plots").mkdir(exist_ok=True)
 
@@ -198,7 +199,7 @@ class Run:
             "deviations": list(self.experiment.deviations),
             "wall_time_s": round(self.wall_time, 2),
             "machine": machine_info(str(self.device)),
-            "git_commit": git_commit(),
+            "git_commit": self.git_commit,
             "config": cfg_mod.to_dict(self.config),
             "finished": dt.datetime.now().isoformat(timespec="seconds"),
         }
