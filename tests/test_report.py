@@ -62,3 +62,26 @@ def test_row_formats_reference_gap_and_solved():
     r = report.row(rec)
     assert r["ours"] == "0.2 ± 0.141" and r["gap"] == "-0.2 (0.5×)"
     assert r["solved"] == "1/2" and r["wall time"] == "2.0 min" and r["reference"] == "0.4 — paper"
+
+
+def test_readme_results_table_matches_committed_results():
+    """The README's results table is generated from results/; regenerate it when results change
+    (`milestones report --readme README.md`)."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    block = readme.split(report.README_START, 1)[1].split(report.README_END, 1)[0]
+    assert block == "\n" + report.variants_table(results.load_all(root / "results"))
+
+
+def test_variants_table_has_a_column_per_model():
+    recs = [results.aggregate(
+        [{"seed": 0, "metrics": {"m": v, "solved": 1.0}, "wall_time_s": 60, "curve": []}],
+        experiment=f"f/t/{model}", summary="", metric="m", goal="min",
+        references=[{"metric": "m", "value": 0.5, "source": "P", "note": "", "verified": True}],
+        citation="", deviations=[], budget="full", command=None, machine=None, git_commit=None)
+        for model, v in (("a", 0.1), ("b", 0.2))]
+    table = report.variants_table(recs)
+    assert table.splitlines()[0] == "| task | metric | reference | a | b |"
+    assert table.splitlines()[2] == ("| f/t | m | 0.5 | 0.1 (1/1 solved, 1 seed, 1.0 min) | "
+                                     "0.2 (1/1 solved, 1 seed, 1.0 min) |")

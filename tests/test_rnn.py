@@ -193,3 +193,32 @@ def test_bad_arguments_are_refused_with_names():
         GRU(3, 4)(torch.zeros(5, 2, 3), torch.zeros(1, 3, 4))
     with pytest.raises(ValueError, match="reset_after"):
         to_torch_state_dict(GRU(3, 4))
+
+
+@pytest.mark.parametrize("reset_after", [False, True])
+def test_gru_without_bias(reset_after):
+    torch.manual_seed(8)
+    loop = GRU(3, 4, num_layers=2, bias=False, reset_after=reset_after, backend="loop").to(D)
+    fused = GRU(3, 4, num_layers=2, bias=False, reset_after=reset_after, backend="fused").to(D)
+    fused.load_state_dict(loop.state_dict())
+    assert not any("bias" in name for name, _ in loop.named_parameters())
+    x = torch.randn(6, 2, 3, dtype=D)
+    assert max_diff(loop(x), fused(x)) < TOL
+    if reset_after:
+        ref = nn.GRU(3, 4, num_layers=2, bias=False).to(D)
+        ref.load_state_dict(to_torch_state_dict(loop))
+        assert max_diff(loop(x), ref(x)) < TOL
+
+
+@pytest.mark.parametrize("make", [lambda **kw: LSTM(3, 5, num_layers=3, **kw),
+                                  lambda **kw: GRU(3, 5, num_layers=3, **kw)])
+@pytest.mark.parametrize("backend", ["loop", "fused"])
+def test_dropout_acts_between_layers_in_training_only(make, backend):
+    torch.manual_seed(9)
+    plain, dropped = make(backend=backend), make(backend=backend, dropout=0.5)
+    dropped.load_state_dict(plain.state_dict())
+    x = torch.randn(4, 2, 3)
+    dropped.eval()
+    assert torch.allclose(plain(x)[0], dropped(x)[0])  # eval: dropout is off
+    dropped.train()
+    assert not torch.allclose(plain(x)[0], dropped(x)[0])

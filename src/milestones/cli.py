@@ -5,6 +5,7 @@
     milestones evaluate RUN_DIR
     milestones reproduce NAME|GROUP [--seeds N] [--budget quick|full] [--key value …]
     milestones report [RUN_DIR …] [--results-dir results] [--out report]
+    milestones explain RUN_DIR [--key value …]
     milestones demo
 
 `--key value` pairs set fields of the experiment's config; `milestones train NAME --help` lists
@@ -27,7 +28,7 @@ from milestones.checkpoint import CheckpointError
 from milestones.config import ConfigError
 from milestones.data import DataMissingError
 from milestones.registry import Experiment, catalog, select
-from milestones.runs import Run, RunStopped, new_run_dir, runs_dir
+from milestones.runs import Run, RunStopped, TrainingDiverged, new_run_dir, runs_dir
 
 DEMO_EXPERIMENT = "rnn/adding-t100/lstm"
 DEMO_OVERRIDES = {"steps": 2000, "eval_every": 50, "test_size": 500}
@@ -84,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run_dirs", nargs="*", help="run directories to include (besides --results-dir)")
     s.add_argument("--results-dir", default="results", help="committed results to include (default results/)")
     s.add_argument("--out", default="report", help="output folder (default report/)")
+    s.add_argument("--readme", metavar="FILE", help="also rewrite the results table in FILE "
+                   "(committed results only)")
+
+    s = sub.add_parser("explain", help="figures of what a trained model does inside (e.g. NTM heads)",
+                       usage="milestones explain RUN_DIR [--key value …] (e.g. --length 50 --seed 3)",
+                       allow_abbrev=False)
+    s.add_argument("run_dir", help="a run directory")
 
     sub.add_parser("demo", help="train a small LSTM on the adding problem and build the report",
                    allow_abbrev=False)
@@ -179,6 +187,8 @@ def cmd_reproduce(args: argparse.Namespace, extra: list[str]) -> list[Path]:
 
 def cmd_report(args: argparse.Namespace) -> Path:
     records = results_mod.load_all(args.results_dir)
+    if getattr(args, "readme", None):
+        report_mod.update_readme(args.readme, records)
     missing = [d for d in args.run_dirs if not (Path(d) / "result.json").exists()]
     if missing:
         raise UsageError(f"not finished runs (no result.json): {', '.join(missing)}")
@@ -190,6 +200,21 @@ def cmd_report(args: argparse.Namespace) -> Path:
     index, md = report_mod.build(records, args.out)
     print(f"report: {index.resolve()}\nmarkdown: {md.resolve()}")
     return index
+
+
+def cmd_explain(args: argparse.Namespace, extra: list[str]) -> None:
+    options = {}
+    for i in range(0, len(extra), 2):
+        if not extra[i].startswith("--") or i + 1 >= len(extra):
+            raise UsageError(f"expected --key value pairs after the run directory, got {' '.join(extra)}")
+        options[extra[i][2:].replace("-", "_")] = extra[i + 1]
+    name, saved = Run.read_config(args.run_dir)
+    exp = _get(name)
+    if exp.explain is None:
+        raise UsageError(f"{name} has no explain figures")
+    config = cfg_mod.from_dict(type(exp.config), saved)
+    for path in exp.explain(config, Run(args.run_dir, exp, config, progress=False), options):
+        print(path)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -241,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 cmd_reproduce(args, extra)
             return 0
+        if args.command == "explain":
+            cmd_explain(args, extra)
+            return 0
         if extra:
             raise UsageError(f"unrecognized arguments: {' '.join(extra)}")
         {"list": cmd_list, "evaluate": cmd_evaluate, "report": cmd_report, "demo": cmd_demo}[args.command](args)
@@ -248,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     except RunStopped as e:
         print(str(e), file=sys.stderr)
         return 130
+    except TrainingDiverged as e:
+        print(f"milestones: training diverged: {e}", file=sys.stderr)
+        return 1
     except (UsageError, ConfigError, KeyError, CheckpointError, DataMissingError, FileNotFoundError,
             FileExistsError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)

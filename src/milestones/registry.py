@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from milestones.runs import Run
 
-FAMILIES = ("milestones.experiments.rnn",)
+FAMILIES = ("milestones.experiments.rnn", "milestones.experiments.ntm")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +44,8 @@ class Experiment:
     deviations: tuple[str, ...] = ()  # where we deviate from the paper, and why
     budgets: Mapping[str, Mapping[str, Any]] = dataclasses.field(
         default_factory=lambda: {"quick": {}, "full": {}})  # overrides per budget
+    # (config, run, options) -> figures showing what the model does inside; None if it has none
+    explain: Callable[[Any, "Run", dict[str, str]], list[Any]] | None = None
 
     def config_for(self, budget: str) -> Any:
         if budget not in self.budgets:

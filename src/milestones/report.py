@@ -26,6 +26,8 @@ def fmt(x: float | None) -> str:
         return "–"
     if x == 0:
         return "0"
+    if abs(x) >= 1e4 and float(x).is_integer():
+        return f"{x:,.0f}"
     return f"{x:.3g}" if 1e-3 <= abs(x) < 1e4 else f"{x:.2e}"
 
 
@@ -71,6 +73,48 @@ def markdown_table(records: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(r[c] for c in cols) + " |" for r in rows]
     return "\n".join(lines) + "\n"
+
+
+README_START = "<!-- results table: written by `milestones report --readme README.md` -->"
+README_END = "<!-- end of results table -->"
+
+
+def variants_table(records: list[dict[str, Any]]) -> str:
+    """Markdown: one row per group (task), one column per variant (model); each cell the headline
+    metric's mean ± std, solved seeds, and wall time. The reference is its own column."""
+    groups: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for rec in sorted(records, key=lambda r: r["experiment"]):
+        groups[group_of(rec["experiment"])][rec["experiment"].split("/")[-1]] = rec
+    variants = list(dict.fromkeys(v for g in groups.values() for v in g))
+    lines = ["| task | metric | reference | " + " | ".join(variants) + " |",
+             "|" + "---|" * (3 + len(variants))]
+    for group, recs in groups.items():
+        first = next(iter(recs.values()))
+        r0 = row(first)
+        cells = []
+        for v in variants:
+            if v not in recs:
+                cells.append("–")
+                continue
+            r = row(recs[v])
+            cells.append(f"{r['ours']} ({r['solved']} solved, {r['seeds']} seed"
+                         f"{'s' if r['seeds'] != '1' else ''}, {r['wall time']})")
+        lines.append(f"| {group} | {first['metric']} | {fmt(first['references'][0]['value'])} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(path: str | Path, records: list[dict[str, Any]]) -> bool:
+    """Rewrite the results block of the README from `records`; return whether it changed."""
+    path = Path(path)
+    text = path.read_text()
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"{path} has no results block: add the lines\n{README_START}\n{README_END}")
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    new = f"{head}{README_START}\n{variants_table(records)}{README_END}{tail}"
+    path.write_text(new)
+    return new != text
 
 
 def group_figure(group: str, records: list[dict[str, Any]], out: Path) -> Path:

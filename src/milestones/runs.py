@@ -40,6 +40,17 @@ from milestones.seeding import rng_state, set_rng_state
 DEFAULT_RUNS_DIR = Path("runs")
 
 
+@dataclasses.dataclass(frozen=True)
+class Loaded:
+    step: int
+    extra: dict[str, Any]  # the train function's own state (e.g. the best validation cost so far)
+    meta: dict[str, Any]  # the checkpoint's header: experiment, step, arch, config, wall time
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or gradients stopped being finite; the message says where the good checkpoint is."""
+
+
 class RunStopped(Exception):
     """Training was asked to stop (Ctrl-C, SIGTERM) and has saved a checkpoint."""
 
@@ -134,14 +145,15 @@ class Run:
                 "saved": dt.datetime.now().isoformat(timespec="seconds")}
         return save_checkpoint(self.dir / "checkpoints" / f"{name}.safetensors", state, meta)
 
-    def resume(self, *, modules: dict[str, torch.nn.Module],
-               optimizers: dict[str, torch.optim.Optimizer] | None = None,
-               generators: dict[str, torch.Generator] | None = None, arch: dict[str, Any]
-               ) -> tuple[int, dict[str, Any]]:
-        """Load the last checkpoint if there is one: returns (step to continue from, extra state)."""
-        path = self.checkpoint_path
+    def load(self, name: str = "last", *, modules: dict[str, torch.nn.Module],
+             optimizers: dict[str, torch.optim.Optimizer] | None = None,
+             generators: dict[str, torch.Generator] | None = None, arch: dict[str, Any]
+             ) -> Loaded | None:
+        """Load checkpoint `name` into the given objects after checking it belongs to this
+        experiment and architecture; None if there is no such checkpoint."""
+        path = self.dir / "checkpoints" / f"{name}.safetensors"
         if not path.exists():
-            return 0, {}
+            return None
         state, meta = load_checkpoint(path, map_location=self.device)
         if meta.get("experiment") != self.experiment.name:
             raise CheckpointError(f"{path} belongs to experiment {meta.get('experiment')!r}, "
@@ -152,11 +164,21 @@ class Run:
         for k, o in (optimizers or {}).items():
             o.load_state_dict(state["optimizers"][k])
         set_rng_state({k: v.cpu() for k, v in state["rng"].items()}, generators or {})
-        step = int(meta["step"])
-        self.elapsed_before = float(meta.get("wall_time_s", 0.0))
+        return Loaded(int(meta["step"]), state["extra"], meta)
+
+    def resume(self, *, modules: dict[str, torch.nn.Module],
+               optimizers: dict[str, torch.optim.Optimizer] | None = None,
+               generators: dict[str, torch.Generator] | None = None, arch: dict[str, Any]
+               ) -> tuple[int, dict[str, Any]]:
+        """Continue from the last checkpoint if there is one: returns (step to continue from,
+        extra state); the metrics logged after that step are dropped, wall time carries on."""
+        loaded = self.load("last", modules=modules, optimizers=optimizers, generators=generators, arch=arch)
+        if loaded is None:
+            return 0, {}
+        self.elapsed_before = float(loaded.meta.get("wall_time_s", 0.0))
         self.started = time.perf_counter()
-        _truncate_metrics(self.dir / "metrics.jsonl", step)
-        return step, state["extra"]
+        _truncate_metrics(self.dir / "metrics.jsonl", loaded.step)
+        return loaded.step, loaded.extra
 
     @contextlib.contextmanager
     def stoppable(self) -> Iterator[Callable[[], bool]]:

@@ -138,10 +138,10 @@ def train(cfg: RNNTaskConfig, run: Run) -> dict[str, float]:
 
 def evaluate(cfg: RNNTaskConfig, run: Run) -> dict[str, float]:
     model = SequenceModel(cfg).to(run.device)
-    step, _ = run.resume(modules={"model": model}, arch=architecture(cfg))
-    if step == 0:
+    loaded = run.load("last", modules={"model": model}, arch=architecture(cfg))
+    if loaded is None:
         raise FileNotFoundError(f"{run.dir} has no checkpoint to evaluate")
-    return test_metrics(cfg, model, run.device) | {"step": step}
+    return test_metrics(cfg, model, run.device) | {"step": loaded.step}
 
 
 def plot(cfg: RNNTaskConfig, run: Run) -> None:

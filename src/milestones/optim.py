@@ -1,0 +1,50 @@
+"""Optimisers that the papers use and torch lacks.
+
+Graves 2013 RMSProp ("Generating Sequences With Recurrent Neural Networks", eqs. 38-41), used by
+the Neural Turing Machine paper: centered, with momentum, and ε inside the square root:
+    n_i = ℵ n_i + (1 − ℵ) (∂L/∂w_i)²
+    g_i = ℵ g_i + (1 − ℵ) ∂L/∂w_i
+    Δ_i = ℶ Δ_i − ג ∂L/∂w_i / √(n_i − g_i² + ℷ)
+    w_i = w_i + Δ_i
+with ℵ = 0.95 (alpha), ℶ = 0.9 (momentum), ג the learning rate, ℷ = 1e-4 (eps). torch's
+RMSprop(centered=True) adds ε outside the square root, which differs at small n − g².
+"""
+from __future__ import annotations
+
+import torch
+
+
+class GravesRMSprop(torch.optim.Optimizer):
+    def __init__(self, params, lr: float = 1e-4, alpha: float = 0.95, momentum: float = 0.9,
+                 eps: float = 1e-4) -> None:
+        if not lr > 0:
+            raise ValueError(f"lr must be > 0, got {lr!r}")
+        if not 0 <= alpha < 1:
+            raise ValueError(f"alpha must be in [0, 1), got {alpha!r}")
+        if not 0 <= momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+        if not eps > 0:
+            raise ValueError(f"eps must be > 0, got {eps!r}")
+        super().__init__(params, {"lr": lr, "alpha": alpha, "momentum": momentum, "eps": eps})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            a, m, lr, eps = group["alpha"], group["momentum"], group["lr"], group["eps"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                st = self.state[p]
+                if not st:
+                    st["n"], st["g"], st["delta"] = (torch.zeros_like(p) for _ in range(3))
+                grad, n, g, delta = p.grad, st["n"], st["g"], st["delta"]
+                n.mul_(a).addcmul_(grad, grad, value=1 - a)  # n = ℵ n + (1 − ℵ) ∂²
+                g.mul_(a).add_(grad, alpha=1 - a)  # g = ℵ g + (1 − ℵ) ∂
+                denom = (n - g * g + eps).sqrt_()  # √(n − g² + ℷ)
+                delta.mul_(m).addcdiv_(grad, denom, value=-lr)  # Δ = ℶ Δ − ג ∂ / √(…)
+                p.add_(delta)
+        return loss

@@ -1,0 +1,335 @@
+import math
+from collections import Counter
+
+import pytest
+import torch
+
+from milestones.tasks.algorithmic import (REPEAT_STD, associative_recall_episode, bit_errors, bits_per_sequence,
+                                          copy_episode, ngram_bits, ngram_episode, ngram_optimal_cost_bits,
+                                          ngram_optimal_probabilities, priority_sort_episode, repeat_copy_episode)
+
+GENERATORS = [copy_episode, repeat_copy_episode, associative_recall_episode, ngram_episode, priority_sort_episode]
+
+
+def seeded(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def assert_padding_is_zero(ep):
+    T = ep.inputs.shape[0]
+    assert ep.lengths.max() == T
+    for b, L in enumerate(ep.lengths.tolist()):
+        assert not ep.inputs[L:, b].any() and not ep.targets[L:, b].any() and not ep.mask[L:, b].any()
+
+
+def assert_is_binary(t):
+    assert torch.all((t == 0) | (t == 1))
+
+
+# ---- copy ----------------------------------------------------------------------------------------
+
+def test_copy_layout():
+    ep = copy_episode(64, seeded(0))
+    T = ep.inputs.shape[0]
+    assert ep.inputs.shape == (T, 64, 9) and ep.targets.shape == (T, 64, 8) and ep.mask.shape == (T, 64)
+    assert ep.inputs.dtype == ep.targets.dtype == ep.mask.dtype == torch.float32 and ep.lengths.dtype == torch.long
+    assert_padding_is_zero(ep)
+    assert_is_binary(ep.inputs) and assert_is_binary(ep.targets)
+    for b in range(64):
+        L = (ep.lengths[b].item() - 1) // 2
+        assert ep.lengths[b] == 2 * L + 1 and 1 <= L <= 20
+        x, y, m = ep.inputs[:, b], ep.targets[:, b], ep.mask[:, b]
+        assert torch.equal(x[:L, 8], torch.zeros(L))  # no delimiter among the vectors
+        assert torch.equal(x[L], torch.tensor([0.0] * 8 + [1.0]))  # the delimiter, exactly at step L
+        assert not x[L + 1:].any()  # no input while answering
+        assert torch.equal(y[L + 1:2 * L + 1], x[:L, :8])  # the answer is the input, in order
+        assert not y[:L + 1].any()
+        assert torch.equal(m[:2 * L + 1], torch.tensor([0.0] * (L + 1) + [1.0] * L))
+        assert m.sum() == L
+
+
+def test_copy_lengths_are_uniform_and_bits_are_fair():
+    ep = copy_episode(4000, seeded(1))
+    L = (ep.lengths - 1) // 2
+    counts = Counter(L.tolist())
+    assert sorted(counts) == list(range(1, 21))
+    assert all(140 < n < 260 for n in counts.values())  # 200 expected each, σ ≈ 14
+    data = ep.targets.sum() / (ep.mask.sum() * 8)
+    assert abs(data.item() - 0.5) < 0.005
+    assert copy_episode(10, seeded(2), min_length=7, max_length=7).lengths.tolist() == [15] * 10
+
+
+# ---- repeat copy ---------------------------------------------------------------------------------
+
+def test_repeat_copy_layout():
+    ep = repeat_copy_episode(64, seeded(3), bits=4)
+    T = ep.inputs.shape[0]
+    assert ep.inputs.shape == (T, 64, 6) and ep.targets.shape == (T, 64, 5)
+    assert_padding_is_zero(ep)
+    for b in range(64):
+        x, y, m = ep.inputs[:, b], ep.targets[:, b], ep.mask[:, b]
+        L = int(x[:, 4].argmax())  # the delimiter step
+        assert x[:, 4].sum() == 1 and 1 <= L <= 10
+        n = round(x[L, 5].item() * REPEAT_STD + 5.5)
+        assert 1 <= n <= 10
+        assert math.isclose(x[L, 5].item(), (n - 5.5) / REPEAT_STD, rel_tol=1e-6)
+        assert torch.count_nonzero(x[:, 5]) == 1  # the count only at the delimiter step (n ≠ 5.5)
+        assert ep.lengths[b] == L + 1 + L * n + 1
+        end = L + 1 + L * n
+        assert not x[L + 1:].any() and not y[:L + 1].any()
+        assert torch.equal(y[L + 1:end, :4], x[:L, :4].repeat(n, 1))  # the vectors n times
+        assert torch.equal(y[L + 1:end, 4], torch.zeros(L * n))
+        assert torch.equal(y[end], torch.tensor([0.0, 0, 0, 0, 1]))  # the end marker
+        assert torch.equal(m[:end + 1], torch.tensor([0.0] * (L + 1) + [1.0] * (L * n + 1)))
+
+
+def test_repeat_count_is_normalised_to_the_training_distribution():
+    assert math.isclose(REPEAT_STD, 2.8723, abs_tol=1e-4)
+    ep = repeat_copy_episode(3000, seeded(4), bits=1)
+    L = ep.inputs[:, :, 1].argmax(0)  # (B,)
+    count = ep.inputs[L, torch.arange(3000), 2]  # (B,)
+    assert abs(count.mean().item()) < 0.05 and abs(count.var().item() - 1) < 0.05  # mean 0, variance 1
+    assert math.isclose(count.min().item(), -4.5 / REPEAT_STD, rel_tol=1e-6)
+    assert math.isclose(count.max().item(), 4.5 / REPEAT_STD, rel_tol=1e-6)
+    doubled = repeat_copy_episode(2, seeded(5), bits=1, min_repeats=20, max_repeats=20)
+    L = doubled.inputs[:, :, 1].argmax(0)
+    assert torch.allclose(doubled.inputs[L, torch.arange(2), 2], torch.full((2,), 14.5 / REPEAT_STD))
+    assert torch.equal(doubled.mask.sum(0), (20 * L + 1).float())
+
+
+# ---- associative recall --------------------------------------------------------------------------
+
+def test_associative_recall_answer_is_the_item_after_the_query():
+    m, bits = 3, 6
+    ep = associative_recall_episode(200, seeded(6))
+    assert ep.inputs.shape[1:] == (200, 8) and ep.targets.shape[1:] == (200, 6)
+    assert_padding_is_zero(ep)
+    seen = Counter()
+    for b in range(200):
+        x, y, mask = ep.inputs[:, b], ep.targets[:, b], ep.mask[:, b]
+        k = int(x[:, bits].sum())
+        assert 2 <= k <= 6 and ep.lengths[b] == (k + 2) * (m + 1)
+        assert torch.equal(x[:, bits].nonzero().flatten(), torch.arange(k) * (m + 1))  # item delimiters
+        items = x[:k * (m + 1)].view(k, m + 1, 8)[:, 1:, :bits]  # (k, m, bits)
+        query = k * (m + 1)
+        assert torch.equal(x[:, bits + 1].nonzero().flatten(), torch.tensor([query, query + m + 1]))
+        q_item = x[query + 1:query + 1 + m, :bits]
+        matches = [i for i in range(k) if torch.equal(items[i], q_item)]
+        q = matches[0]
+        assert q <= k - 2  # never the last item
+        assert torch.equal(y[query + m + 2:query + 2 * m + 2], items[q + 1])
+        assert not y[:query + m + 2].any() and not x[query + m + 2:].any()
+        assert torch.equal(mask[:ep.lengths[b]], torch.tensor([0.0] * (query + m + 2) + [1.0] * m))
+        seen[k, q] += 1
+    assert {k for k, _ in seen} == {2, 3, 4, 5, 6}
+    assert {q for k, q in seen if k == 6} == {0, 1, 2, 3, 4}
+
+
+# ---- priority sort -------------------------------------------------------------------------------
+
+def test_priority_sort_targets_are_the_top_16_in_descending_priority():
+    ep = priority_sort_episode(128, seeded(7))
+    assert ep.inputs.shape == (37, 128, 10) and ep.targets.shape == (37, 128, 8)
+    assert ep.lengths.tolist() == [37] * 128
+    priority = ep.inputs[:20, :, 8]  # (20, B)
+    assert priority.min() >= -1 and priority.max() <= 1
+    assert abs(priority.mean().item()) < 0.03 and abs(priority.var().item() - 1 / 3) < 0.02  # U[−1, 1]
+    assert torch.equal(ep.inputs[20], torch.tensor([0.0] * 9 + [1.0]).expand(128, 10))
+    assert not ep.inputs[21:].any() and not ep.inputs[:20, :, 9].any() and not ep.targets[:21].any()
+    assert torch.equal(ep.mask, torch.cat([torch.zeros(21, 128), torch.ones(16, 128)]))
+    for b in range(128):
+        pairs = sorted(zip(priority[:, b].tolist(), ep.inputs[:20, b, :8].tolist()), key=lambda pv: -pv[0])
+        assert ep.targets[21:, b].tolist() == [v for _, v in pairs[:16]]
+
+
+# ---- dynamic n-grams -----------------------------------------------------------------------------
+
+def test_ngram_layout():
+    ep = ngram_episode(16, seeded(8))
+    assert ep.inputs.shape == (199, 16, 1) and ep.targets.shape == (199, 16, 1)
+    assert torch.equal(ep.inputs[1:], ep.targets[:-1])  # the target is the next input
+    assert torch.equal(ep.mask, torch.ones(199, 16)) and ep.lengths.tolist() == [199] * 16
+    assert_is_binary(ep.inputs) and assert_is_binary(ep.targets)
+    bits = ngram_bits(ep)
+    assert bits.shape == (200, 16)
+    assert torch.equal(bits[:-1], ep.inputs[..., 0]) and torch.equal(bits[1:], ep.targets[..., 0])
+
+
+def test_ngram_probabilities_are_beta_half_half():
+    ep, p = ngram_episode(4000, seeded(9), length=2, return_probabilities=True)
+    assert p.shape == (4000, 32) and p.min() >= 0 and p.max() <= 1
+    assert abs(p.mean().item() - 0.5) < 0.005
+    assert abs(p.var().item() - 1 / 8) < 0.002  # Beta(½, ½): αβ / ((α + β)² (α + β + 1)) = 1/8
+    for x in (0.05, 0.3, 0.5, 0.9):  # the arcsine CDF (2/π) arcsin √x
+        assert abs((p <= x).double().mean().item() - 2 / math.pi * math.asin(math.sqrt(x))) < 0.006
+    bits = ngram_bits(ep)  # length 2 < order: no full context, both bits Bernoulli(½)
+    assert abs(bits.mean().item() - 0.5) < 0.02
+
+
+def test_ngram_bits_follow_p_of_the_context_with_the_latest_bit_least_significant():
+    ep, p = ngram_episode(6, seeded(10), order=3, length=3000, return_probabilities=True)
+    s = ngram_bits(ep).long()  # (3000, B)
+    context = 2 * s[:-2] + s[1:-1]  # context of s_t is 2 s_{t−2} + s_{t−1}, t = 2 …
+    nxt = s[2:]
+    checked = 0
+    for b in range(6):
+        for c in range(4):
+            follows = nxt[:, b][context[:, b] == c]
+            if len(follows) >= 200:
+                pc = p[b, c].item()
+                sigma = math.sqrt(pc * (1 - pc) / len(follows))
+                assert abs(follows.double().mean().item() - pc) < 5 * sigma + 1e-3, (b, c)
+                checked += 1
+    assert checked >= 12
+
+
+# A hand-worked sequence for order 3 (contexts of 2 bits, c = 2 s_{t−1} + s_t predicts s_{t+1}):
+#   t      0  1  2  3  4  5  6  7  8  9  10 11 12
+#   s_t    0  1  1  0  1  1  0  1  0  0  1  1  0
+# t = 0 has no full context: ½. Then the counts N1/N0 of each context before it is used:
+#   t=1 c=1 (0,1) none ½ → 1      t=2 c=3 none ½ → 0     t=3 c=2 none ½ → 1
+#   t=4 c=1 1/0: 1.5/2 = 0.75 → 1        t=5 c=3 0/1: 0.5/2 = 0.25 → 0
+#   t=6 c=2 1/0: 0.75 → 1                t=7 c=1 2/0: 2.5/3 → 0
+#   t=8 c=2 2/0: 2.5/3 → 0               t=9 c=0 none ½ → 1
+#   t=10 c=1 followed by 1, 1, 0: 2.5/4 = 0.625 → 1      t=11 c=3 0/2: 0.5/3 → 0
+HAND_BITS = [0, 1, 1, 0, 1, 1, 0, 1, 0, 0, 1, 1, 0]
+HAND_P_ONE = [0.5, 0.5, 0.5, 0.5, 0.75, 0.25, 0.75, 5 / 6, 5 / 6, 0.5, 0.625, 1 / 6]
+HAND_P_OBSERVED = [0.5, 0.5, 0.5, 0.5, 0.75, 0.75, 0.75, 1 / 6, 1 / 6, 0.5, 0.625, 5 / 6]
+
+
+def test_optimal_estimator_against_hand_computed_values():
+    bits = torch.tensor(HAND_BITS, dtype=torch.float32)
+    both = torch.stack([bits, 1 - bits], dim=1)  # (13, 2): the sequence and its complement
+    probs = ngram_optimal_probabilities(both, order=3)
+    assert probs.shape == (12, 2) and probs.dtype == torch.float64
+    expected = torch.tensor(HAND_P_ONE, dtype=torch.float64)
+    assert torch.allclose(probs[:, 0], expected, atol=1e-12)
+    assert torch.allclose(probs[:, 1], 1 - expected, atol=1e-12)  # the estimator is symmetric in 0 ↔ 1
+    cost = ngram_optimal_cost_bits(both, order=3)
+    hand_cost = -sum(math.log2(p) for p in HAND_P_OBSERVED)
+    assert math.isclose(hand_cost, 5 + 3 * math.log2(4 / 3) + 2 * math.log2(6) + math.log2(1.6) + math.log2(1.2))
+    assert torch.allclose(cost, torch.tensor([hand_cost, hand_cost], dtype=torch.float64), atol=1e-12)
+
+
+def test_optimal_estimator_matches_a_dictionary_reference():
+    ep = ngram_episode(3, seeded(11), length=120)
+    bits = ngram_bits(ep)
+    probs = ngram_optimal_probabilities(bits)
+    for b in range(3):
+        s = [int(v) for v in bits[:, b].tolist()]
+        counts = {}
+        for t in range(len(s) - 1):
+            if t < 4:
+                expected = 0.5
+            else:
+                key = tuple(s[t - 4:t + 1])
+                n0, n1 = counts.get(key, (0, 0))
+                expected = (n1 + 0.5) / (n0 + n1 + 1)
+                counts[key] = (n0 + (s[t + 1] == 0), n1 + (s[t + 1] == 1))
+            assert math.isclose(probs[t, b].item(), expected, rel_tol=1e-12)
+
+
+def test_optimal_cost_is_near_the_papers_133_bits():
+    bits = ngram_bits(ngram_episode(1000, seeded(12)))
+    cost = ngram_optimal_cost_bits(bits)
+    assert cost.shape == (1000,)
+    assert 128 < cost.mean().item() < 137  # Fig. 13: ≈ 133 bits; σ of the mean here ≈ 1.1
+
+
+# ---- batches, padding and seeds ------------------------------------------------------------------
+
+@pytest.mark.parametrize("make", GENERATORS)
+def test_each_sequence_is_what_generating_it_alone_gives(make):
+    batch = make(8, seeded(13))
+    if make in (copy_episode, repeat_copy_episode, associative_recall_episode):
+        assert len(set(batch.lengths.tolist())) > 1  # mixed lengths
+    assert_padding_is_zero(batch)
+    g = seeded(13)
+    for b in range(8):
+        alone = make(1, g)
+        L = batch.lengths[b].item()
+        assert alone.lengths.tolist() == [L]
+        assert torch.equal(batch.inputs[:L, b], alone.inputs[:, 0])
+        assert torch.equal(batch.targets[:L, b], alone.targets[:, 0])
+        assert torch.equal(batch.mask[:L, b], alone.mask[:, 0])
+
+
+@pytest.mark.parametrize("make", GENERATORS)
+def test_generators_are_reproducible_from_their_seed(make):
+    a, b, c = make(4, seeded(14)), make(4, seeded(14)), make(4, seeded(15))
+    for field in ("inputs", "targets", "mask", "lengths"):
+        assert torch.equal(getattr(a, field), getattr(b, field))
+    assert a.inputs.shape != c.inputs.shape or not torch.equal(a.inputs, c.inputs)
+
+
+# ---- the cost ------------------------------------------------------------------------------------
+
+def test_bits_per_sequence_on_known_logits():
+    ep = copy_episode(5, seeded(16))
+    confident = 50 * (2 * ep.targets - 1)
+    assert torch.all(bits_per_sequence(confident, ep.targets, ep.mask) < 1e-12)
+    undecided = torch.zeros_like(ep.targets)  # σ(0) = ½: one bit per scored bit
+    expected = 8 * ep.mask.sum(0)
+    assert torch.allclose(bits_per_sequence(undecided, ep.targets, ep.mask), expected, rtol=1e-6)
+    unscored = ~ep.mask.bool().unsqueeze(-1)  # (T, B, 1)
+    for junk in (torch.nan, torch.inf, -torch.inf):  # unscored steps may hold anything
+        logits = undecided.masked_fill(unscored, junk)
+        assert torch.allclose(bits_per_sequence(logits, ep.targets, ep.mask), expected, rtol=1e-6)
+
+
+def test_bits_per_sequence_matches_a_float64_reference():
+    g = seeded(17)
+    z = 3 * torch.randn(6, 3, 4, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 2, (6, 3, 4), generator=g).double()
+    mask = torch.tensor([[1.0, 0, 1], [1, 1, 0], [0, 1, 1], [1, 1, 1], [0, 0, 1], [1, 0, 0]], dtype=torch.float64)
+    expected = torch.zeros(3, dtype=torch.float64)
+    for t in range(6):
+        for b in range(3):
+            for i in range(4):
+                if mask[t, b]:
+                    p = 1 / (1 + math.exp(-z[t, b, i].item()))
+                    expected[b] -= math.log2(p) if y[t, b, i] == 1 else math.log2(1 - p)
+    assert torch.allclose(bits_per_sequence(z, y, mask), expected, rtol=1e-12)
+
+
+def test_bit_errors_counts_exact_mismatches():
+    targets = torch.tensor([[[1.0, 0], [0, 0]], [[1, 1], [0, 1]], [[0, 1], [1, 1]]])  # (3, 2, 2)
+    mask = torch.tensor([[1.0, 0], [1, 1], [0, 1]])
+    logits = torch.tensor([[[2.0, -1], [5, 5]],  # b=1 unscored: ignored
+                           [[-0.5, 3], [0, 0]],  # b=0: one wrong; b=1: 0 predicts 0 → one wrong
+                           [[9, -9], [-1, -1]]])  # b=0 unscored; b=1: both wrong
+    assert bit_errors(logits, targets, mask).tolist() == [1, 3]
+    assert bit_errors(50 * (2 * targets - 1), targets, mask).tolist() == [0, 0]
+
+
+# ---- argument validation -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("make, kwargs, pattern", [
+    (copy_episode, dict(batch=0), r"batch .*got 0"),
+    (copy_episode, dict(bits=0), r"bits .*≥ 1, got 0"),
+    (copy_episode, dict(min_length=0), r"min_length .*got 0"),
+    (copy_episode, dict(min_length=5, max_length=3), r"min_length must be ≤ max_length.*5.*3"),
+    (copy_episode, dict(max_length=2.5), r"max_length .*integer.*got 2.5"),
+    (repeat_copy_episode, dict(min_repeats=0), r"min_repeats .*got 0"),
+    (repeat_copy_episode, dict(repeat_std=0.0), r"repeat_std .*> 0, got 0.0"),
+    (associative_recall_episode, dict(min_items=1), r"min_items .*≥ 2, got 1"),
+    (associative_recall_episode, dict(item_length=0), r"item_length .*got 0"),
+    (ngram_episode, dict(order=0), r"order .*\[1, 16\], got 0"),
+    (ngram_episode, dict(length=1), r"length .*≥ 2, got 1"),
+    (priority_sort_episode, dict(num_outputs=21), r"num_outputs .*\[1, 20\], got 21"),
+])
+def test_arguments_are_validated(make, kwargs, pattern):
+    kwargs = dict(batch=2, generator=seeded(0)) | kwargs
+    with pytest.raises(ValueError, match=pattern):
+        make(**kwargs)
+
+
+def test_estimator_and_cost_validate_their_inputs():
+    with pytest.raises(ValueError, match=r"bits must have shape \(T \+ 1, B\).*\(5,\)"):
+        ngram_optimal_probabilities(torch.zeros(5))
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        ngram_optimal_probabilities(torch.full((5, 1), 2.0))
+    with pytest.raises(ValueError, match=r"logits \(3, 2, 4\), targets \(3, 2, 5\)"):
+        bits_per_sequence(torch.zeros(3, 2, 4), torch.zeros(3, 2, 5), torch.ones(3, 2))
+    with pytest.raises(ValueError, match=r"mask \(2, 3\)"):
+        bit_errors(torch.zeros(3, 2, 4), torch.zeros(3, 2, 4), torch.ones(2, 3))

@@ -1,0 +1,90 @@
+"""The NTM experiments end to end on tiny settings: training, the best checkpoint, evaluation with
+generalisation sweeps, divergence handling, the explain figure, and parameter counts."""
+import dataclasses
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from milestones.checkpoint import load_checkpoint
+from milestones.experiments import ntm as ntm_exp
+from milestones.registry import catalog
+from milestones.runs import Run, TrainingDiverged
+
+TINY = dict(memory_slots=16, memory_width=6, controller_size=16, sequences=96, batch_size=8,
+            eval_every=4, validation_size=16, checkpoint_every=4)
+
+
+def tiny(name, **kw):
+    exp = catalog()[name]
+    return exp, dataclasses.replace(exp.config, **(TINY | kw))
+
+
+def test_training_keeps_the_best_checkpoint_and_reports_sweeps(tmp_path):
+    exp, cfg = tiny("ntm/copy")
+    run = Run.create(tmp_path / "run", exp, cfg, progress=False)
+    metrics = exp.train(cfg, run)
+    rows = run.metrics()
+    assert [r["sequences"] for r in rows] == [32, 64, 96]
+    best_row = min(rows, key=lambda r: r["val_bits"])
+    _, meta = load_checkpoint(run.dir / "checkpoints" / "best.safetensors")
+    assert meta["step"] == best_row["step"] and metrics["best_step"] == best_row["step"]
+    for L in (10, 20, 30, 50, 80, 120):
+        assert metrics[f"gen_length_{L}_bits"] > 0
+    assert metrics["parameters"] == sum(p.numel() for p in ntm_exp.build_model(cfg).parameters())
+    assert metrics["converged"] == 0.0  # 96 sequences are far too few
+
+
+def test_a_diverging_run_stops_with_its_last_good_checkpoint(tmp_path, monkeypatch):
+    exp, cfg = tiny("ntm/copy")
+    real_build = ntm_exp.build_model
+
+    class Poisoned(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner, self.calls = real_build(cfg), 0
+
+        def forward(self, x, generator=None, **kw):
+            logits, state = self.inner(x, **kw)
+            self.calls += 1
+            return (logits * float("nan") if self.calls > 6 else logits), state
+
+    monkeypatch.setattr(ntm_exp, "build_model", lambda c: Poisoned())
+    run = Run.create(tmp_path / "run", exp, cfg, progress=False)
+    with pytest.raises(TrainingDiverged, match="loss is not finite at update .*last good checkpoint"):
+        exp.train(cfg, run)
+    state, meta = load_checkpoint(run.checkpoint_path)
+    assert meta["step"] == 4  # the checkpoint before the NaN
+    assert all(torch.isfinite(t).all() for t in state["modules"]["model"].values())
+
+
+def test_curriculum_grows_the_length_over_the_first_half():
+    cfg = dataclasses.replace(catalog()["ntm/copy"].config, curriculum=True)
+    assert ntm_exp.task_args(cfg, 0, 100)["max_length"] == 5
+    assert ntm_exp.task_args(cfg, 25, 100)["max_length"] in (12, 13)
+    assert ntm_exp.task_args(cfg, 50, 100)["max_length"] == 20
+    assert ntm_exp.task_args(cfg, 99, 100)["max_length"] == 20
+
+
+def test_the_lstm_baseline_has_the_papers_size():
+    cfg = catalog()["lstm/copy"].config
+    model = ntm_exp.build_model(cfg)
+    # 3 layers of 256 with one bias per gate (torch.nn.LSTM's two biases: the paper's count differs)
+    assert len(model.lstm.cells) == 3 and model.lstm.hidden_size == 256
+    assert ntm_exp.parameter_count(model) == sum(p.numel() for p in model.parameters())
+
+
+def test_explain_draws_the_head_weightings(tmp_path):
+    exp, cfg = tiny("ntm/copy", sequences=16)
+    run = Run.create(tmp_path / "run", exp, cfg, progress=False)
+    exp.train(cfg, run)
+    done = subprocess.run([sys.executable, "-m", "milestones", "explain", str(run.dir), "--length", "7"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    png = tmp_path / "run" / "plots" / "heads-copy-seed0.png"
+    assert done.stdout.strip() == str(png) and png.read_bytes()[:4] == b"\x89PNG"
+    bad = subprocess.run([sys.executable, "-m", "milestones", "explain", str(run.dir), "--length"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "expected --key value pairs" in bad.stderr
