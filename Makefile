@@ -1,5 +1,6 @@
 # make demo : create .venv, install milestones, train a small LSTM and build the HTML report
 # make test : create .venv, install milestones with its test extras, run the test suite
+# make bench: the speed benchmarks (benchmarks/*.py)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -23,6 +24,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/rnn_speed.py
+	$(PY) benchmarks/ntm_speed.py --compile
 
 clean:
 	rm -rf $(VENV) runs report

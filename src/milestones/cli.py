@@ -123,7 +123,7 @@ def train_one(exp: Experiment, config, run_dir: Path, progress: bool) -> tuple[d
     return run.finish(metrics), run.dir
 
 
-def cmd_train(args: argparse.Namespace, extra: list[str], parser: argparse.ArgumentParser) -> None:
+def cmd_train(args: argparse.Namespace, extra: list[str]) -> None:
     if args.resume:
         name, saved = Run.read_config(args.resume)
         if args.name and args.name != name:
@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(experiment_help(parser, args.command, exp))
                 return 0
             if args.command == "train":
-                cmd_train(args, extra, parser)
+                cmd_train(args, extra)
             else:
                 cmd_reproduce(args, extra)
             return 0
@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"milestones: training diverged: {e}", file=sys.stderr)
         return 1
     except (UsageError, ConfigError, KeyError, CheckpointError, DataMissingError, FileNotFoundError,
-            FileExistsError) as e:
+            FileExistsError, results_mod.ResultsError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"milestones: error: {msg}", file=sys.stderr)
         return 2

@@ -55,12 +55,12 @@ def ntm_heatmaps(inputs, targets, outputs, weights, read_heads: int, path: str |
     inputs (T, X), targets and outputs (T, Y), weights (T, H, N) with the read heads first.
     """
     T, H, N = weights.shape
-    used = (weights.amax(dim=(0, 1)) > 0.01).nonzero().flatten()
+    used = (weights.amax(dim=(0, 1)) > 0.1).nonzero().flatten()  # ignore the diffuse initial w_0
     lo, hi = (max(0, int(used.min()) - 2), min(N, int(used.max()) + 3)) if len(used) else (0, N)
     panels = [("inputs", inputs.T), ("targets", targets.T), ("outputs", outputs.T)] + [
         (f"{'read' if h < read_heads else 'write'} head {h if h < read_heads else h - read_heads} "
          f"weighting (locations {lo}-{hi - 1})", weights[:, h, lo:hi].T) for h in range(H)]
-    heights = [max(1.2, 0.12 * p[1].shape[0]) for p in panels]
+    heights = [min(3.5, max(1.0, 0.1 * p[1].shape[0])) for p in panels]
     fig, axes = plt.subplots(len(panels), 1, figsize=(8.0, sum(heights) + 0.8), dpi=110,
                              gridspec_kw={"height_ratios": heights}, squeeze=False)
     for ax, (name, image) in zip(axes[:, 0], panels):
@@ -71,7 +71,7 @@ def ntm_heatmaps(inputs, targets, outputs, weights, read_heads: int, path: str |
         ax.tick_params(labelsize=7)
     axes[-1, 0].set_xlabel("time step")
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)

@@ -44,8 +44,19 @@ class Experiment:
     deviations: tuple[str, ...] = ()  # where we deviate from the paper, and why
     budgets: Mapping[str, Mapping[str, Any]] = dataclasses.field(
         default_factory=lambda: {"quick": {}, "full": {}})  # overrides per budget
+    group: str = ""  # experiments shown on one figure in the report (default: name minus its variant)
+    curve: tuple[str, str] = ("step", "")  # logged (x, y) keys of the learning curve; "" y: `metric`
     # (config, run, options) -> figures showing what the model does inside; None if it has none
     explain: Callable[[Any, "Run", dict[str, str]], list[Any]] | None = None
+
+    @property
+    def group_name(self) -> str:
+        parts = self.name.split("/")
+        return self.group or ("/".join(parts[:2]) if len(parts) > 2 else self.name)
+
+    @property
+    def curve_keys(self) -> tuple[str, str]:
+        return self.curve[0], self.curve[1] or self.metric
 
     def config_for(self, budget: str) -> Any:
         if budget not in self.budgets:

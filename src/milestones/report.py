@@ -8,6 +8,7 @@ the learning curves of every seed against the reference line.
 from __future__ import annotations
 
 import html
+import shutil
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,18 @@ from typing import Any
 from milestones.plots import learning_curves
 
 
-def group_of(experiment: str) -> str:
-    """`family/task/variant` -> `family/task`; two-part names are their own group."""
-    parts = experiment.split("/")
-    return "/".join(parts[:2]) if len(parts) > 2 else experiment
+def group_of(record: dict[str, Any]) -> str:
+    """The figure a record belongs on: its `group`, else `family/task` of `family/task/variant`."""
+    if record.get("group"):
+        return record["group"]
+    parts = record["experiment"].split("/")
+    return "/".join(parts[:2]) if len(parts) > 2 else record["experiment"]
+
+
+def variant_of(record: dict[str, Any]) -> str:
+    """How a record is told apart within its group: the part of its name the group lacks."""
+    name, group = record["experiment"], group_of(record)
+    return name[len(group) + 1:] if name.startswith(group + "/") else name.split("/")[0]
 
 
 def fmt(x: float | None) -> str:
@@ -46,7 +55,7 @@ def row(record: dict[str, Any]) -> dict[str, str]:
         gap = f"{s['mean'] - ref['value']:+.3g}"
         if ref["value"]:
             gap += f" ({s['mean'] / ref['value']:.2g}×)"
-    solved = record["summary_stats"].get("solved")
+    solved = record["summary_stats"].get("solved") or record["summary_stats"].get("converged")
     machine = record.get("machine") or {}
     return {
         "experiment": record["experiment"],
@@ -84,7 +93,7 @@ def variants_table(records: list[dict[str, Any]]) -> str:
     metric's mean ± std, solved seeds, and wall time. The reference is its own column."""
     groups: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     for rec in sorted(records, key=lambda r: r["experiment"]):
-        groups[group_of(rec["experiment"])][rec["experiment"].split("/")[-1]] = rec
+        groups[group_of(rec)][variant_of(rec)] = rec
     variants = list(dict.fromkeys(v for g in groups.values() for v in g))
     lines = ["| task | metric | reference | " + " | ".join(variants) + " |",
              "|" + "---|" * (3 + len(variants))]
@@ -120,16 +129,18 @@ def update_readme(path: str | Path, records: list[dict[str, Any]]) -> bool:
 def group_figure(group: str, records: list[dict[str, Any]], out: Path) -> Path:
     curves, series = {}, {}
     for rec in records:
-        label = rec["experiment"].split("/")[-1] if rec["experiment"] != group else rec["experiment"]
+        label = variant_of(rec)
         n = len(rec["seeds"])
         for s in rec["seeds"]:
             key = f"{label} s{s['seed']}"
             curves[key] = [tuple(p) for p in s["curve"]]
             series[key] = f"{label} ({n} seed{'s' if n > 1 else ''})"
     ref = next((r for r in records[0]["references"] if r["metric"] == records[0]["metric"]), None)
-    return learning_curves(curves, out / "plots" / (group.replace("/", "__") + ".png"), title=group,
-                           ylabel=records[0]["metric"], baseline=ref["value"] if ref else None,
-                           baseline_label=(ref["note"] or "paper") if ref else "", series=series)
+    x, y = records[0].get("curve") or ("step", records[0]["metric"])
+    label = ((ref["note"] or "paper").split(";")[0].split(" (")[0][:48]) if ref else ""
+    return learning_curves(curves, out / "plots" / (group.replace("/", "__").replace(" ", "_") + ".png"),
+                           title=group, ylabel=y, xlabel=x, baseline=ref["value"] if ref else None,
+                           baseline_label=label, series=series)
 
 
 PAGE = """<!doctype html>
@@ -151,6 +162,23 @@ code {{ background: #f6f6f6; padding: 0 0.2em; }}
 """
 
 
+def extra_figures(record: dict[str, Any], out: Path) -> list[Path]:
+    """Figures besides the learning curves, copied into out/plots/: those a committed result lists
+    (`figures`, relative to its results folder) and each run's plots/*.png."""
+    sources = [Path(record["_results_dir"]) / f for f in record.get("figures", [])] if "_results_dir" in record else []
+    for seed in record["seeds"]:
+        plots = Path(seed.get("run_dir") or "/nonexistent") / "plots"
+        sources += sorted(p for p in plots.glob("*.png") if p.name != "learning_curve.png")
+    copied = []
+    for src in sources:
+        if src.exists():
+            dest = out / "plots" / record["experiment"].replace("/", "__").replace(" ", "_") / src.name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dest)
+            copied.append(dest)
+    return copied
+
+
 def html_section(group: str, records: list[dict[str, Any]], figure: Path, out: Path) -> str:
     cols = ["experiment", "metric", "reference", "ours", "seeds", "solved", "gap", "wall time",
             "budget", "machine", "commit"]
@@ -168,10 +196,14 @@ def html_section(group: str, records: list[dict[str, Any]], figure: Path, out: P
                      f"deviations from the paper</summary><p>{html.escape(seeds)}</p>{cmd}"
                      f"<p>{html.escape(rec['citation'])}</p><ol>{devs}</ol></details>")
     rel = figure.relative_to(out).as_posix()
+    extras = "".join(
+        f"<figure><img src='{p.relative_to(out).as_posix()}' alt='{html.escape(p.stem)}'>"
+        f"<figcaption>{html.escape(rec['experiment'])}: {html.escape(p.stem)}</figcaption></figure>"
+        for rec in records for p in extra_figures(rec, out))
     return (f"<h2>{html.escape(group)}</h2><table><tr>{head}</tr>{body}</table>"
             f"<figure><img src='{rel}' alt='learning curves of {html.escape(group)}'>"
             f"<figcaption>learning curves, every seed, against the reference line</figcaption></figure>"
-            + "".join(notes))
+            + extras + "".join(notes))
 
 
 def build(records: list[dict[str, Any]], out: str | Path) -> tuple[Path, Path]:
@@ -180,7 +212,7 @@ def build(records: list[dict[str, Any]], out: str | Path) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for rec in sorted(records, key=lambda r: r["experiment"]):
-        groups[group_of(rec["experiment"])].append(rec)
+        groups[group_of(rec)].append(rec)
     sections, md = [], ["# milestones report\n"]
     for group, recs in groups.items():
         fig = group_figure(group, recs, out)

@@ -32,13 +32,17 @@ from milestones.runs import read_metrics
 MAX_CURVE_POINTS = 200
 
 
+class ResultsError(ValueError):
+    """A results file that cannot be read; the message names it."""
+
+
 def file_name(experiment: str) -> str:
     return experiment.replace("/", "__") + ".json"
 
 
-def curve(run_dir: str | Path, metric: str) -> list[list[float]]:
-    """The run's logged values of `metric` as [step, value], thinned to at most 200 points."""
-    points = [[r["step"], r[metric]] for r in read_metrics(run_dir) if metric in r]
+def curve(run_dir: str | Path, x: str, y: str) -> list[list[float]]:
+    """The run's logged values of `y` against `x` as [x, y], thinned to at most 200 points."""
+    points = [[r[x], r[y]] for r in read_metrics(run_dir) if y in r and x in r]
     if len(points) > MAX_CURVE_POINTS:
         stride = math.ceil(len(points) / MAX_CURVE_POINTS)
         points = points[::stride] + ([points[-1]] if (len(points) - 1) % stride else [])
@@ -53,16 +57,19 @@ def stats(values: list[float]) -> dict[str, float]:
 
 
 def seed_entry(result: dict[str, Any], run_dir: str | Path) -> dict[str, Any]:
+    x, y = result.get("curve") or ("step", result["metric"])
     return {"seed": result["seed"], "metrics": result["metrics"], "wall_time_s": result["wall_time_s"],
-            "curve": curve(run_dir, result["metric"]), "run_dir": str(run_dir)}
+            "curve": curve(run_dir, x, y), "run_dir": str(run_dir)}
 
 
 def aggregate(seeds: list[dict[str, Any]], *, experiment: str, summary: str, metric: str, goal: str,
               references: list[dict], citation: str, deviations: list[str], budget: str | None,
-              command: str | None, machine: dict | None, git_commit: str | None) -> dict[str, Any]:
+              command: str | None, machine: dict | None, git_commit: str | None,
+              group: str | None = None, curve_keys: list[str] | None = None) -> dict[str, Any]:
     names = sorted({k for s in seeds for k in s["metrics"]})
     return {
         "experiment": experiment, "summary": summary, "metric": metric, "goal": goal,
+        "group": group, "curve": curve_keys or ["step", metric],
         "metrics": names, "references": references, "citation": citation,
         "deviations": deviations, "budget": budget,
         "seeds": sorted(seeds, key=lambda s: s["seed"]),
@@ -81,7 +88,8 @@ def from_experiment(exp: Experiment, runs: list[tuple[dict[str, Any], Path]], *,
                      metric=exp.metric, goal=exp.goal,
                      references=[dataclasses.asdict(r) for r in exp.references],
                      citation=exp.citation, deviations=list(exp.deviations), budget=budget,
-                     command=command, machine=first["machine"], git_commit=first["git_commit"])
+                     command=command, machine=first["machine"], git_commit=first["git_commit"],
+                     group=exp.group_name, curve_keys=list(exp.curve_keys))
 
 
 def from_runs(run_dirs: Iterable[str | Path]) -> list[dict[str, Any]]:
@@ -99,7 +107,8 @@ def from_runs(run_dirs: Iterable[str | Path]) -> list[dict[str, Any]]:
             [seed_entry(r, d) for r, d in runs], experiment=name, summary=first.get("summary", name),
             metric=first["metric"], goal=first["goal"], references=first["references"],
             citation=first["citation"], deviations=first.get("deviations", []), budget=None,
-            command=None, machine=first["machine"], git_commit=first["git_commit"]))
+            command=None, machine=first["machine"], git_commit=first["git_commit"],
+            group=first.get("group"), curve_keys=first.get("curve")))
     return records
 
 
@@ -118,7 +127,11 @@ def load_all(directory: str | Path) -> list[dict[str, Any]]:
     records = []
     for path in sorted(directory.glob("*.json")):
         try:
-            records.append(json.loads(path.read_text()))
+            record = json.loads(path.read_text())
         except json.JSONDecodeError as e:
-            raise ValueError(f"{path} is not valid JSON ({e})") from None
+            raise ResultsError(f"{path} is not valid JSON ({e})") from None
+        if not isinstance(record, dict) or not {"experiment", "metric", "seeds"} <= record.keys():
+            raise ResultsError(f"{path} is not a results file (expected keys experiment, metric, seeds)")
+        record["_results_dir"] = str(directory)  # where its `figures` paths start; not saved
+        records.append(record)
     return records

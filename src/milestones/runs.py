@@ -216,6 +216,8 @@ class Run:
             "metrics": {k: float(v) for k, v in metrics.items()},
             "metric": self.experiment.metric,
             "goal": self.experiment.goal,
+            "group": self.experiment.group_name,
+            "curve": list(self.experiment.curve_keys),
             "references": [dataclasses.asdict(r) for r in self.experiment.references],
             "citation": self.experiment.citation,
             "deviations": list(self.experiment.deviations),

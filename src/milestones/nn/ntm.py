@@ -207,14 +207,16 @@ class NTM(nn.Module):
         return logits, NTMState(memory, reads, w, ctrl)
 
     def forward(self, x: Tensor, state: NTMState | None = None, trace: bool = False,
-                generator: torch.Generator | None = None):
+                generator: torch.Generator | None = None, step=None):
+        """x (T, B, X); `step` replaces `self.step` (e.g. a torch.compile'd copy of it)."""
+        step = step or self.step
         if x.dim() != 3:
             raise ValueError(f"expected input (T, B, X), got shape {tuple(x.shape)}")
         if state is None:
             state = self.initial_state(x.shape[1], generator)
         outputs, weights = [], []
         for x_t in x.unbind(0):
-            y, state = self.step(x_t, state)
+            y, state = step(x_t, state)
             outputs.append(y)
             if trace:
                 weights.append(state.weights)
