@@ -188,7 +188,7 @@ def cmd_reproduce(args: argparse.Namespace, extra: list[str]) -> list[Path]:
 def cmd_report(args: argparse.Namespace) -> Path:
     records = results_mod.load_all(args.results_dir)
     if getattr(args, "readme", None):
-        report_mod.update_readme(args.readme, records)
+        report_mod.update_readme(args.readme, records, order=list(catalog()))
     missing = [d for d in args.run_dirs if not (Path(d) / "result.json").exists()]
     if missing:
         raise UsageError(f"not finished runs (no result.json): {', '.join(missing)}")

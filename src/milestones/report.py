@@ -88,11 +88,13 @@ README_START = "<!-- results table: written by `milestones report --readme READM
 README_END = "<!-- end of results table -->"
 
 
-def variants_table(records: list[dict[str, Any]]) -> str:
+def variants_table(records: list[dict[str, Any]], order: list[str] = ()) -> str:
     """Markdown: one row per group (task), one column per variant (model); each cell the headline
-    metric's mean ± std, solved seeds, and wall time. The reference is its own column."""
+    metric's mean ± std, solved seeds, and wall time. The reference is its own column. Rows and
+    columns follow `order` (experiment names, e.g. the catalog's), then the names."""
+    rank = {name: k for k, name in enumerate(order)}
     groups: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
-    for rec in sorted(records, key=lambda r: r["experiment"]):
+    for rec in sorted(records, key=lambda r: (rank.get(r["experiment"], len(rank)), r["experiment"])):
         groups[group_of(rec)][variant_of(rec)] = rec
     variants = list(dict.fromkeys(v for g in groups.values() for v in g))
     lines = ["| task | metric | reference | " + " | ".join(variants) + " |",
@@ -113,7 +115,7 @@ def variants_table(records: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_readme(path: str | Path, records: list[dict[str, Any]]) -> bool:
+def update_readme(path: str | Path, records: list[dict[str, Any]], order: list[str] = ()) -> bool:
     """Rewrite the results block of the README from `records`; return whether it changed."""
     path = Path(path)
     text = path.read_text()
@@ -121,7 +123,7 @@ def update_readme(path: str | Path, records: list[dict[str, Any]]) -> bool:
         raise ValueError(f"{path} has no results block: add the lines\n{README_START}\n{README_END}")
     head, rest = text.split(README_START, 1)
     _, tail = rest.split(README_END, 1)
-    new = f"{head}{README_START}\n{variants_table(records)}{README_END}{tail}"
+    new = f"{head}{README_START}\n{variants_table(records, order)}{README_END}{tail}"
     path.write_text(new)
     return new != text
 
