@@ -88,3 +88,14 @@ def test_explain_draws_the_head_weightings(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "milestones", "explain", str(run.dir), "--length"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "expected --key value pairs" in bad.stderr
+
+
+def test_readme_parameter_table_matches_the_presets():
+    """The README's parameter counts are what the presets build."""
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for task in ntm_exp.TASKS:
+        c = catalog()
+        ntm = ntm_exp.parameter_count(ntm_exp.build_model(c[f"ntm/{task}"].config))
+        lstm = ntm_exp.parameter_count(ntm_exp.build_model(c[f"lstm/{task}"].config))
+        assert f"| {ntm:,} | {ntm_exp.PAPER_PARAMETERS[task][0]:,} | {lstm:,} |" in readme, task

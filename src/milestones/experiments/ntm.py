@@ -65,6 +65,7 @@ class NTMTaskConfig(BaseConfig):
     model: Literal["ntm", "lstm"] = param("ntm", "ntm, or the stacked-LSTM baseline")
     controller: Literal["lstm", "feedforward"] = param("lstm", "NTM controller")
     controller_size: int = param(100, "NTM controller units", low=1)
+    controller_layers: int = param(1, "NTM controller: stacked LSTM layers", low=1)
     read_heads: int = param(1, "NTM read heads", low=1)
     write_heads: int = param(1, "NTM write heads", low=1)
     memory_slots: int = param(128, "N, memory locations", low=2)
@@ -94,7 +95,8 @@ def build_model(cfg: NTMTaskConfig) -> nn.Module:
         return NTM(spec.inputs, spec.outputs, memory_slots=cfg.memory_slots,
                    memory_width=cfg.memory_width, read_heads=cfg.read_heads,
                    write_heads=cfg.write_heads, controller=cfg.controller,
-                   controller_size=cfg.controller_size, shift_range=cfg.shift_range,
+                   controller_size=cfg.controller_size, controller_layers=cfg.controller_layers,
+                   shift_range=cfg.shift_range,
                    memory_init=cfg.memory_init)
     return LSTMBaseline(spec.inputs, spec.outputs, cfg.lstm_size, cfg.lstm_layers)
 
@@ -113,7 +115,7 @@ class LSTMBaseline(nn.Module):
 
 
 def architecture(cfg: NTMTaskConfig) -> dict[str, Any]:
-    keys = (["controller", "controller_size", "read_heads", "write_heads", "memory_slots",
+    keys = (["controller", "controller_size", "controller_layers", "read_heads", "write_heads", "memory_slots",
              "memory_width", "shift_range", "memory_init"] if cfg.model == "ntm"
             else ["lstm_size", "lstm_layers"])
     return {"task": cfg.task, "model": cfg.model} | {k: getattr(cfg, k) for k in keys}
@@ -306,10 +308,14 @@ DEVIATIONS = (
 )
 
 
+# The paper's NTM (LSTM controller) where it differs from 1 head and one layer of 100 (Table 2).
+NTM_PRESET = {"priority-sort": {"read_heads": 5, "write_heads": 5, "controller_layers": 2}}
+
+
 def _experiment(task: str, model: str, sequences: int) -> Experiment:
     size, lr = LSTM_BASELINE[task]
     cfg = NTMTaskConfig(task=task, model=model, sequences=sequences,
-                        **({} if model == "ntm" else {"lstm_size": size}))
+                        **(NTM_PRESET.get(task, {}) if model == "ntm" else {"lstm_size": size}))
     refs = [Reference("parameters", PAPER_PARAMETERS[task][model == "lstm"],
                       f"{CITATION}, Tables 1-3", "the paper's parameter count")]
     if task == "copy":
