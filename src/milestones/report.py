@@ -139,7 +139,7 @@ def group_figure(group: str, records: list[dict[str, Any]], out: Path) -> Path:
             series[key] = f"{label} ({n} seed{'s' if n > 1 else ''})"
     ref = next((r for r in records[0]["references"] if r["metric"] == records[0]["metric"]), None)
     x, y = records[0].get("curve") or ("step", records[0]["metric"])
-    label = ((ref["note"] or "paper").split(";")[0].split(" (")[0][:48]) if ref else ""
+    label = (ref["note"] or "paper").split(";")[0][:48] if ref else ""  # the note's first clause
     return learning_curves(curves, out / "plots" / (group.replace("/", "__").replace(" ", "_") + ".png"),
                            title=group, ylabel=y, xlabel=x, baseline=ref["value"] if ref else None,
                            baseline_label=label, series=series)
