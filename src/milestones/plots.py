@@ -10,6 +10,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
+def _save(fig, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def learning_curves(curves: Mapping[str, Sequence[tuple[float, float]]], path: str | Path, *,
                     title: str, ylabel: str, baseline: float | None = None,
                     baseline_label: str = "baseline", log_y: bool = True,
@@ -40,11 +48,7 @@ def learning_curves(curves: Mapping[str, Sequence[tuple[float, float]]], path: s
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def ntm_heatmaps(inputs, targets, outputs, weights, read_heads: int, path: str | Path, *,
@@ -72,8 +76,4 @@ def ntm_heatmaps(inputs, targets, outputs, weights, read_heads: int, path: str |
     axes[-1, 0].set_xlabel("time step")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
