@@ -14,7 +14,7 @@ from milestones.registry import catalog
 from milestones.runs import Run, TrainingDiverged
 
 TINY = dict(memory_slots=16, memory_width=6, controller_size=16, sequences=96, batch_size=8,
-            eval_every=4, validation_size=16, checkpoint_every=4)
+            eval_every=4, validation_size=16, checkpoint_every=4, compile=False, minutes=0.0, curriculum=0)
 
 
 def tiny(name, **kw):
@@ -60,12 +60,15 @@ def test_a_diverging_run_stops_with_its_last_good_checkpoint(tmp_path, monkeypat
     assert all(torch.isfinite(t).all() for t in state["modules"]["model"].values())
 
 
-def test_curriculum_grows_the_length_over_the_first_half():
-    cfg = dataclasses.replace(catalog()["ntm/copy"].config, curriculum=True)
-    assert ntm_exp.task_args(cfg, 0, 100)["max_length"] == 5
-    assert ntm_exp.task_args(cfg, 25, 100)["max_length"] in (12, 13)
-    assert ntm_exp.task_args(cfg, 50, 100)["max_length"] == 20
-    assert ntm_exp.task_args(cfg, 99, 100)["max_length"] == 20
+def test_curriculum_grows_the_length_over_its_sequences():
+    cfg = dataclasses.replace(catalog()["ntm/copy"].config, curriculum=1000)
+    assert ntm_exp.task_args(cfg, 0)["max_length"] == 5
+    assert ntm_exp.task_args(cfg, 500)["max_length"] in (12, 13)
+    assert ntm_exp.task_args(cfg, 1000)["max_length"] == 20
+    assert ntm_exp.task_args(cfg, 5000)["max_length"] == 20
+    assert ntm_exp.task_args(dataclasses.replace(cfg, curriculum=0), 0)["max_length"] == 20
+    recall = dataclasses.replace(catalog()["ntm/associative-recall"].config, curriculum=1000)
+    assert ntm_exp.task_args(recall, 0) == {"min_items": 2, "max_items": 2}
 
 
 def test_the_lstm_baseline_has_the_papers_size():

@@ -89,7 +89,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu"
         blob = path.read_bytes()
     except OSError as e:
         raise CheckpointError(f"cannot read checkpoint {path}: {e.strerror}") from None
-    if blob.startswith(_PICKLE_MAGIC):
+    # safetensors: 8 bytes of header length (any value, even one starting 0x80), then '{'
+    if blob.startswith(_PICKLE_MAGIC) and blob[8:9] != b"{":
         raise CheckpointError(
             f"{path} is a pickle (torch.save) file, not a milestones checkpoint; refusing to load it, "
             f"since unpickling can run arbitrary code")

@@ -3,7 +3,7 @@
     milestones list [PATTERN]
     milestones train NAME [--key value …] [--run-dir DIR] | milestones train --resume RUN_DIR
     milestones evaluate RUN_DIR
-    milestones reproduce NAME|GROUP [--seeds N] [--budget quick|full] [--key value …]
+    milestones reproduce NAME|GROUP [--seeds N] [--jobs J] [--budget quick|full] [--key value …]
     milestones report [RUN_DIR …] [--results-dir results] [--out report]
     milestones explain RUN_DIR [--key value …]
     milestones demo
@@ -32,6 +32,8 @@ from milestones.runs import Run, RunStopped, TrainingDiverged, new_run_dir, runs
 
 DEMO_EXPERIMENT = "rnn/adding-t100/lstm"
 DEMO_OVERRIDES = {"steps": 2000, "eval_every": 50, "test_size": 500}
+DEMO_NTM_EXPERIMENT = "ntm/copy"
+DEMO_NTM_OVERRIDES = {"sequences": 32_000, "curriculum": 24_000, "minutes": 2.0, "compile": False}
 
 
 class UsageError(Exception):
@@ -71,12 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("reproduce", help="train an experiment (or a group) over seeds and write "
                        "its result beside the paper's", usage="milestones reproduce NAME|GROUP "
-                       "[--seeds N] [--budget quick|full] [--key value …]",
+                       "[--seeds N] [--jobs J] [--budget quick|full] [--key value …]",
                        add_help=False, allow_abbrev=False)
     s.add_argument("--seeds", type=int, default=1, help="number of seeds (0, 1, …; default 1)")
     s.add_argument("--seed-start", type=int, default=0, help="first seed (default 0)")
     s.add_argument("--budget", choices=("quick", "full"), default="full",
                    help="quick: minutes, to check the pipeline; full: the recipe (default)")
+    s.add_argument("--jobs", type=int, default=1, help="seeds trained at once, in separate processes "
+                   "that share the CPU cores between them (default 1)")
     s.add_argument("--results-dir", help="where the result JSON goes (default: results/ for full, "
                    "RUNS_DIR/quick-results for quick)")
     s.add_argument("-h", "--help", action="store_true", help="show the experiment's options")
@@ -116,11 +120,43 @@ def cmd_list(args: argparse.Namespace) -> None:
               f"{'':<34} {exp.citation}")
 
 
-def train_one(exp: Experiment, config, run_dir: Path, progress: bool) -> tuple[dict, Path]:
+def train_one(exp: Experiment, config, run_dir: Path, progress: bool,
+              record_divergence: bool = False) -> tuple[dict, Path]:
+    """Train one run to its result. With `record_divergence` (reproduce), a run that diverges is
+    a failed seed, not the end of the job: its best checkpoint is evaluated and marked diverged."""
     run = Run.create(run_dir, exp, config, progress=progress)
     print(f"{exp.name}: run directory {run.dir}", file=sys.stderr)
-    metrics = exp.train(config, run)
+    try:
+        metrics = exp.train(config, run)
+    except TrainingDiverged as e:
+        if not record_divergence:
+            raise
+        print(f"{exp.name} seed {config.seed}: training diverged, counted as a failed seed: {e}", file=sys.stderr)
+        metrics = {**exp.evaluate(config, run), "diverged": 1.0}
     return run.finish(metrics), run.dir
+
+
+def _train_seed(name: str, config, run_dir: Path, threads: int) -> tuple[dict, Path]:
+    """One seed of `reproduce --jobs N`, in a worker process with its share of the cores."""
+    import torch
+    torch.set_num_threads(threads)
+    result, directory = train_one(catalog()[name], config, run_dir, progress=False, record_divergence=True)
+    print(f"{name} seed {config.seed}: done in {result['wall_time_s']:.0f} s -> {directory}", file=sys.stderr)
+    return result, directory
+
+
+def train_seeds(exp: Experiment, configs: list, run_dirs: list[Path], jobs: int,
+                progress: bool) -> list[tuple[dict, Path]]:
+    """Every seed's (result, run directory), in seed order; `jobs` > 1 trains that many at once."""
+    if jobs == 1 or len(configs) == 1:
+        return [train_one(exp, c, d, progress, record_divergence=True) for c, d in zip(configs, run_dirs)]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    print(f"{exp.name}: {len(configs)} seeds, {jobs} at a time with {threads} thread(s) each", file=sys.stderr)
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_train_seed, exp.name, c, d, threads) for c, d in zip(configs, run_dirs)]
+        return [f.result() for f in futures]
 
 
 def cmd_train(args: argparse.Namespace, extra: list[str]) -> None:
@@ -162,6 +198,8 @@ def cmd_reproduce(args: argparse.Namespace, extra: list[str]) -> list[Path]:
         raise UsageError(f"--seeds: expected an integer ≥ 1, got {args.seeds}")
     if args.seed_start < 0:
         raise UsageError(f"--seed-start: expected an integer ≥ 0, got {args.seed_start}")
+    if args.jobs < 1:
+        raise UsageError(f"--jobs: expected an integer ≥ 1, got {args.jobs}")
     experiments = select(args.name)
     # check every override against every experiment before training anything
     configs = {e.name: cfg_mod.apply_overrides(e.config_for(args.budget), extra) for e in experiments}
@@ -171,11 +209,10 @@ def cmd_reproduce(args: argparse.Namespace, extra: list[str]) -> list[Path]:
         Path("results") if args.budget == "full" else runs_dir(args.runs_dir) / "quick-results")
     written = []
     for exp in experiments:
-        runs = []
-        for seed in range(args.seed_start, args.seed_start + args.seeds):
-            config = dataclasses.replace(configs[exp.name], seed=seed)
-            runs.append(train_one(exp, config, new_run_dir(exp.name, seed, args.runs_dir),
-                                  not args.no_progress))
+        seeds = range(args.seed_start, args.seed_start + args.seeds)
+        runs = train_seeds(exp, [dataclasses.replace(configs[exp.name], seed=s) for s in seeds],
+                           [new_run_dir(exp.name, s, args.runs_dir) for s in seeds], args.jobs,
+                           not args.no_progress)
         record = results_mod.from_experiment(exp, runs, budget=args.budget, command=command)
         path = results_mod.write(record, out_dir)
         row = report_mod.row(record)
@@ -227,7 +264,16 @@ def cmd_demo(args: argparse.Namespace) -> None:
     m = result["metrics"]
     print(f"demo: test MSE {m['test_mse']:.3g} against the baseline {m['baseline']:.3g} "
           f"({'solved' if m['solved'] else 'not solved yet'}) in {result['wall_time_s']:.0f} s")
-    args.run_dirs, args.results_dir, args.out = [str(run_dir)], "results", "report"
+    ntm = _get(DEMO_NTM_EXPERIMENT)
+    ntm_config = dataclasses.replace(ntm.config, **DEMO_NTM_OVERRIDES)
+    print(f"demo: training {ntm.summary} on {ntm_config.sequences} sequences (the full recipe is "
+          f"`milestones reproduce {ntm.name}`)", file=sys.stderr)
+    ntm_result, ntm_dir = train_one(ntm, ntm_config, new_run_dir(ntm.name + "-demo", ntm_config.seed,
+                                                                 args.runs_dir), not args.no_progress)
+    m = ntm_result["metrics"]
+    print(f"demo: NTM copy costs {m['test_bits']:.3g} bits per sequence ({m['test_bit_errors']:.3g} wrong "
+          f"bits) on lengths 1-20 in {ntm_result['wall_time_s']:.0f} s; its heads: {ntm_dir / 'plots'}")
+    args.run_dirs, args.results_dir, args.out = [str(run_dir), str(ntm_dir)], "results", "report"
     index = cmd_report(args)
     print(f"open {index.resolve().as_uri()} in a browser")
 

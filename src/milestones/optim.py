@@ -48,3 +48,45 @@ class GravesRMSprop(torch.optim.Optimizer):
                 delta.mul_(m).addcdiv_(grad, denom, value=-lr)  # Δ = ℶ Δ − ג ∂ / √(…)
                 p.add_(delta)
         return loss
+
+
+class SpikeClip:
+    """Clip the global gradient norm to `factor` times its running average.
+
+    A fixed norm clip cannot tell a spike from a normal step once the gradients have shrunk by
+    orders of magnitude: a nearly converged NTM has norms near 0.2, and one badly copied sequence
+    gives 20 — far below a clip of 50, yet enough for Adam (whose second moment has adapted to the
+    small norms) to take a step large enough to undo training. This clip follows the norm's scale:
+    the threshold is `factor` × an exponential average (decay `decay`) of the clipped norms, so a
+    spike moves the average little. The same idea as AutoClip (Seetharaman et al. 2020), which
+    clips at a percentile of the history. The first step sets the average and is not clipped.
+    """
+
+    def __init__(self, factor: float, decay: float = 0.99) -> None:
+        if not factor > 1:
+            raise ValueError(f"factor must be > 1, got {factor!r}")
+        if not 0 < decay < 1:
+            raise ValueError(f"decay must be in (0, 1), got {decay!r}")
+        self.factor, self.decay, self.average = factor, decay, None
+
+    @torch.no_grad()
+    def __call__(self, params, norm: float) -> bool:
+        """Scale the gradients of `params`, whose global norm is `norm`, in place if they spike;
+        returns whether they were clipped."""
+        if self.average is None:
+            self.average = norm
+            return False
+        threshold = self.factor * self.average
+        clipped = norm > threshold
+        if clipped:
+            for p in params:
+                if p.grad is not None:
+                    p.grad.mul_(threshold / norm)
+        self.average = self.decay * self.average + (1 - self.decay) * min(norm, threshold)
+        return clipped
+
+    def state_dict(self) -> dict[str, float | None]:
+        return {"average": self.average}
+
+    def load_state_dict(self, state: dict[str, float | None]) -> None:
+        self.average = state.get("average")

@@ -166,11 +166,12 @@ code {{ background: #f6f6f6; padding: 0 0.2em; }}
 
 def extra_figures(record: dict[str, Any], out: Path) -> list[Path]:
     """Figures besides the learning curves, copied into out/plots/: those a committed result lists
-    (`figures`, relative to its results folder) and each run's plots/*.png."""
-    sources = [Path(record["_results_dir"]) / f for f in record.get("figures", [])] if "_results_dir" in record else []
-    for seed in record["seeds"]:
-        plots = Path(seed.get("run_dir") or "/nonexistent") / "plots"
-        sources += sorted(p for p in plots.glob("*.png") if p.name != "learning_curve.png")
+    (`figures`, relative to its results folder), else the first seed's run plots/*.png."""
+    if "figures" in record:
+        sources = [Path(record.get("_results_dir", ".")) / f for f in record["figures"]]
+    else:
+        plots = Path(record["seeds"][0].get("run_dir") or "/nonexistent") / "plots"
+        sources = sorted(p for p in plots.glob("*.png") if p.name != "learning_curve.png")
     copied = []
     for src in sources:
         if src.exists():

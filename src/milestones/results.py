@@ -21,6 +21,7 @@ import dataclasses
 import datetime as dt
 import json
 import math
+import shutil
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -113,8 +114,20 @@ def from_runs(run_dirs: Iterable[str | Path]) -> list[dict[str, Any]]:
 
 
 def write(record: dict[str, Any], directory: str | Path) -> Path:
+    """Write the record as directory/EXPERIMENT.json, with copies of the first seed's figures
+    (its run's plots/*.png besides the learning curve) under directory/figures/EXPERIMENT/."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    name = record["experiment"].replace("/", "__")
+    plots = Path(record["seeds"][0].get("run_dir") or "/nonexistent") / "plots"
+    figures = sorted(p for p in plots.glob("*.png") if p.name != "learning_curve.png")
+    if figures:
+        (directory / "figures" / name).mkdir(parents=True, exist_ok=True)
+        record = dict(record, figures=[])
+        for src in figures:
+            rel = f"figures/{name}/{src.name}"
+            shutil.copyfile(src, directory / rel)
+            record["figures"].append(rel)
     path = directory / file_name(record["experiment"])
     path.write_text(json.dumps(record, indent=1) + "\n")
     return path
