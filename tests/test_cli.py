@@ -58,3 +58,36 @@ def test_reproduce_quick_writes_a_result_per_experiment(tmp_path):
     assert rec["command"].startswith("milestones reproduce rnn/adding-t100 --seeds 2")
     assert rec["machine"]["cpu"] and rec["references"][0]["value"] == pytest.approx(1 / 6)
     assert rec["summary_stats"]["test_mse"]["n"] == 2
+
+
+def test_reproduce_trains_seeds_in_parallel_jobs(tmp_path):
+    import json, os
+    env = dict(os.environ, MILESTONES_RUNS=str(tmp_path / "runs"))
+    done = run("--no-progress", "reproduce", "rnn/adding-t100/lstm", "--seeds", "2", "--jobs", "2",
+               "--steps", "6", "--eval-every", "3", "--length", "10", "--hidden-size", "4",
+               "--test-size", "16", "--results-dir", str(tmp_path / "res"), env=env)
+    assert done.returncode == 0, done.stderr
+    assert "2 seeds, 2 at a time" in done.stderr
+    rec = json.loads((tmp_path / "res" / "rnn__adding-t100__lstm.json").read_text())
+    assert [s["seed"] for s in rec["seeds"]] == [0, 1]
+    threads = max(1, (os.cpu_count() or 1) // 2)
+    for s in rec["seeds"]:
+        result = json.loads(open(os.path.join(s["run_dir"], "result.json")).read())
+        assert result["machine"]["torch_threads"] == threads
+
+
+def test_a_diverged_seed_is_recorded_as_failed_not_fatal(tmp_path):
+    import dataclasses
+    from milestones import cli
+    from milestones.registry import catalog
+    from milestones.runs import TrainingDiverged
+
+    def diverge(config, run):
+        raise TrainingDiverged("loss is not finite at update 7")
+
+    exp = dataclasses.replace(catalog()["rnn/adding-t100/lstm"], train=diverge,
+                              evaluate=lambda config, run: {"test_mse": 0.5})
+    result, _ = cli.train_one(exp, exp.config, tmp_path / "run", progress=False, record_divergence=True)
+    assert result["metrics"] == {"test_mse": 0.5, "diverged": 1.0}
+    with pytest.raises(TrainingDiverged):
+        cli.train_one(exp, exp.config, tmp_path / "run2", progress=False)

@@ -158,3 +158,15 @@ def test_memory_initialisations():
     rnd = NTM(3, 2, memory_slots=8, memory_width=4, memory_init="random")
     a, b = rnd.initial_state(2, g).memory, rnd.initial_state(2, g).memory
     assert not torch.equal(a, b) and abs(a.std().item() - 0.1) < 0.05
+
+
+def test_initial_weightings_start_on_the_first_slot_or_at_random():
+    first = NTM(3, 2, memory_slots=16, memory_width=4, read_heads=2, write_heads=1)
+    w0 = first.initial_state(2).weights  # (B, H, N)
+    assert w0.shape == (2, 3, 16)
+    assert torch.all(w0[..., 0] > 0.99) and torch.allclose(w0.sum(-1), torch.ones(2, 3))
+    torch.manual_seed(0)
+    spread = NTM(3, 2, memory_slots=16, memory_width=4, initial_weighting="random").initial_state(1).weights
+    assert spread.max() < 0.5 and not torch.allclose(spread[0, 0], spread[0, 1])
+    with pytest.raises(ValueError, match="initial_weighting"):
+        NTM(3, 2, initial_weighting="middle")

@@ -102,3 +102,32 @@ def test_readme_parameter_table_matches_the_presets():
         ntm = ntm_exp.parameter_count(ntm_exp.build_model(c[f"ntm/{task}"].config))
         lstm = ntm_exp.parameter_count(ntm_exp.build_model(c[f"lstm/{task}"].config))
         assert f"| {ntm:,} | {ntm_exp.PAPER_PARAMETERS[task][0]:,} | {lstm:,} |" in readme, task
+
+
+def test_a_time_cap_ends_the_run_as_if_it_had_reached_its_length(tmp_path):
+    exp, cfg = tiny("ntm/copy", minutes=1e-9)
+    run = Run.create(tmp_path / "run", exp, cfg, progress=False)
+    metrics = exp.train(cfg, run)
+    assert [r["step"] for r in run.metrics()] == [1]  # one update, then evaluated and saved
+    _, meta = load_checkpoint(run.checkpoint_path)
+    assert meta["step"] == 1 and metrics["best_step"] == 1
+
+
+def test_spike_clip_state_is_checkpointed_and_a_factor_of_one_or_less_is_refused(tmp_path):
+    from milestones.config import ConfigError
+    exp, cfg = tiny("ntm/copy", sequences=32)
+    run = Run.create(tmp_path / "run", exp, cfg, progress=False)
+    exp.train(cfg, run)
+    state, _ = load_checkpoint(run.checkpoint_path)
+    assert state["extra"]["spike_clip"]["average"] > 0
+    bad = dataclasses.replace(cfg, clip_spikes=0.5)
+    with pytest.raises(ConfigError, match="--clip-spikes: expected 0 .* or a factor > 1"):
+        exp.train(bad, Run.create(tmp_path / "bad", exp, bad, progress=False))
+
+
+def test_training_draws_the_heads_figure(tmp_path):
+    exp, cfg = tiny("ntm/copy", sequences=32)
+    run = Run.create(tmp_path / "run", exp, cfg, progress=False)
+    exp.train(cfg, run)
+    png = run.dir / "plots" / "heads-copy-seed0.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from milestones.optim import GravesRMSprop
@@ -31,3 +32,26 @@ def test_graves_rmsprop_state_survives_a_state_dict_round_trip():
     opt2 = GravesRMSprop([w])
     opt2.load_state_dict(opt.state_dict())
     assert torch.equal(opt2.state[w]["delta"], opt.state[w]["delta"])
+
+
+def test_spike_clip_scales_a_spike_to_its_factor_times_the_running_norm():
+    from milestones.optim import SpikeClip
+    p = torch.nn.Parameter(torch.zeros(4))
+    clip = SpikeClip(5.0, decay=0.9)
+    p.grad = torch.tensor([0.3, 0.4, 0.0, 0.0])  # norm 0.5: the first step sets the average
+    assert clip([p], 0.5) is False and clip.average == 0.5
+    p.grad = torch.tensor([0.6, 0.8, 0.0, 0.0])  # norm 1 < 5 × 0.5: untouched
+    assert clip([p], 1.0) is False
+    assert torch.equal(p.grad, torch.tensor([0.6, 0.8, 0.0, 0.0]))
+    assert clip.average == pytest.approx(0.9 * 0.5 + 0.1 * 1.0)
+    avg = clip.average
+    p.grad = torch.tensor([30.0, 40.0, 0.0, 0.0])  # norm 50: a spike, scaled to 5 × avg
+    assert clip([p], 50.0) is True
+    assert p.grad.norm().item() == pytest.approx(5 * avg)
+    assert clip.average == pytest.approx(0.9 * avg + 0.1 * 5 * avg)  # the spike counts as clipped
+    again = SpikeClip(5.0, decay=0.9)
+    again.load_state_dict(clip.state_dict())
+    assert again.average == clip.average
+    for bad in ({"factor": 1.0}, {"factor": 5.0, "decay": 1.0}):
+        with pytest.raises(ValueError):
+            SpikeClip(**bad)

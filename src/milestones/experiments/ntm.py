@@ -324,9 +324,8 @@ DEVIATIONS = (
     "Gradient spikes are clipped to 5× the running gradient norm (milestones.optim.SpikeClip): "
     "without it a nearly converged copy NTM collapsed from 0.2 to 80 bits after one badly copied "
     "sequence.",
-    "A curriculum over lengths (copy, repeat copy: the maximum length grows from a quarter to the "
-    "paper's over the recipe's first sequences) and a 10-minute wall-time cap per run; the paper "
-    "trains on the full range for up to 1 M sequences.",
+    "A 10-minute wall-time cap per run (a few tens of thousands of sequences); the paper trains "
+    "for up to 1 M sequences.",
     "Memory initialised to the constant 1e-6 (Collier & Beel 2018), learned initial read vectors "
     "and learned initial weightings that start focused on slot 0; the paper does not say how it "
     "initialised them.",
@@ -361,15 +360,16 @@ def _experiment(task: str, model: str, recipe: dict[str, Any]) -> Experiment:
         deviations=DEVIATIONS, budgets={"quick": {"sequences": 3200, "compile": False, "minutes": 0.0}, "full": {}})
 
 
-# The recipes: training length, curriculum and a wall-time cap that fits 2 CPU cores. The copy
-# recipe's settings (lr 2e-3, the curriculum over the first 100 000 sequences, spike clipping and
-# w_0 focused on slot 0) were chosen on seeds 0-2 against the 10-minute goal (see the README).
+# The recipes: training length and a wall-time cap that fits 2 CPU cores. The copy recipe's
+# settings (lr 2e-3, w_0 focused on slot 0, spike clipping, no curriculum) were chosen on seeds 0-2
+# against the 10-minute goal (see the README): with a curriculum from length 5, the LSTM controller
+# learned to memorise the short sequences itself and most seeds stalled near 40 bits.
 COMPILED = {"compile": True}  # the step is torch.compile'd: about 2× faster after a one-minute compile
 RECIPES: dict[tuple[str, str], dict[str, Any]] = {
-    ("copy", "ntm"): dict(sequences=160_000, curriculum=100_000, lr=2e-3, minutes=10.0, **COMPILED),
-    ("copy", "lstm"): dict(sequences=160_000, curriculum=100_000, minutes=10.0),
-    ("repeat-copy", "ntm"): dict(sequences=128_000, curriculum=64_000, minutes=10.0, **COMPILED),
-    ("repeat-copy", "lstm"): dict(sequences=128_000, curriculum=64_000, minutes=10.0),
+    ("copy", "ntm"): dict(sequences=160_000, lr=2e-3, minutes=10.0, **COMPILED),
+    ("copy", "lstm"): dict(sequences=160_000, minutes=10.0),
+    ("repeat-copy", "ntm"): dict(sequences=128_000, minutes=10.0, **COMPILED),
+    ("repeat-copy", "lstm"): dict(sequences=128_000, minutes=10.0),
     ("associative-recall", "ntm"): dict(sequences=64_000, minutes=10.0, **COMPILED),
     ("associative-recall", "lstm"): dict(sequences=64_000, minutes=10.0),
     ("ngrams", "ntm"): dict(sequences=64_000, minutes=10.0, **COMPILED),
