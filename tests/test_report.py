@@ -70,9 +70,10 @@ def test_readme_results_table_matches_committed_results():
     from pathlib import Path
     root = Path(__file__).resolve().parents[1]
     readme = (root / "README.md").read_text()
-    block = readme.split(report.README_START, 1)[1].split(report.README_END, 1)[0]
     from milestones.registry import catalog
-    assert block == "\n" + report.variants_table(results.load_all(root / "results"), list(catalog()))
+    assert readme == report.readme_blocks(readme, results.load_all(root / "results"), list(catalog()))
+    assert report.README_START in readme and "<!-- results table (ntm/, lstm/)" in readme
+    assert "<!-- generalization table (ntm/, lstm/)" in readme
 
 
 def test_variants_table_has_a_column_per_model():

@@ -18,7 +18,9 @@ import dataclasses
 import json
 import os
 import shlex
+import signal
 import sys
+import time
 from pathlib import Path
 
 from milestones import config as cfg_mod
@@ -136,27 +138,64 @@ def train_one(exp: Experiment, config, run_dir: Path, progress: bool,
     return run.finish(metrics), run.dir
 
 
-def _train_seed(name: str, config, run_dir: Path, threads: int) -> tuple[dict, Path]:
-    """One seed of `reproduce --jobs N`, in a worker process with its share of the cores."""
-    import torch
-    torch.set_num_threads(threads)
-    result, directory = train_one(catalog()[name], config, run_dir, progress=False, record_divergence=True)
-    print(f"{name} seed {config.seed}: done in {result['wall_time_s']:.0f} s -> {directory}", file=sys.stderr)
-    return result, directory
-
-
 def train_seeds(exp: Experiment, configs: list, run_dirs: list[Path], jobs: int,
                 progress: bool) -> list[tuple[dict, Path]]:
-    """Every seed's (result, run directory), in seed order; `jobs` > 1 trains that many at once."""
+    """Every seed's (result, run directory), in seed order. With `jobs` > 1 that many seeds train at
+    once, each in a `milestones train --resume RUN_DIR` process (its config written first) with
+    its share of the cores; a seed that diverges counts as failed. Ctrl-C or SIGTERM stops the
+    running seeds at a checkpoint and starts no new one; a killed reproduce leaves its running
+    seeds to finish on their own and starts nothing more."""
     if jobs == 1 or len(configs) == 1:
         return [train_one(exp, c, d, progress, record_divergence=True) for c, d in zip(configs, run_dirs)]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    import subprocess
     threads = max(1, (os.cpu_count() or 1) // jobs)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     print(f"{exp.name}: {len(configs)} seeds, {jobs} at a time with {threads} thread(s) each", file=sys.stderr)
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_train_seed, exp.name, c, d, threads) for c, d in zip(configs, run_dirs)]
-        return [f.result() for f in futures]
+    todo, running, finished = list(zip(configs, run_dirs)), {}, {}
+
+    def stop(signum, frame):
+        raise RunStopped(f"reproduce was stopped: the running seeds save a checkpoint; resume each "
+                         f"with `milestones train --resume RUN_DIR`")
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        while todo or running:
+            while todo and len(running) < jobs:
+                config, directory = todo.pop(0)
+                directory.mkdir(parents=True, exist_ok=False)
+                _write_config(directory, exp.name, config)
+                print(f"{exp.name} seed {config.seed}: {directory}", file=sys.stderr)
+                cmd = [sys.executable, "-m", "milestones", "--no-progress", "train", "--resume", str(directory)]
+                running[subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)] = (config, directory)
+            time.sleep(0.5)
+            for proc in [p for p in running if p.poll() is not None]:
+                config, directory = running.pop(proc)
+                finished[config.seed] = _seed_result(exp, config, directory, proc.returncode)
+    except BaseException:
+        for proc in running:
+            proc.send_signal(signal.SIGTERM)  # each saves a checkpoint and exits
+        for proc in running:
+            proc.wait()
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return [finished[c.seed] for c in configs]
+
+
+def _seed_result(exp: Experiment, config, directory: Path, returncode: int) -> tuple[dict, Path]:
+    """The result of a seed's `milestones train` process; a diverged one is evaluated at its best
+    checkpoint and marked diverged, any other failure ends the reproduction."""
+    path = directory / "result.json"
+    if returncode == 0 and path.exists():
+        print(f"{exp.name} seed {config.seed}: done", file=sys.stderr)
+        return json.loads(path.read_text()), directory
+    if returncode == 1:  # TrainingDiverged; `milestones train` has printed why
+        print(f"{exp.name} seed {config.seed}: training diverged, counted as a failed seed", file=sys.stderr)
+        run = Run(directory, exp, config, progress=False)
+        run.elapsed_before = max((r["time_s"] for r in run.metrics()), default=0.0)  # the seed's time
+        return run.finish({**exp.evaluate(config, run), "diverged": 1.0}), directory
+    raise RunStopped(f"{exp.name} seed {config.seed} ended with exit status {returncode}; see the messages "
+                     f"above; resume it with `milestones train --resume {directory}`")
 
 
 def cmd_train(args: argparse.Namespace, extra: list[str]) -> None:

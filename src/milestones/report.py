@@ -8,6 +8,7 @@ the learning curves of every seed against the reference line.
 from __future__ import annotations
 
 import html
+import re
 import shutil
 from collections import defaultdict
 from pathlib import Path
@@ -86,6 +87,12 @@ def markdown_table(records: list[dict[str, Any]]) -> str:
 
 README_START = "<!-- results table: written by `milestones report --readme README.md` -->"
 README_END = "<!-- end of results table -->"
+# Further README blocks, each with the experiments whose names start with one of its prefixes:
+#   <!-- results table (ntm/, lstm/): written by … -->  … <!-- end of results table -->
+#   <!-- generalization table (ntm/, lstm/): written by … --> … <!-- end of generalization table -->
+# The plain results block holds every experiment no prefixed results block claims.
+_BLOCK = re.compile(r"<!-- (results|generalization) table(?: \(([^)]*)\))?: written by "
+                    r"`milestones report --readme README.md` -->\n(.*?)<!-- end of \1 table -->", re.S)
 
 
 def variants_table(records: list[dict[str, Any]], order: list[str] = ()) -> str:
@@ -101,7 +108,6 @@ def variants_table(records: list[dict[str, Any]], order: list[str] = ()) -> str:
              "|" + "---|" * (3 + len(variants))]
     for group, recs in groups.items():
         first = next(iter(recs.values()))
-        r0 = row(first)
         cells = []
         for v in variants:
             if v not in recs:
@@ -110,20 +116,63 @@ def variants_table(records: list[dict[str, Any]], order: list[str] = ()) -> str:
             r = row(recs[v])
             cells.append(f"{r['ours']} ({r['solved']} solved, {r['seeds']} seed"
                          f"{'s' if r['seeds'] != '1' else ''}, {r['wall time']})")
-        lines.append(f"| {group} | {first['metric']} | {fmt(first['references'][0]['value'])} | "
+        ref = next((x for x in first["references"] if x["metric"] == first["metric"]), None)
+        lines.append(f"| {group} | {first['metric']} | {fmt(ref['value']) if ref else '–'} | "
                      + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
+def generalization_table(records: list[dict[str, Any]], order: list[str] = ()) -> str:
+    """Markdown: one row per experiment with sweep metrics (`gen_LABEL_bits`, `gen_LABEL_bit_errors`),
+    one column per sweep; each cell the mean over seeds of the bits per sequence and, in brackets,
+    of the wrong bits per sequence."""
+    rank = {name: k for k, name in enumerate(order)}
+    recs = sorted((r for r in records if any(m.startswith("gen_") for m in r["metrics"])),
+                  key=lambda r: (rank.get(r["experiment"], len(rank)), r["experiment"]))
+    if not recs:
+        return "_no generalization results yet_\n"
+    lines = []
+    for group in dict.fromkeys(group_of(r) for r in recs):
+        members = [r for r in recs if group_of(r) == group]
+        labels = list(dict.fromkeys(m[4:-5] for r in members for m in r["metrics"]
+                                    if m.startswith("gen_") and m.endswith("_bits") and not m.endswith("_bit_errors")))
+        lines += ["| " + group + " | seeds | " + " | ".join(l.replace("_", " ") for l in labels) + " |",
+                  "|" + "---|" * (2 + len(labels))]
+        for r in members:
+            st = r["summary_stats"]
+            cells = [f"{fmt(st[f'gen_{l}_bits']['mean'])} ({fmt(st[f'gen_{l}_bit_errors']['mean'])})"
+                     if f"gen_{l}_bits" in st else "–" for l in labels]
+            lines.append(f"| {r['experiment']} | {len(r['seeds'])} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def readme_blocks(text: str, records: list[dict[str, Any]], order: list[str] = ()) -> str:
+    """`text` with every results and generalization block rewritten from `records`."""
+    claimed = [tuple(x.strip() for x in m.group(2).split(",")) for m in _BLOCK.finditer(text)
+               if m.group(1) == "results" and m.group(2)]
+
+    def fill(m: re.Match) -> str:
+        kind, prefixes = m.group(1), m.group(2)
+        if prefixes:
+            pre = tuple(x.strip() for x in prefixes.split(","))
+            mine = [r for r in records if r["experiment"].startswith(pre)]
+        else:
+            mine = [r for r in records if not any(r["experiment"].startswith(c) for c in claimed)]
+        body = variants_table(mine, order) if kind == "results" else generalization_table(mine, order)
+        head = m.group(0).split("\n", 1)[0]
+        return f"{head}\n{body}<!-- end of {kind} table -->"
+
+    return _BLOCK.sub(fill, text)
+
+
 def update_readme(path: str | Path, records: list[dict[str, Any]], order: list[str] = ()) -> bool:
-    """Rewrite the results block of the README from `records`; return whether it changed."""
+    """Rewrite the results blocks of the README from `records`; return whether it changed."""
     path = Path(path)
     text = path.read_text()
     if README_START not in text or README_END not in text:
         raise ValueError(f"{path} has no results block: add the lines\n{README_START}\n{README_END}")
-    head, rest = text.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    new = f"{head}{README_START}\n{variants_table(records, order)}{README_END}{tail}"
+    new = readme_blocks(text, records, order)
     path.write_text(new)
     return new != text
 
@@ -209,6 +258,20 @@ def html_section(group: str, records: list[dict[str, Any]], figure: Path, out: P
             + extras + "".join(notes))
 
 
+def markdown_to_html(md: str) -> str:
+    """The pipe tables of `md` (separated by blank lines) as HTML tables."""
+    out = []
+    for block in md.strip().split("\n\n"):
+        rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in block.splitlines()
+                if line.strip() and not set(line.strip()) <= set("|-")]
+        if not rows:
+            continue
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
+        out.append(f"<table><tr>{head}</tr>{body}</table>")
+    return "".join(out)
+
+
 def build(records: list[dict[str, Any]], out: str | Path) -> tuple[Path, Path]:
     """Write out/index.html, out/report.md and out/plots/*.png; return the two documents' paths."""
     out = Path(out)
@@ -221,6 +284,12 @@ def build(records: list[dict[str, Any]], out: str | Path) -> tuple[Path, Path]:
         fig = group_figure(group, recs, out)
         sections.append(html_section(group, recs, fig, out))
         md += [f"## {group}\n", markdown_table(recs), f"![{group}]({fig.relative_to(out).as_posix()})\n"]
+    gen = generalization_table(records)
+    if gen.startswith("|"):
+        sections.append("<h2>Generalization</h2><p>Bits per sequence (wrong bits per sequence), mean over "
+                        "seeds, of the best checkpoint on inputs longer or larger than it was trained on.</p>"
+                        + markdown_to_html(gen))
+        md += ["## Generalization\n", gen]
     intro = (f"{len(records)} experiments. “ours” is the mean ± standard deviation over seeds of the "
              f"headline metric on the experiment's test set; “gap” is ours minus the reference "
              f"(and their ratio). Wall time is the sum over seeds.") if records else "No results yet."
