@@ -131,3 +131,15 @@ def test_training_draws_the_heads_figure(tmp_path):
     exp.train(cfg, run)
     png = run.dir / "plots" / "heads-copy-seed0.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ngrams_are_scored_beside_the_optimal_estimator(tmp_path):
+    from milestones.tasks import algorithmic as tasks
+    exp, cfg = tiny("ntm/ngrams", sequences=16)
+    run = Run.create(tmp_path / "run", exp, cfg, progress=False)
+    metrics = exp.train(cfg, run)
+    test_set = ntm_exp.episodes("ngrams", 512, ntm_exp.TEST_SEED)
+    optimal = torch.cat([tasks.ngram_optimal_cost_bits(tasks.ngram_bits(ep)) for ep in test_set]).mean()
+    assert metrics["optimal_bits"] == pytest.approx(optimal.item())
+    assert 100 < metrics["optimal_bits"] < 199  # below 1 bit per prediction: the source is learnable
+    assert metrics["bits_above_optimal"] == pytest.approx(metrics["test_bits"] - metrics["optimal_bits"])

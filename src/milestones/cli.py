@@ -35,7 +35,7 @@ from milestones.runs import Run, RunStopped, TrainingDiverged, new_run_dir, runs
 DEMO_EXPERIMENT = "rnn/adding-t100/lstm"
 DEMO_OVERRIDES = {"steps": 2000, "eval_every": 50, "test_size": 500}
 DEMO_NTM_EXPERIMENT = "ntm/copy"
-DEMO_NTM_OVERRIDES = {"sequences": 32_000, "curriculum": 24_000, "minutes": 2.0, "compile": False}
+DEMO_NTM_OVERRIDES = {"sequences": 40_000, "minutes": 2.0, "compile": False}
 
 
 class UsageError(Exception):
@@ -208,7 +208,8 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> None:
         if config != cfg_mod.from_dict(type(exp.config), saved):
             _write_config(Path(args.resume), name, config)
         run = Run(args.resume, exp, config, progress=not args.no_progress)
-        print(f"{name}: resuming {run.dir}", file=sys.stderr)
+        verb = "resuming" if run.checkpoint_path.exists() else "starting"  # reproduce --jobs starts runs so
+        print(f"{name}: {verb} {run.dir}", file=sys.stderr)
         result = run.finish(exp.train(config, run))
     else:
         if not args.name:
@@ -265,6 +266,9 @@ def cmd_report(args: argparse.Namespace) -> Path:
     records = results_mod.load_all(args.results_dir)
     if getattr(args, "readme", None):
         report_mod.update_readme(args.readme, records, order=list(catalog()))
+        # the learning-curve figures the README shows: RESULTS_DIR/figures/plots/GROUP.png
+        for group, recs in report_mod.groups_of(records).items():
+            report_mod.group_figure(group, recs, Path(args.results_dir) / "figures")
     missing = [d for d in args.run_dirs if not (Path(d) / "result.json").exists()]
     if missing:
         raise UsageError(f"not finished runs (no result.json): {', '.join(missing)}")

@@ -258,6 +258,14 @@ def html_section(group: str, records: list[dict[str, Any]], figure: Path, out: P
             + extras + "".join(notes))
 
 
+def groups_of(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The records of each figure (`group_of`), in name order."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for rec in sorted(records, key=lambda r: r["experiment"]):
+        groups[group_of(rec)].append(rec)
+    return dict(groups)
+
+
 def markdown_to_html(md: str) -> str:
     """The pipe tables of `md` (separated by blank lines) as HTML tables."""
     out = []
@@ -276,9 +284,7 @@ def build(records: list[dict[str, Any]], out: str | Path) -> tuple[Path, Path]:
     """Write out/index.html, out/report.md and out/plots/*.png; return the two documents' paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for rec in sorted(records, key=lambda r: r["experiment"]):
-        groups[group_of(rec)].append(rec)
+    groups = groups_of(records)
     sections, md = [], ["# milestones report\n"]
     for group, recs in groups.items():
         fig = group_figure(group, recs, out)
