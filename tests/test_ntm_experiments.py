@@ -143,3 +143,56 @@ def test_ngrams_are_scored_beside_the_optimal_estimator(tmp_path):
     assert metrics["optimal_bits"] == pytest.approx(optimal.item())
     assert 100 < metrics["optimal_bits"] < 199  # below 1 bit per prediction: the source is learnable
     assert metrics["bits_above_optimal"] == pytest.approx(metrics["test_bits"] - metrics["optimal_bits"])
+
+
+def test_a_collapse_rolls_back_to_the_best_checkpoint(tmp_path, monkeypatch):
+    exp, cfg = tiny("ntm/copy", sequences=64, rollback=3.0)  # 8 updates, validated every 4
+    real_cost = ntm_exp.cost
+    calls = []
+
+    def collapsing(model, eps, device):  # the second validation reports a collapse
+        calls.append(1)
+        out = real_cost(model, eps, device)
+        return {"bits": 1e4, "bit_errors": 1e3} if len(calls) == 2 else out
+
+    monkeypatch.setattr(ntm_exp, "cost", collapsing)
+    run = Run.create(tmp_path / "run", exp, cfg, progress=False)
+    exp.train(cfg, run)
+    rows = run.metrics()
+    assert [r.get("rollback_to") for r in rows if "rollback_to" in r] == [4]
+    state, meta = load_checkpoint(run.checkpoint_path)
+    assert meta["step"] == 8 and state["extra"]["rollbacks"] == 1
+    # with rollback off the same collapse is only logged
+    calls.clear()
+    off = dataclasses.replace(cfg, rollback=0.0)
+    run = Run.create(tmp_path / "off", exp, off, progress=False)
+    exp.train(off, run)
+    assert not any("rollback_to" in r for r in run.metrics())
+
+
+def test_rolling_back_restores_the_best_weights(tmp_path, monkeypatch):
+    exp, cfg = tiny("ntm/copy", sequences=32, eval_every=2, checkpoint_every=100, rollback=3.0)
+    seen = []
+    real_cost = ntm_exp.cost
+
+    def collapsing(model, eps, device):
+        seen.append({k: v.clone() for k, v in model.state_dict().items()})
+        out = real_cost(model, eps, device)
+        return {"bits": 1e4, "bit_errors": 1e3} if len(seen) == 2 else out
+
+    monkeypatch.setattr(ntm_exp, "cost", collapsing)
+    loaded = {}
+    real_load = Run.load
+
+    def spy(self, name="last", **kw):
+        out = real_load(self, name, **kw)
+        if name == "best" and "optimizers" in kw and kw["optimizers"]:
+            loaded.update({k: v.clone() for k, v in kw["modules"]["model"].state_dict().items()})
+        return out
+
+    monkeypatch.setattr(Run, "load", spy)
+    run = Run.create(tmp_path / "run", exp, cfg, progress=False)
+    exp.train(cfg, run)
+    assert loaded, "no rollback happened"
+    for k, v in seen[0].items():  # the weights after the rollback are those of the first validation
+        assert torch.equal(loaded[k], v), k

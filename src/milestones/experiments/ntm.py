@@ -85,6 +85,8 @@ class NTMTaskConfig(BaseConfig):
     clip_norm: float = param(50.0, "global gradient-norm clip (0: off; Collier & Beel: 50)", low=0.0)
     clip_spikes: float = param(5.0, "clip the gradient norm to this multiple of its running average "
                                "(0: off); see milestones.optim.SpikeClip", low=0.0)
+    rollback: float = param(0.0, "restore the best checkpoint (model and optimiser) when the validation "
+                            "cost exceeds this multiple of the best plus 1 bit (0: off)", low=0.0)
     clip_value: float = param(0.0, "elementwise gradient clip (0: off; the paper: 10)", low=0.0)
     curriculum: int = param(0, "curriculum: sequences over which the task's length grows from a quarter "
                             "of its maximum to the maximum (0: none)", low=0)
@@ -197,8 +199,10 @@ def train(cfg: NTMTaskConfig, run: Run) -> dict[str, float]:
         spikes.load_state_dict(extra.get("spike_clip", {}))
     total = math.ceil(cfg.sequences / cfg.batch_size)
 
+    rollbacks = int(extra.get("rollbacks", 0))
+
     def extras() -> dict[str, Any]:
-        return {"best_bits": best, "spike_clip": spikes.state_dict() if spikes else {}}
+        return {"best_bits": best, "spike_clip": spikes.state_dict() if spikes else {}, "rollbacks": rollbacks}
 
     with run.progress(total, initial=start) as bar, run.stoppable() as stop_requested:
         for step in range(start + 1, total + 1):
@@ -228,6 +232,15 @@ def train(cfg: NTMTaskConfig, run: Run) -> dict[str, float]:
                 if val["bits"] < best:
                     best = val["bits"]
                     run.save(step, **state, extra=extras(), name="best")
+                elif cfg.rollback > 0 and val["bits"] > cfg.rollback * best + 1:
+                    # a collapse: go back to the best model and optimiser state; the data stream
+                    # goes on, so the batches that led here are not replayed
+                    loaded = run.load("best", modules=state["modules"], optimizers=state["optimizers"],
+                                      arch=state["arch"])
+                    if spikes is not None:
+                        spikes.load_state_dict(loaded.extra.get("spike_clip", {}))
+                    rollbacks += 1
+                    run.log(step, sequences=step * cfg.batch_size, rollback_to=loaded.step)
             if step % cfg.checkpoint_every == 0 or last or stop_requested():
                 run.save(step, **state, extra=extras())
             if stop_requested():
@@ -264,6 +277,7 @@ def evaluate(cfg: NTMTaskConfig, run: Run) -> dict[str, float]:
         c = cost(model, episodes(cfg.task, 64, TEST_SEED + 1, chunk=32, **args), run.device)
         key = label.replace(" ", "_").replace(",", "")
         metrics[f"gen_{key}_bits"], metrics[f"gen_{key}_bit_errors"] = c["bits"], c["bit_errors"]
+    metrics["rollbacks"] = float(sum("rollback_to" in r for r in run.metrics()))
     rows = [r for r in run.metrics() if "val_bits" in r]
     first = next((r for r in rows if r["val_bits"] < CONVERGED_BITS), None)
     metrics["converged"] = float(first is not None)
