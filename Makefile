@@ -1,4 +1,4 @@
-# make demo : create .venv, install milestones, train a small LSTM and build the HTML report
+# make demo : create .venv, install milestones, train a small LSTM and an NTM briefly, build the HTML report
 # make test : create .venv, install milestones with its test extras, run the test suite
 # make bench: the speed benchmarks (benchmarks/*.py)
 PYTHON ?= python3

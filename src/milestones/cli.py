@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
                        allow_abbrev=False)
     s.add_argument("run_dir", help="a run directory")
 
-    sub.add_parser("demo", help="train a small LSTM on the adding problem and build the report",
+    sub.add_parser("demo", help="train a small LSTM (adding problem) and an NTM (copy), build the report",
                    allow_abbrev=False)
     return p
 
