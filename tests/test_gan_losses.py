@@ -175,3 +175,24 @@ def test_consensus_step_fills_the_grads_and_damps_a_bilinear_game():
     assert run(1.0) < 1e-3
     with pytest.raises(ValueError, match="gamma"):
         consensus_step(torch.tensor(0.0, requires_grad=True), torch.tensor(0.0, requires_grad=True), [], [], -1.0)
+
+
+def test_jacobian_eigenvalues_of_games_with_known_answers():
+    from milestones.gan.consensus import game_jacobian, jacobian_eigenvalues
+    phi = torch.nn.Parameter(torch.tensor([0.3]))
+    theta = torch.nn.Parameter(torch.tensor([-0.2]))
+    f = (phi * theta).sum()  # bilinear: v = (−θ, φ), J = [[0, −1], [1, 0]], eigenvalues ±i
+    J = game_jacobian(-f, f, [phi], [theta])
+    assert torch.allclose(J, torch.tensor([[0.0, -1.0], [1.0, 0.0]]))
+    ev = jacobian_eigenvalues(-f, f, [phi], [theta])
+    assert sorted(ev.imag.tolist()) == pytest.approx([-1.0, 1.0]) and ev.real.abs().max() < 1e-12
+    # a x²/2 − b y²/2 + c x y with D on x minimising −(…) and G on y minimising (…):
+    # v = (−a x − c y, −b y + c x), J = [[−a, −c], [c, −b]]
+    a, b, c = 0.5, 2.0, 1.5
+    x = torch.nn.Parameter(torch.tensor([1.0]))
+    y = torch.nn.Parameter(torch.tensor([1.0]))
+    h = (a * x ** 2 / 2 - b * y ** 2 / 2 + c * x * y).sum()
+    ev = jacobian_eigenvalues(-h, h, [x], [y])
+    expected = torch.linalg.eigvals(torch.tensor([[-a, -c], [c, -b]]))
+    key = lambda z: (z.real, z.imag)
+    assert sorted(ev.tolist(), key=key) == pytest.approx(sorted(expected.tolist(), key=key))

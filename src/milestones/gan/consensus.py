@@ -48,3 +48,26 @@ def consensus_step(loss_d: Tensor, loss_g: Tensor, params_d: Sequence[Tensor], p
     for p, g in zip(params_d + params_g, g_d + g_g):
         p.grad = g
     return half_norm
+
+
+def game_jacobian(loss_d: Tensor, loss_g: Tensor, params_d: Sequence[Tensor],
+                  params_g: Sequence[Tensor]) -> Tensor:
+    """The Jacobian ∂v/∂(φ, θ) of the joint gradient field v = (∇_φ L_D, ∇_θ L_G), (n, n) for n
+    parameters in all, one row per backward pass (small models: the Numerics' 4×16 MLPs)."""
+    params = list(params_d) + list(params_g)
+    v_d = torch.autograd.grad(loss_d, list(params_d), create_graph=True, retain_graph=True, allow_unused=True)
+    v_g = torch.autograd.grad(loss_g, list(params_g), create_graph=True, retain_graph=True, allow_unused=True)
+    v = torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1) for g, p in zip(v_d + v_g, params)])
+    rows = []
+    for i in range(v.numel()):
+        grads = torch.autograd.grad(v[i], params, retain_graph=True, allow_unused=True) if v[i].requires_grad \
+            else [None] * len(params)
+        rows.append(torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1) for g, p in zip(grads, params)]))
+    return torch.stack(rows).detach()
+
+
+def jacobian_eigenvalues(loss_d: Tensor, loss_g: Tensor, params_d: Sequence[Tensor],
+                         params_g: Sequence[Tensor]) -> Tensor:
+    """Complex eigenvalues of `game_jacobian`: large imaginary parts mean the players cycle
+    (the Numerics of GANs' central argument); consensus optimization shrinks them."""
+    return torch.linalg.eigvals(game_jacobian(loss_d, loss_g, params_d, params_g).double())
