@@ -1,0 +1,68 @@
+"""One training step of a GAN, composed from a loss pair and an update scheme.
+
+    losses:  "gan"  — D: −E log σ(D(x)) − E log(1 − σ(D(G(z)))), G: −E log σ(D(G(z))) (non-saturating)
+             "wgan" — critic: E f(G(z)) − E f(x), G: −E f(G(z))
+    schemes: simultaneous — both players step on gradients taken at the same point; with γ > 0 the
+             gradients are consensus optimization's v + γ∇½‖v‖² (γ = 0: simultaneous gradient descent)
+             alternating — D steps first, then G steps against the updated D
+
+The Numerics of GANs' networks are `mlp(…)`: 4 hidden ReLU layers of 16 units.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from milestones.gan import losses
+from milestones.gan.consensus import consensus_step
+
+LOSSES = {"gan": (losses.discriminator_loss, losses.generator_loss_nonsaturating),
+          "wgan": (losses.critic_loss_wasserstein, losses.generator_loss_wasserstein)}
+LossName = Literal["gan", "wgan"]
+
+
+def mlp(inputs: int, outputs: int, hidden: int = 16, layers: int = 4) -> nn.Sequential:
+    """`layers` hidden ReLU layers of `hidden` units, then a linear output."""
+    mods: list[nn.Module] = []
+    for k in range(layers):
+        mods += [nn.Linear(inputs if k == 0 else hidden, hidden), nn.ReLU()]
+    mods.append(nn.Linear(hidden if layers else inputs, outputs))
+    return nn.Sequential(*mods)
+
+
+def _check(loss: str) -> None:
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+
+
+def simultaneous_step(G: nn.Module, D: nn.Module, x: Tensor, z: Tensor, opt_d: torch.optim.Optimizer,
+                      opt_g: torch.optim.Optimizer, loss: LossName = "gan", gamma: float = 0.0) -> dict[str, float]:
+    """Both players step on gradients taken at the same parameters; γ > 0 is consensus optimization."""
+    _check(loss)
+    d_loss_fn, g_loss_fn = LOSSES[loss]
+    fake = G(z)  # not detached: consensus needs D's gradient as a function of G's parameters
+    d_fake = D(fake)
+    loss_d, loss_g = d_loss_fn(D(x), d_fake), g_loss_fn(d_fake)
+    half_norm = consensus_step(loss_d, loss_g, D.parameters(), G.parameters(), gamma)
+    opt_d.step()
+    opt_g.step()
+    return {"d_loss": loss_d.item(), "g_loss": loss_g.item(), "half_norm_v": half_norm.item()}
+
+
+def alternating_step(G: nn.Module, D: nn.Module, x: Tensor, z: Tensor, opt_d: torch.optim.Optimizer,
+                     opt_g: torch.optim.Optimizer, loss: LossName = "gan") -> dict[str, float]:
+    """D steps on the current fakes, then G steps against the updated D (same z)."""
+    _check(loss)
+    d_loss_fn, g_loss_fn = LOSSES[loss]
+    fake = G(z)
+    loss_d = d_loss_fn(D(x), D(fake.detach()))
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    loss_g = g_loss_fn(D(fake))
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()  # also fills D's grads; they are cleared before D's next step
+    opt_g.step()
+    return {"d_loss": loss_d.item(), "g_loss": loss_g.item()}

@@ -1,0 +1,77 @@
+"""The GAN step schemes against updates written out by hand with separate autograd calls."""
+import copy
+
+import pytest
+import torch
+
+from milestones.gan import losses
+from milestones.gan.steps import alternating_step, mlp, simultaneous_step
+
+
+@pytest.fixture(autouse=True)
+def float64():
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+
+
+def players(seed=0):
+    torch.manual_seed(seed)
+    G, D = mlp(16, 2), mlp(2, 1)
+    return G, D, torch.randn(8, 2), torch.randn(8, 16)
+
+
+def test_mlp_is_four_hidden_relu_layers_of_sixteen():
+    net = mlp(16, 2)
+    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(16, 16), (16, 16), (16, 16), (16, 16), (16, 2)]
+    assert sum(isinstance(m, torch.nn.ReLU) for m in net) == 4
+
+
+@pytest.mark.parametrize("loss", ["gan", "wgan"])
+def test_a_simultaneous_step_uses_both_gradients_at_the_same_point(loss):
+    G, D, x, z = players()
+    G0, D0 = copy.deepcopy(G), copy.deepcopy(D)
+    lr = 0.05
+    simultaneous_step(G, D, x, z, torch.optim.SGD(D.parameters(), lr), torch.optim.SGD(G.parameters(), lr), loss)
+    d_fn, g_fn = ((losses.discriminator_loss, losses.generator_loss_nonsaturating) if loss == "gan"
+                  else (losses.critic_loss_wasserstein, losses.generator_loss_wasserstein))
+    fake = G0(z)
+    gd = torch.autograd.grad(d_fn(D0(x), D0(fake)), list(D0.parameters()))
+    gg = torch.autograd.grad(g_fn(D0(fake)), list(G0.parameters()))
+    for p, p0, g in zip(list(D.parameters()) + list(G.parameters()),
+                        list(D0.parameters()) + list(G0.parameters()), gd + gg):
+        assert torch.allclose(p, p0 - lr * g, atol=1e-12)
+
+
+def test_an_alternating_step_moves_g_against_the_updated_d():
+    G, D, x, z = players(1)
+    G0, D0 = copy.deepcopy(G), copy.deepcopy(D)
+    lr = 0.05
+    alternating_step(G, D, x, z, torch.optim.SGD(D.parameters(), lr), torch.optim.SGD(G.parameters(), lr))
+    fake = G0(z)
+    gd = torch.autograd.grad(losses.discriminator_loss(D0(x), D0(fake.detach())), list(D0.parameters()))
+    with torch.no_grad():
+        for p0, g in zip(D0.parameters(), gd):
+            p0 -= lr * g
+    for p, p0 in zip(D.parameters(), D0.parameters()):
+        assert torch.allclose(p, p0, atol=1e-12)
+    gg = torch.autograd.grad(losses.generator_loss_nonsaturating(D0(G0(z))), list(G0.parameters()))
+    for p, p0, g in zip(G.parameters(), G0.parameters(), gg):
+        assert torch.allclose(p, p0 - lr * g, atol=1e-12)
+
+
+def test_consensus_changes_the_step_and_reports_half_norm_v():
+    G, D, x, z = players(2)
+    G2, D2 = copy.deepcopy(G), copy.deepcopy(D)
+    plain = simultaneous_step(G, D, x, z, torch.optim.SGD(D.parameters(), 0.05),
+                              torch.optim.SGD(G.parameters(), 0.05), gamma=0.0)
+    conopt = simultaneous_step(G2, D2, x, z, torch.optim.SGD(D2.parameters(), 0.05),
+                               torch.optim.SGD(G2.parameters(), 0.05), gamma=10.0)
+    assert plain["half_norm_v"] == pytest.approx(conopt["half_norm_v"], rel=1e-12)  # the same point
+    assert plain["half_norm_v"] > 0
+    assert any(not torch.allclose(a, b) for a, b in zip(G.parameters(), G2.parameters()))
+    with pytest.raises(ValueError, match="loss must be one of gan, wgan"):
+        simultaneous_step(G, D, x, z, torch.optim.SGD(D.parameters(), 0.05),
+                          torch.optim.SGD(G.parameters(), 0.05), loss="hinge")
