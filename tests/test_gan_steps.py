@@ -75,3 +75,12 @@ def test_consensus_changes_the_step_and_reports_half_norm_v():
     with pytest.raises(ValueError, match="loss must be one of gan, wgan"):
         simultaneous_step(G, D, x, z, torch.optim.SGD(D.parameters(), 0.05),
                           torch.optim.SGD(G.parameters(), 0.05), loss="hinge")
+
+
+def test_wgan_critic_schedule_plain_and_official():
+    from milestones.gan.steps import critic_steps
+    assert [critic_steps(g) for g in (0, 24, 25, 500)] == [5, 5, 5, 5]
+    assert [critic_steps(g, official=True) for g in (0, 24, 25, 499, 500, 501, 1000)] == [100, 100, 5, 5, 100, 5, 100]
+    assert critic_steps(7, n_critic=3) == 3
+    with pytest.raises(ValueError):
+        critic_steps(-1)

@@ -66,3 +66,16 @@ def alternating_step(G: nn.Module, D: nn.Module, x: Tensor, z: Tensor, opt_d: to
     loss_g.backward()  # also fills D's grads; they are cleared before D's next step
     opt_g.step()
     return {"d_loss": loss_d.item(), "g_loss": loss_g.item()}
+
+
+def critic_steps(generator_step: int, n_critic: int = 5, official: bool = False) -> int:
+    """Critic updates before generator update number `generator_step` (counted from 0).
+
+    WGAN's Algorithm 1 uses n_critic (5) throughout; the official code ("official schedule") gives
+    the critic 100 steps while fewer than 25 generator steps have been taken and at every 500th.
+    """
+    if generator_step < 0 or n_critic < 1:
+        raise ValueError(f"generator_step must be ≥ 0 and n_critic ≥ 1, got {generator_step} and {n_critic}")
+    if official and (generator_step < 25 or generator_step % 500 == 0):
+        return 100
+    return n_critic
