@@ -2,6 +2,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from milestones.data import DataMissingError, dataset_path, require_data
 
@@ -24,3 +25,12 @@ def cli_env(tmp_path):
     """Environment for running `python -m milestones` in a subprocess: one thread, deterministic."""
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MILESTONES_RUNS=str(tmp_path / "runs"))
     return env
+
+
+@pytest.fixture
+def float64():
+    """float64 as torch's default dtype for one test, restored afterwards."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)

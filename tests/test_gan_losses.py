@@ -10,12 +10,7 @@ from milestones.gan.consensus import consensus_gradients, consensus_step
 
 
 
-@pytest.fixture(autouse=True)
-def float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+pytestmark = pytest.mark.usefixtures("float64")  # conftest: float64 by default, restored after
 
 
 def sigmoid(t):

@@ -8,12 +8,7 @@ from milestones.gan import losses
 from milestones.gan.steps import alternating_step, mlp, simultaneous_step
 
 
-@pytest.fixture(autouse=True)
-def float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+pytestmark = pytest.mark.usefixtures("float64")  # conftest: float64 by default, restored after
 
 
 def players(seed=0):

@@ -87,3 +87,20 @@ def test_variants_table_has_a_column_per_model():
     assert table.splitlines()[0] == "| task | metric | reference | a | b |"
     assert table.splitlines()[2] == ("| f/t | m | 0.5 | 0.1 (1/1 solved, 1 seed, 1.0 min) | "
                                      "0.2 (1/1 solved, 1 seed, 1.0 min) |")
+
+
+def test_generalization_table_shows_medians_over_seeds_in_sweep_order():
+    seeds = [{"seed": k, "metrics": {"gen_length_50_bits": b, "gen_length_50_bit_errors": e,
+                                     "gen_length_10_bits": 0.1 * k, "gen_length_10_bit_errors": 0.0},
+              "wall_time_s": 1, "curve": []}
+             for k, (b, e) in enumerate([(1.0, 0.0), (3.0, 1.0), (100.0, 30.0), (5.0, 2.0)])]
+    for s in seeds:  # the sweeps in the order evaluate wrote them: 50, then 10
+        s["metrics"] = dict(sorted(s["metrics"].items(), key=lambda kv: "10" in kv[0]))
+    rec = results.aggregate(seeds, experiment="ntm/copy", summary="", metric="test_bits", goal="min",
+                            references=[], citation="", deviations=[], budget="full", command=None,
+                            machine=None, git_commit=None, group="ntm-tasks/copy")
+    table = report.generalization_table([rec])
+    header, _, row = table.splitlines()[:3]
+    assert header == "| ntm-tasks/copy | seeds | length 50 | length 10 |"
+    # medians of 4 seeds: (3 + 5) / 2 = 4 bits, (1 + 2) / 2 = 1.5 wrong bits; (0.1 + 0.2) / 2 = 0.15
+    assert row == "| ntm/copy | 4 | 4 (1.5) | 0.15 (0) |"

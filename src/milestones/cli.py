@@ -133,9 +133,15 @@ def train_one(exp: Experiment, config, run_dir: Path, progress: bool,
     except TrainingDiverged as e:
         if not record_divergence:
             raise
-        print(f"{exp.name} seed {config.seed}: training diverged, counted as a failed seed: {e}", file=sys.stderr)
-        metrics = {**exp.evaluate(config, run), "diverged": 1.0}
+        print(f"{exp.name} seed {config.seed}: training diverged: {e}", file=sys.stderr)
+        return _diverged(exp, config, run), run.dir
     return run.finish(metrics), run.dir
+
+
+def _diverged(exp: Experiment, config, run: Run) -> dict:
+    """A diverged seed's result: its best checkpoint evaluated, marked diverged (a failed seed)."""
+    print(f"{exp.name} seed {config.seed}: counted as a failed seed", file=sys.stderr)
+    return run.finish({**exp.evaluate(config, run), "diverged": 1.0})
 
 
 def train_seeds(exp: Experiment, configs: list, run_dirs: list[Path], jobs: int,
@@ -190,10 +196,9 @@ def _seed_result(exp: Experiment, config, directory: Path, returncode: int) -> t
         print(f"{exp.name} seed {config.seed}: done", file=sys.stderr)
         return json.loads(path.read_text()), directory
     if returncode == 1:  # TrainingDiverged; `milestones train` has printed why
-        print(f"{exp.name} seed {config.seed}: training diverged, counted as a failed seed", file=sys.stderr)
         run = Run(directory, exp, config, progress=False)
         run.elapsed_before = max((r["time_s"] for r in run.metrics()), default=0.0)  # the seed's time
-        return run.finish({**exp.evaluate(config, run), "diverged": 1.0}), directory
+        return _diverged(exp, config, run), directory
     raise RunStopped(f"{exp.name} seed {config.seed} ended with exit status {returncode}; see the messages "
                      f"above; resume it with `milestones train --resume {directory}`")
 

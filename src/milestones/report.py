@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from milestones.plots import learning_curves
+from milestones.results import run_figures
 
 
 def group_of(record: dict[str, Any]) -> str:
@@ -222,8 +223,7 @@ def extra_figures(record: dict[str, Any], out: Path) -> list[Path]:
     if "figures" in record:
         sources = [Path(record.get("_results_dir", ".")) / f for f in record["figures"]]
     else:
-        plots = Path(record["seeds"][0].get("run_dir") or "/nonexistent") / "plots"
-        sources = sorted(p for p in plots.glob("*.png") if p.name != "learning_curve.png")
+        sources = run_figures(record)
     copied = []
     for src in sources:
         if src.exists():

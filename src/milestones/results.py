@@ -113,14 +113,20 @@ def from_runs(run_dirs: Iterable[str | Path]) -> list[dict[str, Any]]:
     return records
 
 
+def run_figures(record: dict[str, Any]) -> list[Path]:
+    """The figures its first seed's run drew besides the learning curve (plots/*.png), if that run
+    directory is still here."""
+    plots = Path(record["seeds"][0].get("run_dir") or "/nonexistent") / "plots"
+    return sorted(p for p in plots.glob("*.png") if p.name != "learning_curve.png")
+
+
 def write(record: dict[str, Any], directory: str | Path) -> Path:
     """Write the record as directory/EXPERIMENT.json, with copies of the first seed's figures
     (its run's plots/*.png besides the learning curve) under directory/figures/EXPERIMENT/."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    name = record["experiment"].replace("/", "__")
-    plots = Path(record["seeds"][0].get("run_dir") or "/nonexistent") / "plots"
-    figures = sorted(p for p in plots.glob("*.png") if p.name != "learning_curve.png")
+    name = file_name(record["experiment"]).removesuffix(".json")
+    figures = run_figures(record)
     if figures:
         (directory / "figures" / name).mkdir(parents=True, exist_ok=True)
         record = dict(record, figures=[])

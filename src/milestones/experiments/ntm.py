@@ -277,8 +277,9 @@ def evaluate(cfg: NTMTaskConfig, run: Run) -> dict[str, float]:
         c = cost(model, episodes(cfg.task, 64, TEST_SEED + 1, chunk=32, **args), run.device)
         key = label.replace(" ", "_").replace(",", "")
         metrics[f"gen_{key}_bits"], metrics[f"gen_{key}_bit_errors"] = c["bits"], c["bit_errors"]
-    metrics["rollbacks"] = float(sum("rollback_to" in r for r in run.metrics()))
-    rows = [r for r in run.metrics() if "val_bits" in r]
+    logged = run.metrics()
+    metrics["rollbacks"] = float(sum("rollback_to" in r for r in logged))
+    rows = [r for r in logged if "val_bits" in r]
     first = next((r for r in rows if r["val_bits"] < CONVERGED_BITS), None)
     metrics["converged"] = float(first is not None)
     if first is not None:
