@@ -79,3 +79,28 @@ def test_wgan_critic_schedule_plain_and_official():
     assert critic_steps(7, n_critic=3) == 3
     with pytest.raises(ValueError):
         critic_steps(-1)
+
+
+def test_a_critic_step_adds_its_penalty_and_clips_its_weights():
+    from milestones.gan.steps import discriminator_step
+    G, D, x, z = players(3)
+    D0 = copy.deepcopy(D)
+    lr, lam = 0.05, 10.0
+    alpha = torch.rand(8)
+    penalty = lambda real, fake: lam * losses.gradient_penalty(D, real, fake, alpha=alpha)  # noqa: E731
+    discriminator_step(G, D, x, z, torch.optim.SGD(D.parameters(), lr), "wgan", penalty, clip=0.02)
+    fake = G(z).detach()
+    total = (losses.critic_loss_wasserstein(D0(x), D0(fake))
+             + lam * losses.gradient_penalty(D0, x, fake, alpha=alpha))
+    grads = torch.autograd.grad(total, list(D0.parameters()))
+    for p, p0, g in zip(D.parameters(), D0.parameters(), grads):
+        assert torch.allclose(p, (p0 - lr * g).clamp(-0.02, 0.02), atol=1e-12)
+
+
+def test_a_generator_step_leaves_the_discriminator_alone():
+    from milestones.gan.steps import generator_step
+    G, D, x, z = players(4)
+    D0 = copy.deepcopy(D)
+    generator_step(G, D, z, torch.optim.SGD(G.parameters(), 0.05), "wgan")
+    assert all(p.grad is None and p.requires_grad for p in D.parameters())
+    assert all(torch.equal(p, p0) for p, p0 in zip(D.parameters(), D0.parameters()))

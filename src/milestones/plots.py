@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -76,4 +77,67 @@ def ntm_heatmaps(inputs, targets, outputs, weights, read_heads: int, path: str |
     axes[-1, 0].set_xlabel("time step")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
+    return _save(fig, path)
+
+
+def sample_strip(snapshots: Sequence[tuple[int, Any]], means, path: str | Path, *, title: str,
+                 limit: float) -> Path:
+    """Generated 2D samples over training, one panel per (step, samples (n, 2)), over the data's
+    means (red crosses): the Numerics of GANs' Figure 4 strip."""
+    n = max(1, len(snapshots))
+    cols = min(n, 9)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(1.7 * cols, 1.8 * rows + 0.3), dpi=110, squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for ax, (step, points) in zip(axes.flat, snapshots):
+        ax.set_axis_on()
+        ax.scatter(points[:, 0], points[:, 1], s=1, alpha=0.4, color="C0", linewidths=0)
+        ax.scatter(means[:, 0], means[:, 1], s=12, marker="x", color="C3", linewidths=0.8)
+        ax.set_xlim(-limit, limit)
+        ax.set_ylim(-limit, limit)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"step {step:,}", fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return _save(fig, path)
+
+
+def eigenvalue_plot(eigenvalues: Mapping[str, Any], path: str | Path, *, title: str = "") -> Path:
+    """Eigenvalues of the game's Jacobian in the complex plane, one panel per method (label ->
+    complex tensor), on shared axes: large imaginary parts relative to real ones mean cycling."""
+    n = len(eigenvalues)
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.8), dpi=110, squeeze=False, sharex=True, sharey=True)
+    for ax, (label, eig) in zip(axes[0], eigenvalues.items()):
+        ax.scatter(eig.real, eig.imag, s=6, alpha=0.6, color="C0", linewidths=0)
+        ax.axhline(0, color="k", linewidth=0.5)
+        ax.axvline(0, color="k", linewidth=0.5)
+        ax.set_xlabel("real part")
+        ax.set_title(f"{label}\nmax |imag| {float(eig.imag.abs().max()):.3g}, "
+                     f"min real {float(eig.real.min()):.3g}", fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("imaginary part")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def image_grid(images, path: str | Path, *, title: str, nrow: int = 8) -> Path:
+    """Images (n, 1, H, W) in [−1, 1] as one grey grid."""
+    import numpy as np
+    x = ((images.detach().float().cpu().clamp(-1, 1) + 1) / 2).numpy()
+    n, _, h, w = x.shape
+    rows = (n + nrow - 1) // nrow
+    canvas = np.ones((rows * (h + 2) + 2, nrow * (w + 2) + 2))
+    for k in range(n):
+        r, c = divmod(k, nrow)
+        canvas[2 + r * (h + 2):2 + r * (h + 2) + h, 2 + c * (w + 2):2 + c * (w + 2) + w] = x[k, 0]
+    fig, ax = plt.subplots(figsize=(nrow * 0.45 + 0.4, rows * 0.45 + 0.6), dpi=110)
+    ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
+    ax.set_title(title, fontsize=8)
+    fig.tight_layout()
     return _save(fig, path)

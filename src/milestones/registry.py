@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from milestones.runs import Run
 
-FAMILIES = ("milestones.experiments.rnn", "milestones.experiments.ntm")
+FAMILIES = ("milestones.experiments.rnn", "milestones.experiments.ntm", "milestones.experiments.gan")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,11 +77,13 @@ def catalog() -> dict[str, Experiment]:
 
 
 def select(pattern: str) -> list[Experiment]:
-    """The experiment named `pattern`, or every experiment in the group it prefixes."""
+    """The experiment named `pattern`, or every experiment in the group it prefixes or names
+    (`gan/ring` selects gan/ring-simgd, gan/ring-conopt, …)."""
     experiments = catalog()
     if pattern in experiments:
         return [experiments[pattern]]
-    group = [e for name, e in experiments.items() if name.startswith(pattern.rstrip("/") + "/")]
+    prefix = pattern.rstrip("/")
+    group = [e for name, e in experiments.items() if name.startswith(prefix + "/") or e.group_name == prefix]
     if not group:
         import difflib
         close = difflib.get_close_matches(pattern, list(experiments), n=3)

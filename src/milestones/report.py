@@ -29,7 +29,9 @@ def group_of(record: dict[str, Any]) -> str:
 def variant_of(record: dict[str, Any]) -> str:
     """How a record is told apart within its group: the part of its name the group lacks."""
     name, group = record["experiment"], group_of(record)
-    return name[len(group) + 1:] if name.startswith(group + "/") else name.split("/")[0]
+    if name.startswith((group + "/", group + "-")):
+        return name[len(group) + 1:]
+    return name.split("/")[0]
 
 
 def fmt(x: float | None) -> str:

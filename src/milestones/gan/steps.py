@@ -4,12 +4,14 @@
              "wgan" — critic: E f(G(z)) − E f(x), G: −E f(G(z))
     schemes: simultaneous — both players step on gradients taken at the same point; with γ > 0 the
              gradients are consensus optimization's v + γ∇½‖v‖² (γ = 0: simultaneous gradient descent)
-             alternating — D steps first, then G steps against the updated D
+             alternating — D steps first (`discriminator_step`: n_critic times for a WGAN, with
+             weight clipping or a gradient penalty), then G steps against the updated D
 
 The Numerics of GANs' networks are `mlp(…)`: 4 hidden ReLU layers of 16 units.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -37,35 +39,64 @@ def _check(loss: str) -> None:
         raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
 
 
+Penalty = Callable[[Tensor, Tensor], Tensor]  # (real, fake) -> a term added to D's loss
+
+
 def simultaneous_step(G: nn.Module, D: nn.Module, x: Tensor, z: Tensor, opt_d: torch.optim.Optimizer,
-                      opt_g: torch.optim.Optimizer, loss: LossName = "gan", gamma: float = 0.0) -> dict[str, float]:
-    """Both players step on gradients taken at the same parameters; γ > 0 is consensus optimization."""
+                      opt_g: torch.optim.Optimizer, loss: LossName = "gan", gamma: float = 0.0,
+                      penalty: Penalty | None = None) -> dict[str, float]:
+    """Both players step on gradients taken at the same parameters; γ > 0 is consensus optimization.
+    `penalty(real, fake)` (e.g. R1) is added to D's loss before the gradients are taken."""
     _check(loss)
     d_loss_fn, g_loss_fn = LOSSES[loss]
     fake = G(z)  # not detached: consensus needs D's gradient as a function of G's parameters
     d_fake = D(fake)
     loss_d, loss_g = d_loss_fn(D(x), d_fake), g_loss_fn(d_fake)
-    half_norm = consensus_step(loss_d, loss_g, D.parameters(), G.parameters(), gamma)
+    total_d = loss_d + penalty(x, fake) if penalty is not None else loss_d
+    half_norm = consensus_step(total_d, loss_g, D.parameters(), G.parameters(), gamma)
     opt_d.step()
     opt_g.step()
     return {"d_loss": loss_d.item(), "g_loss": loss_g.item(), "half_norm_v": half_norm.item()}
 
 
+def discriminator_step(G: nn.Module, D: nn.Module, x: Tensor, z: Tensor, opt_d: torch.optim.Optimizer,
+                       loss: LossName = "gan", penalty: Penalty | None = None, clip: float = 0.0) -> float:
+    """One step of D (or the critic) on real `x` and fakes G(z) (detached); `penalty(real, fake)`
+    is added to its loss (WGAN-GP's λ·GP, R1), and with `clip` > 0 its weights are clipped to
+    [−clip, clip] after the step (WGAN). Returns D's loss without the penalty."""
+    _check(loss)
+    with torch.no_grad():
+        fake = G(z)
+    loss_d = LOSSES[loss][0](D(x), D(fake))
+    total = loss_d + penalty(x, fake) if penalty is not None else loss_d
+    opt_d.zero_grad(set_to_none=True)
+    total.backward()
+    opt_d.step()
+    if clip > 0:
+        losses.clip_weights_(D, clip)
+    return loss_d.item()
+
+
+def generator_step(G: nn.Module, D: nn.Module, z: Tensor, opt_g: torch.optim.Optimizer,
+                   loss: LossName = "gan") -> float:
+    """One step of G against the current D; D's parameters get no gradient."""
+    _check(loss)
+    D.requires_grad_(False)
+    try:
+        loss_g = LOSSES[loss][1](D(G(z)))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+    finally:
+        D.requires_grad_(True)
+    opt_g.step()
+    return loss_g.item()
+
+
 def alternating_step(G: nn.Module, D: nn.Module, x: Tensor, z: Tensor, opt_d: torch.optim.Optimizer,
                      opt_g: torch.optim.Optimizer, loss: LossName = "gan") -> dict[str, float]:
     """D steps on the current fakes, then G steps against the updated D (same z)."""
-    _check(loss)
-    d_loss_fn, g_loss_fn = LOSSES[loss]
-    fake = G(z)
-    loss_d = d_loss_fn(D(x), D(fake.detach()))
-    opt_d.zero_grad(set_to_none=True)
-    loss_d.backward()
-    opt_d.step()
-    loss_g = g_loss_fn(D(fake))
-    opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()  # also fills D's grads; they are cleared before D's next step
-    opt_g.step()
-    return {"d_loss": loss_d.item(), "g_loss": loss_g.item()}
+    loss_d = discriminator_step(G, D, x, z, opt_d, loss)
+    return {"d_loss": loss_d, "g_loss": generator_step(G, D, z, opt_g, loss)}
 
 
 def critic_steps(generator_step: int, n_critic: int = 5, official: bool = False) -> int:
