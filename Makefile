@@ -25,6 +25,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/rnn_speed.py
 	$(PY) benchmarks/ntm_speed.py --compile
+	$(PY) benchmarks/gan_speed.py
 
 clean:
 	rm -rf $(VENV) runs report

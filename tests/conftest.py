@@ -34,3 +34,29 @@ def float64():
     torch.set_default_dtype(torch.float64)
     yield
     torch.set_default_dtype(old)
+
+
+@pytest.fixture
+def stopped_at(monkeypatch):
+    """`stopped_at(module, n, exp, cfg, run)`: train `run` with a Ctrl-C arriving during the n-th
+    call of `module.one_step`; checks the run stopped at step n with a checkpoint."""
+    import signal
+
+    from milestones.runs import RunStopped
+
+    def stop(module, n, exp, cfg, run):
+        real_step, calls = module.one_step, {"n": 0}
+
+        def then_stop(*args):
+            calls["n"] += 1
+            if calls["n"] == n:
+                os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C does
+            return real_step(*args)
+
+        monkeypatch.setattr(module, "one_step", then_stop)
+        try:
+            with pytest.raises(RunStopped, match=f"stopped at step {n}"):
+                exp.train(cfg, run)
+        finally:
+            monkeypatch.setattr(module, "one_step", real_step)
+    return stop

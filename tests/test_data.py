@@ -25,3 +25,29 @@ def test_the_shared_data_sets_are_found(shared_data):
     """In CI (MILESTONES_REQUIRE_DATA=1) this fails, not skips, when the data folder is wrong."""
     assert (shared_data("babi", ("en",)) / "en").is_dir()
     assert any(Path(shared_data("fashion-mnist")).glob("*idx3-ubyte*"))
+
+
+def test_download_fetches_checks_and_skips_files_already_there(shared_data, tmp_path):
+    """`milestones download` against a local mirror (a file:// URL of the shared data folder)."""
+    import subprocess
+    import sys
+    mirror = shared_data("fashion-mnist").as_uri()
+    cmd = [sys.executable, "-m", "milestones", "download", "fashion-mnist", "--data-dir", str(tmp_path),
+           "--url", mirror]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.count("downloaded, MD5 checked") == 4
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert again.stdout.count("already here") == 4
+
+
+def test_a_download_with_a_wrong_checksum_keeps_nothing(tmp_path, monkeypatch):
+    from milestones import data
+    (tmp_path / "mirror").mkdir()
+    for name in data.DOWNLOADS["fashion-mnist"]["files"]:
+        (tmp_path / "mirror" / name).write_bytes(b"not the real file")
+    with pytest.raises(data.DownloadError, match="MD5 .* expected 8d4fb7e6c68d591d4c3dfef9ec88bf0d; the file was not kept"):
+        data.download("fashion-mnist", tmp_path / "data", base_url=(tmp_path / "mirror").as_uri(), log=lambda m: None)
+    assert list((tmp_path / "data" / "fashion-mnist").iterdir()) == []
+    with pytest.raises(data.DownloadError, match="could not download"):
+        data.download("fashion-mnist", tmp_path / "data", base_url=(tmp_path / "nowhere").as_uri(), log=lambda m: None)

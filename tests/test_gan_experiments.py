@@ -11,7 +11,7 @@ from milestones.checkpoint import load_checkpoint
 from milestones.config import ConfigError, apply_overrides
 from milestones.experiments import gan as gan_exp
 from milestones.registry import catalog, select
-from milestones.runs import Run, RunStopped, TrainingDiverged
+from milestones.runs import Run, TrainingDiverged
 
 TINY = dict(steps=24, eval_every=8, checkpoint_every=8, batch_size=64, snapshots=3)
 
@@ -23,8 +23,9 @@ def tiny(name, **kw):
 
 def test_the_experiments_cover_both_mixtures_and_every_method():
     names = [e.name for e in select("gan/ring")] + [e.name for e in select("gan/grid")]
-    assert names == ["gan/ring-simgd", "gan/ring-conopt", "gan/ring-gan", "gan/ring-wgan", "gan/ring-wgan-gp",
-                     "gan/grid-conopt", "gan/grid-gan", "gan/grid-wgan", "gan/grid-wgan-gp"]
+    assert names == ["gan/ring-simgd", "gan/ring-conopt", "gan/ring-conopt-ema", "gan/ring-gan", "gan/ring-wgan",
+                     "gan/ring-wgan-gp", "gan/grid-conopt", "gan/grid-conopt-ema", "gan/grid-gan", "gan/grid-wgan",
+                     "gan/grid-wgan-gp"]
     conopt, simgd = catalog()["gan/ring-conopt"].config, catalog()["gan/ring-simgd"].config
     # the Numerics setting: 4x16 MLPs, z in R^16, batch 512, RMSProp; gamma 10 against 0
     assert (conopt.layers, conopt.hidden, conopt.z_dim, conopt.batch_size) == (4, 16, 16, 512)
@@ -33,6 +34,20 @@ def test_the_experiments_cover_both_mixtures_and_every_method():
     assert (wgan.clip, wgan.n_critic, wgan.lr_d, wgan.optimizer) == (0.01, 5, 5e-5, "rmsprop")
     gp = catalog()["gan/grid-wgan-gp"].config
     assert (gp.penalty, gp.penalty_weight, gp.clip) == ("gp", 0.1, 0.0)
+    assert dataclasses.replace(catalog()["gan/grid-conopt-ema"].config, ema=0.0) == catalog()["gan/grid-conopt"].config
+
+
+def test_with_a_weight_average_the_samples_come_from_it(tmp_path):
+    exp, cfg = tiny("gan/ring-conopt-ema", eigenvalues=False)
+    run = Run.create(tmp_path / "run", exp, cfg, progress=False)
+    metrics = exp.train(cfg, run)
+    state, _ = load_checkpoint(run.checkpoint_path)
+    G, _ = gan_exp.players(cfg)
+    G.load_state_dict(state["modules"]["G_avg"])
+    z = gan_exp.eval_noise(cfg, torch.device("cpu"))
+    assert gan_exp.measure(cfg, G, z)[0] == {k: metrics[k] for k in ("modes", "hq_percent", "reverse_kl")}
+    assert not torch.equal(state["modules"]["G_avg"]["0.weight"], state["modules"]["G"]["0.weight"])
+    assert exp.evaluate(cfg, Run(run.dir, exp, cfg, progress=False))["hq_percent"] == metrics["hq_percent"]
 
 
 @pytest.mark.parametrize("name", ["gan/ring-conopt", "gan/ring-gan", "gan/grid-wgan", "gan/grid-wgan-gp"])
@@ -101,27 +116,14 @@ def test_a_diverging_run_stops_with_its_last_good_checkpoint(tmp_path, monkeypat
     assert exp.evaluate(cfg, Run(run.dir, exp, cfg, progress=False))["step"] == 8
 
 
-@pytest.mark.parametrize("name", ["gan/ring-conopt", "gan/grid-wgan-gp"])
-def test_a_stopped_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch, name):
+@pytest.mark.parametrize("name", ["gan/ring-conopt-ema", "gan/grid-wgan-gp"])
+def test_a_stopped_run_resumes_to_the_uninterrupted_result(tmp_path, stopped_at, name):
     exp, cfg = tiny(name, eigenvalues=False)
     clean = Run.create(tmp_path / "clean", exp, cfg, progress=False)
     expected = exp.train(cfg, clean)
 
     stopped = Run.create(tmp_path / "stopped", exp, cfg, progress=False)
-    real_step, calls = gan_exp.one_step, {"n": 0}
-
-    def then_stop(*args):  # ask to stop (as Ctrl-C does) during step 11
-        calls["n"] += 1
-        if calls["n"] == 11:
-            import os
-            import signal
-            os.kill(os.getpid(), signal.SIGINT)
-        return real_step(*args)
-
-    monkeypatch.setattr(gan_exp, "one_step", then_stop)
-    with pytest.raises(RunStopped, match="stopped at step 11"):
-        exp.train(cfg, stopped)
-    monkeypatch.setattr(gan_exp, "one_step", real_step)
+    stopped_at(gan_exp, 11, exp, cfg, stopped)
     resumed = exp.train(cfg, Run(stopped.dir, exp, cfg, progress=False))
     assert resumed == expected
     strip = lambda rows: [{k: v for k, v in r.items() if k != "time_s"} for r in rows]  # noqa: E731

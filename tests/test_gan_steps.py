@@ -104,3 +104,18 @@ def test_a_generator_step_leaves_the_discriminator_alone():
     generator_step(G, D, z, torch.optim.SGD(G.parameters(), 0.05), "wgan")
     assert all(p.grad is None and p.requires_grad for p in D.parameters())
     assert all(torch.equal(p, p0) for p, p0 in zip(D.parameters(), D0.parameters()))
+
+
+def test_the_weight_average_follows_its_recursion():
+    from milestones.gan.steps import ema_update_
+    G, _, _, _ = players(5)
+    avg = copy.deepcopy(G)
+    start = [p.clone() for p in avg.parameters()]
+    with torch.no_grad():
+        for p in G.parameters():
+            p.add_(1.0)
+    ema_update_(avg, G, 0.9)
+    ema_update_(avg, G, 0.9)
+    # two steps towards a fixed target w + 1: a = 0.81 a0 + 0.19 (w + 1), with a0 = w
+    for a, a0 in zip(avg.parameters(), start):
+        assert torch.allclose(a, a0 + 0.19, atol=1e-12)

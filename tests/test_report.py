@@ -74,6 +74,7 @@ def test_readme_results_table_matches_committed_results():
     assert readme == report.readme_blocks(readme, results.load_all(root / "results"), list(catalog()))
     assert report.README_START in readme and "<!-- results table (ntm/, lstm/)" in readme
     assert "<!-- generalization table (ntm/, lstm/)" in readme
+    assert "<!-- mixtures table (gan/)" in readme and "<!-- images table (gan/)" in readme
 
 
 def test_variants_table_has_a_column_per_model():
@@ -104,3 +105,31 @@ def test_generalization_table_shows_medians_over_seeds_in_sweep_order():
     assert header == "| ntm-tasks/copy | seeds | length 50 | length 10 |"
     # medians of 4 seeds: (3 + 5) / 2 = 4 bits, (1 + 2) / 2 = 1.5 wrong bits; (0.1 + 0.2) / 2 = 0.15
     assert row == "| ntm/copy | 4 | 4 (1.5) | 0.15 (0) |"
+
+
+def _gan_record(name, values, **kw):
+    seeds = [{"seed": k, "metrics": m, "wall_time_s": 60, "curve": [[100, 1.0], [200, 2.0]]}
+             for k, m in enumerate(values)]
+    return results.aggregate(seeds, experiment=name, summary="", metric=kw.get("metric", "modes"),
+                             goal=kw.get("goal", "max"), references=[], citation="", deviations=[],
+                             budget="full", command=None, machine=None, git_commit=None)
+
+
+def test_mixtures_table_puts_ours_beside_the_published_rows():
+    recs = [_gan_record("gan/ring-conopt", [{"modes": 8, "hq_percent": 90, "reverse_kl": 0.01},
+                                            {"modes": 6, "hq_percent": 80, "reverse_kl": 0.03}]),
+            _gan_record("gan/grid-conopt", [{"modes": 25, "hq_percent": 50, "reverse_kl": 0.1}])]
+    lines = report.mixtures_table(recs).splitlines()
+    # mean ± sample std over seeds: modes 7 ± 1.4, HQ 85 ± 7.1
+    assert lines[2] == "| **consensus optimization, γ = 10** | 7 ± 1.4 | 85 ± 7.1 | 0.02 ± 0.014 | 25 | 50 | 0.1 | 2/1 | ours |"
+    assert "| VEEGAN | 8 | 52.9 | – | 24.6 | 40 | – | – | VEEGAN Table 1 |" in lines
+    assert len(lines) == 3 + 7  # header, rule, our one method, the seven published rows
+
+
+def test_images_table_lists_each_method_and_the_real_data_floor():
+    metrics = {"fd": 12.0, "precision": 0.7, "recall": 0.5, "density": 0.9, "coverage": 0.6, "fd_real": 0.5,
+               "precision_real": 0.8, "recall_real": 0.8, "density_real": 1.0, "coverage_real": 0.9}
+    rec = _gan_record("gan/fashion-dcgan", [metrics], metric="fd", goal="min")
+    lines = report.images_table([rec]).splitlines()
+    assert lines[2] == "| gan/fashion-dcgan | 12 | 0.7 | 0.5 | 0.9 | 0.6 | 200 | 1.0 min | 1 |"
+    assert lines[3] == "| training images (the floor) | 0.5 | 0.8 | 0.8 | 1 | 0.9 | – | – | – |"

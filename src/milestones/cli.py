@@ -28,7 +28,7 @@ from milestones import report as report_mod
 from milestones import results as results_mod
 from milestones.checkpoint import CheckpointError
 from milestones.config import ConfigError
-from milestones.data import DataMissingError
+from milestones.data import DOWNLOADS, DataMissingError, DownloadError, download
 from milestones.registry import Experiment, catalog, select
 from milestones.runs import Run, RunStopped, TrainingDiverged, new_run_dir, runs_dir
 
@@ -36,6 +36,8 @@ DEMO_EXPERIMENT = "rnn/adding-t100/lstm"
 DEMO_OVERRIDES = {"steps": 2000, "eval_every": 50, "test_size": 500}
 DEMO_NTM_EXPERIMENT = "ntm/copy"
 DEMO_NTM_OVERRIDES = {"sequences": 40_000, "minutes": 2.0, "compile": False}
+DEMO_GAN_EXPERIMENT = "gan/ring-conopt"
+DEMO_GAN_OVERRIDES = {"steps": 10_000, "eval_every": 250}
 
 
 class UsageError(Exception):
@@ -69,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run from its last checkpoint")
     s.add_argument("--run-dir", help="directory of the new run (default: RUNS_DIR/NAME/TIME-sSEED)")
     s.add_argument("-h", "--help", action="store_true", help="show the experiment's options")
+
+    s = sub.add_parser("download", help="fetch a data set from its official source into the data folder "
+                       "(--data-dir, else $MILESTONES_DATA), checking each file's MD5", allow_abbrev=False)
+    s.add_argument("dataset", help="one of: " + ", ".join(DOWNLOADS))
+    s.add_argument("--url", help="fetch from this base URL instead of the official one (a mirror)")
 
     s = sub.add_parser("evaluate", help="evaluate a run's last checkpoint on its test set", allow_abbrev=False)
     s.add_argument("run_dir", help="a run directory")
@@ -226,6 +233,11 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> None:
     print(json.dumps(result["metrics"], indent=1))
 
 
+def cmd_download(args: argparse.Namespace) -> None:
+    folder = download(args.dataset, args.data_dir, base_url=args.url)
+    print(f"{args.dataset}: {folder}")
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     name, saved = Run.read_config(args.run_dir)
     exp = _get(name)
@@ -274,6 +286,8 @@ def cmd_report(args: argparse.Namespace) -> Path:
         # the learning-curve figures the README shows: RESULTS_DIR/figures/plots/GROUP.png
         for group, recs in report_mod.groups_of(records).items():
             report_mod.group_figure(group, recs, Path(args.results_dir) / "figures")
+        from milestones.experiments.gan import numerics_figure_of  # drawn from the runs where they are here
+        numerics_figure_of(records, Path(args.results_dir) / "figures" / "gan__numerics.png")
     missing = [d for d in args.run_dirs if not (Path(d) / "result.json").exists()]
     if missing:
         raise UsageError(f"not finished runs (no result.json): {', '.join(missing)}")
@@ -302,26 +316,32 @@ def cmd_explain(args: argparse.Namespace, extra: list[str]) -> None:
         print(path)
 
 
+def _demo_run(args: argparse.Namespace, name: str, overrides: dict, what: str) -> tuple[dict, Path]:
+    """Train experiment `name` with the demo's overrides into a fresh `NAME-demo` run directory."""
+    exp = _get(name)
+    config = dataclasses.replace(exp.config, **overrides)
+    print(f"demo: training {exp.summary} {what} (the full recipe is `milestones reproduce {exp.name}`)",
+          file=sys.stderr)
+    return train_one(exp, config, new_run_dir(exp.name + "-demo", config.seed, args.runs_dir), not args.no_progress)
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
-    exp = _get(DEMO_EXPERIMENT)
-    config = dataclasses.replace(exp.config, **DEMO_OVERRIDES)
-    print(f"demo: training {exp.summary} for {config.steps} steps on CPU-sized settings "
-          f"(the full recipe is `milestones reproduce {exp.name}`)", file=sys.stderr)
-    result, run_dir = train_one(exp, config, new_run_dir(exp.name + "-demo", config.seed, args.runs_dir),
-                                not args.no_progress)
+    result, run_dir = _demo_run(args, DEMO_EXPERIMENT, DEMO_OVERRIDES,
+                                f"for {DEMO_OVERRIDES['steps']} steps on CPU-sized settings")
     m = result["metrics"]
     print(f"demo: test MSE {m['test_mse']:.3g} against the baseline {m['baseline']:.3g} "
           f"({'solved' if m['solved'] else 'not solved yet'}) in {result['wall_time_s']:.0f} s")
-    ntm = _get(DEMO_NTM_EXPERIMENT)
-    ntm_config = dataclasses.replace(ntm.config, **DEMO_NTM_OVERRIDES)
-    print(f"demo: training {ntm.summary} on {ntm_config.sequences} sequences (the full recipe is "
-          f"`milestones reproduce {ntm.name}`)", file=sys.stderr)
-    ntm_result, ntm_dir = train_one(ntm, ntm_config, new_run_dir(ntm.name + "-demo", ntm_config.seed,
-                                                                 args.runs_dir), not args.no_progress)
+    ntm_result, ntm_dir = _demo_run(args, DEMO_NTM_EXPERIMENT, DEMO_NTM_OVERRIDES,
+                                    f"on {DEMO_NTM_OVERRIDES['sequences']} sequences")
     m = ntm_result["metrics"]
     print(f"demo: NTM copy costs {m['test_bits']:.3g} bits per sequence ({m['test_bit_errors']:.3g} wrong "
           f"bits) on lengths 1-20 in {ntm_result['wall_time_s']:.0f} s; its heads: {ntm_dir / 'plots'}")
-    args.run_dirs, args.results_dir, args.out = [str(run_dir), str(ntm_dir)], "results", "report"
+    gan_result, gan_dir = _demo_run(args, DEMO_GAN_EXPERIMENT, DEMO_GAN_OVERRIDES,
+                                    f"for {DEMO_GAN_OVERRIDES['steps']} steps, half the recipe's")
+    m = gan_result["metrics"]
+    print(f"demo: consensus optimization found {m['modes']:.0f} of 8 modes with {m['hq_percent']:.1f} % "
+          f"high-quality samples in {gan_result['wall_time_s']:.0f} s; its samples: {gan_dir / 'plots'}")
+    args.run_dirs, args.results_dir, args.out = [str(run_dir), str(ntm_dir), str(gan_dir)], "results", "report"
     index = cmd_report(args)
     print(f"open {index.resolve().as_uri()} in a browser")
 
@@ -365,7 +385,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if extra:
             raise UsageError(f"unrecognized arguments: {' '.join(extra)}")
-        {"list": cmd_list, "evaluate": cmd_evaluate, "report": cmd_report, "demo": cmd_demo}[args.command](args)
+        {"list": cmd_list, "evaluate": cmd_evaluate, "report": cmd_report, "demo": cmd_demo,
+         "download": cmd_download}[args.command](args)
         return 0
     except RunStopped as e:
         print(str(e), file=sys.stderr)
@@ -373,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingDiverged as e:
         print(f"milestones: training diverged: {e}", file=sys.stderr)
         return 1
-    except (UsageError, ConfigError, KeyError, CheckpointError, DataMissingError, FileNotFoundError,
+    except (UsageError, ConfigError, KeyError, CheckpointError, DataMissingError, DownloadError, FileNotFoundError,
             FileExistsError, results_mod.ResultsError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"milestones: error: {msg}", file=sys.stderr)

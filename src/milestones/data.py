@@ -37,3 +37,62 @@ def dataset_path(name: str, option: str | Path | None = None, *, files: tuple[st
 
 def require_data() -> bool:
     return os.environ.get("MILESTONES_REQUIRE_DATA", "") not in ("", "0")
+
+
+# Data sets `milestones download NAME` fetches from their official source, with each file's MD5.
+DOWNLOADS: dict[str, dict] = {
+    "fashion-mnist": {
+        "url": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        "source": "github.com/zalandoresearch/fashion-mnist",
+        "files": {"train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                  "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+                  "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+                  "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310"}},
+}
+
+
+class DownloadError(RuntimeError):
+    """A download that failed or gave a file whose checksum is wrong; nothing half-written is kept."""
+
+
+def _md5(path: Path) -> str:
+    import hashlib
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def download(name: str, option: str | Path | None = None, *, base_url: str | None = None,
+             log=print) -> Path:
+    """Fetch data set `name` into DATA_DIR/name/, skipping files already there with the right MD5.
+    Each file is written to a temporary name, checked, then renamed: a failed download leaves nothing."""
+    import urllib.error
+    import urllib.request
+    if name not in DOWNLOADS:
+        raise KeyError(f"no download for {name!r}; available: {', '.join(DOWNLOADS)}")
+    spec = DOWNLOADS[name]
+    folder = data_dir(option) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for file, md5 in spec["files"].items():
+        target = folder / file
+        if target.exists() and _md5(target) == md5:
+            log(f"{target}: already here")
+            continue
+        url = (base_url or spec["url"]).rstrip("/") + "/" + file
+        tmp = target.with_name(f".{file}.part")
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
+                while block := response.read(1 << 20):
+                    out.write(block)
+        except (urllib.error.URLError, OSError) as e:
+            tmp.unlink(missing_ok=True)
+            raise DownloadError(f"could not download {url} ({e}); the official source is {spec['source']}") from None
+        got = _md5(tmp)
+        if got != md5:
+            tmp.unlink()
+            raise DownloadError(f"{url}: MD5 {got}, expected {md5}; the file was not kept")
+        os.replace(tmp, target)
+        log(f"{target}: downloaded, MD5 checked")
+    return folder

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from milestones.runs import Run
 
-FAMILIES = ("milestones.experiments.rnn", "milestones.experiments.ntm", "milestones.experiments.gan")
+FAMILIES = ("milestones.experiments.rnn", "milestones.experiments.ntm", "milestones.experiments.gan",
+            "milestones.experiments.gan_fashion")
 
 
 @dataclasses.dataclass(frozen=True)

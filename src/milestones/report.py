@@ -93,8 +93,9 @@ README_END = "<!-- end of results table -->"
 # Further README blocks, each with the experiments whose names start with one of its prefixes:
 #   <!-- results table (ntm/, lstm/): written by … -->  … <!-- end of results table -->
 #   <!-- generalization table (ntm/, lstm/): written by … --> … <!-- end of generalization table -->
-# The plain results block holds every experiment no prefixed results block claims.
-_BLOCK = re.compile(r"<!-- (results|generalization) table(?: \(([^)]*)\))?: written by "
+#   <!-- mixtures table (gan/): …, <!-- images table (gan/): … the GAN tables (`mixtures_table`, `images_table`)
+# The plain results block holds every experiment no prefixed block claims.
+_BLOCK = re.compile(r"<!-- (results|generalization|mixtures|images) table(?: \(([^)]*)\))?: written by "
                     r"`milestones report --readme README.md` -->\n(.*?)<!-- end of \1 table -->", re.S)
 
 
@@ -153,10 +154,65 @@ def generalization_table(records: list[dict[str, Any]], order: list[str] = ()) -
     return "\n".join(lines)
 
 
+def _mean_std(record: dict[str, Any], key: str, scale: float = 1.0) -> str:
+    s = record["summary_stats"].get(key)
+    if not s:
+        return "–"
+    return f"{s['mean'] * scale:.3g} ± {s['std'] * scale:.2g}" if s["n"] > 1 else f"{s['mean'] * scale:.3g}"
+
+
+def mixtures_table(records: list[dict[str, Any]], order: list[str] = ()) -> str:
+    """Markdown: the mixture-of-Gaussians results, one row per method with ring and grid modes and
+    % high-quality samples (mean ± std over seeds), then the published rows of gan.md."""
+    from milestones.experiments.gan import METHODS, PUBLISHED
+    recs = {r["experiment"]: r for r in records if r["experiment"].startswith(("gan/ring-", "gan/grid-"))}
+    if not recs:
+        return "_no mixture results yet_\n"
+    lines = ["| method | ring modes (of 8) | ring % HQ | ring reverse KL | grid modes (of 25) | grid % HQ | "
+             "grid reverse KL | seeds | source |", "|" + "---|" * 9]
+    for method, (label, _, _) in METHODS.items():
+        ring, grid = recs.get(f"gan/ring-{method}"), recs.get(f"gan/grid-{method}")
+        if not ring and not grid:
+            continue
+        cells = []
+        for r in (ring, grid):
+            cells += ([_mean_std(r, "modes"), _mean_std(r, "hq_percent"), _mean_std(r, "reverse_kl")]
+                      if r else ["–", "–", "–"])
+        seeds = "/".join(str(len(r["seeds"])) for r in (ring, grid) if r)
+        lines.append(f"| **{label}** | " + " | ".join(cells) + f" | {seeds} | ours |")
+    for method, ring_modes, ring_hq, grid_modes, grid_hq, source in PUBLISHED:
+        lines.append(f"| {method} | {ring_modes} | {ring_hq} | – | {grid_modes} | {grid_hq} | – | – | {source} |")
+    return "\n".join(lines) + "\n"
+
+
+def images_table(records: list[dict[str, Any]], order: list[str] = ()) -> str:
+    """Markdown: the image GANs measured in our classifier's feature space (mean ± std over seeds),
+    with the training images' own numbers as the floor."""
+    recs = [r for r in records if r["experiment"].startswith("gan/fashion-")]
+    if not recs:
+        return "_no image results yet_\n"
+    rank = {name: k for k, name in enumerate(order)}
+    recs.sort(key=lambda r: (rank.get(r["experiment"], len(rank)), r["experiment"]))
+    keys = ["fd", "precision", "recall", "density", "coverage"]
+    lines = ["| experiment | " + " | ".join(k if k != "fd" else "Fréchet distance (not FID)" for k in keys)
+             + " | generator steps | wall time (2 cores) | seeds |", "|" + "---|" * (len(keys) + 4)]
+    for r in recs:
+        steps = (r["seeds"][0].get("curve") or [[None]])[-1][0]
+        lines.append(f"| {r['experiment']} | " + " | ".join(_mean_std(r, k) for k in keys)
+                     + f" | {fmt(steps)} | {fmt_time(r['wall_time_s'] / len(r['seeds']))} | {len(r['seeds'])} |")
+    floor = recs[0]["summary_stats"]
+    lines.append("| training images (the floor) | " + " | ".join(
+        f"{floor[k + '_real']['mean']:.3g}" if k + "_real" in floor else "–" for k in keys) + " | – | – | – |")
+    return "\n".join(lines) + "\n"
+
+
+TABLES = {"results": variants_table, "generalization": generalization_table, "mixtures": mixtures_table,
+          "images": images_table}
+
+
 def readme_blocks(text: str, records: list[dict[str, Any]], order: list[str] = ()) -> str:
     """`text` with every results and generalization block rewritten from `records`."""
-    claimed = [tuple(x.strip() for x in m.group(2).split(",")) for m in _BLOCK.finditer(text)
-               if m.group(1) == "results" and m.group(2)]
+    claimed = [tuple(x.strip() for x in m.group(2).split(",")) for m in _BLOCK.finditer(text) if m.group(2)]
 
     def fill(m: re.Match) -> str:
         kind, prefixes = m.group(1), m.group(2)
@@ -165,7 +221,7 @@ def readme_blocks(text: str, records: list[dict[str, Any]], order: list[str] = (
             mine = [r for r in records if r["experiment"].startswith(pre)]
         else:
             mine = [r for r in records if not any(r["experiment"].startswith(c) for c in claimed)]
-        body = variants_table(mine, order) if kind == "results" else generalization_table(mine, order)
+        body = TABLES[kind](mine, order)
         head = m.group(0).split("\n", 1)[0]
         return f"{head}\n{body}<!-- end of {kind} table -->"
 
@@ -181,6 +237,11 @@ def update_readme(path: str | Path, records: list[dict[str, Any]], order: list[s
     new = readme_blocks(text, records, order)
     path.write_text(new)
     return new != text
+
+
+NUMERICS_CAPTION = ("The Numerics of GANs' experiment: samples of fixed noise over training (first seed), "
+                    "simultaneous gradient descent above consensus optimization, and the eigenvalues of the "
+                    "Jacobian of the joint gradient field at the end of training.")
 
 
 def group_figure(group: str, records: list[dict[str, Any]], out: Path) -> Path:
@@ -295,6 +356,23 @@ def build(records: list[dict[str, Any]], out: str | Path) -> tuple[Path, Path]:
         fig = group_figure(group, recs, out)
         sections.append(html_section(group, recs, fig, out))
         md += [f"## {group}\n", markdown_table(recs), f"![{group}]({fig.relative_to(out).as_posix()})\n"]
+    mixtures, images = mixtures_table(records), images_table(records)
+    if mixtures.startswith("|"):
+        from milestones.experiments.gan import numerics_figure_of
+        fig = numerics_figure_of(records, out / "plots" / "gan__numerics.png")
+        img = (f"<figure><img src='{fig.relative_to(out).as_posix()}' alt='the Numerics of GANs figure'>"
+               f"<figcaption>{html.escape(NUMERICS_CAPTION)}</figcaption></figure>") if fig else ""
+        sections.append("<h2>GANs on mixtures of Gaussians, against the published rows</h2><p>Mean ± standard "
+                        "deviation over seeds; HQ: samples within 3σ of their nearest mean (2 500 samples).</p>"
+                        + markdown_to_html(mixtures) + img)
+        md += ["## GANs on mixtures of Gaussians\n", mixtures]
+        if fig:
+            md.append(f"![the Numerics of GANs figure]({fig.relative_to(out).as_posix()})\n")
+    if images.startswith("|"):
+        sections.append("<h2>GANs on Fashion-MNIST</h2><p>Measured in the feature space of our own Fashion-MNIST "
+                        "classifier: these are not Inception FIDs and are not comparable with published ones.</p>"
+                        + markdown_to_html(images))
+        md += ["## GANs on Fashion-MNIST (classifier features, not Inception)\n", images]
     gen = generalization_table(records)
     if gen.startswith("|"):
         sections.append("<h2>Generalization</h2><p>Bits per sequence (wrong bits per sequence), median over "

@@ -6,6 +6,7 @@ only in the training method:
 
     simgd    standard GAN loss, simultaneous gradient steps, RMSProp 5e-4        (Numerics, γ = 0)
     conopt   the same with consensus optimization, γ = 10                        (Numerics)
+    conopt-ema  the same, sampling from G's weight average, decay 0.999        (Mescheder 2018)
     gan      non-saturating GAN, alternating steps, Adam 1e-4, β = (0.5, 0.999)  (Goodfellow 2014)
     wgan     critic steps with weights clipped to ±0.01, RMSProp 5e-5, n_critic 5 (Arjovsky 2017)
     wgan-gp  critic steps with λ·GP, one α per example, Adam 1e-4, β = (0.5, 0.9) (Gulrajani 2017 toy)
@@ -19,6 +20,7 @@ A loss or parameter that stops being finite ends the run with TrainingDiverged; 
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -32,7 +34,7 @@ from milestones.config import BaseConfig, ConfigError, param
 from milestones.gan import losses
 from milestones.gan.consensus import jacobian_eigenvalues
 from milestones.gan.mixtures import GRID_SIGMA, RING_SIGMA, grid_means, mode_metrics, ring_means, sample
-from milestones.gan.steps import (LOSSES, critic_steps, discriminator_step, generator_step, mlp,
+from milestones.gan.steps import (LOSSES, critic_steps, discriminator_step, ema_update_, generator_step, mlp,
                                   simultaneous_step)
 from milestones.registry import Experiment, Reference
 from milestones.runs import Run, TrainingDiverged
@@ -44,8 +46,10 @@ SNAPSHOT_POINTS = 1_000  # samples kept per snapshot (of the 2 500)
 
 
 @dataclasses.dataclass(frozen=True)
-class MixtureConfig(BaseConfig):
-    data: Literal["ring", "grid"] = param("ring", "ring of 8 Gaussians (σ 0.01) or grid of 25 (σ 0.05)")
+class GameConfig(BaseConfig):
+    """The training method: loss, step scheme, penalties, optimizer; options that do not fit
+    together are refused."""
+
     loss: Literal["gan", "wgan"] = param("gan", "gan: cross-entropy D, non-saturating G; wgan: critic")
     scheme: Literal["simultaneous", "alternating"] = param(
         "simultaneous", "simultaneous gradient steps (with γ: consensus) or D-then-G alternating steps")
@@ -63,15 +67,6 @@ class MixtureConfig(BaseConfig):
     lr_g: float = param(1e-4, "G's learning rate", low=0.0, high=1.0, low_open=True)
     beta1: float = param(0.5, "Adam's β1", low=0.0, high=0.999)
     beta2: float = param(0.999, "Adam's β2", low=0.0, high=0.9999)
-    z_dim: int = param(16, "dimension of G's Gaussian noise", low=1)
-    hidden: int = param(16, "units per hidden layer of both players", low=1)
-    layers: int = param(4, "hidden ReLU layers of both players", low=1)
-    batch_size: int = param(512, "real and generated samples per step", low=1)
-    steps: int = param(20_000, "generator steps", low=1)
-    eval_every: int = param(500, "steps between measurements of the mode metrics", low=1)
-    snapshots: int = param(8, "sample snapshots over training (the figure strip)", low=1, high=50)
-    eigenvalues: bool = param(True, "at the end, the eigenvalues of the game's Jacobian (gan loss only)")
-    checkpoint_every: int = param(2_000, "steps between checkpoints (resume restarts from the last)", low=1)
 
     def __post_init__(self) -> None:
         problems = []
@@ -94,6 +89,22 @@ class MixtureConfig(BaseConfig):
             raise ConfigError("; ".join(problems))
 
 
+@dataclasses.dataclass(frozen=True)
+class MixtureConfig(GameConfig):
+    data: Literal["ring", "grid"] = param("ring", "ring of 8 Gaussians (σ 0.01) or grid of 25 (σ 0.05)")
+    z_dim: int = param(16, "dimension of G's Gaussian noise", low=1)
+    hidden: int = param(16, "units per hidden layer of both players", low=1)
+    layers: int = param(4, "hidden ReLU layers of both players", low=1)
+    batch_size: int = param(512, "real and generated samples per step", low=1)
+    steps: int = param(20_000, "generator steps", low=1)
+    eval_every: int = param(500, "steps between measurements of the mode metrics", low=1)
+    snapshots: int = param(8, "sample snapshots over training (the figure strip)", low=1, high=50)
+    eigenvalues: bool = param(True, "at the end, the eigenvalues of the game's Jacobian (gan loss only)")
+    ema: float = param(0.0, "sample from a moving average of G's weights with this decay (Mescheder et al. "
+                       "2018 use 0.999; 0: off, sample from G itself)", low=0.0, high=0.99999)
+    checkpoint_every: int = param(2_000, "steps between checkpoints (resume restarts from the last)", low=1)
+
+
 def data_spec(cfg: MixtureConfig) -> tuple[Tensor, float]:
     return (ring_means(), RING_SIGMA) if cfg.data == "ring" else (grid_means(), GRID_SIGMA)
 
@@ -102,7 +113,7 @@ def players(cfg: MixtureConfig) -> tuple[nn.Module, nn.Module]:
     return mlp(cfg.z_dim, 2, cfg.hidden, cfg.layers), mlp(2, 1, cfg.hidden, cfg.layers)
 
 
-def optimizers(cfg: MixtureConfig, G: nn.Module, D: nn.Module) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+def optimizers(cfg: GameConfig, G: nn.Module, D: nn.Module) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
     if cfg.optimizer == "adam":
         make = lambda params, lr: torch.optim.Adam(params, lr, betas=(cfg.beta1, cfg.beta2))  # noqa: E731
     else:
@@ -111,10 +122,10 @@ def optimizers(cfg: MixtureConfig, G: nn.Module, D: nn.Module) -> tuple[torch.op
 
 
 def architecture(cfg: MixtureConfig) -> dict[str, Any]:
-    return {"z_dim": cfg.z_dim, "hidden": cfg.hidden, "layers": cfg.layers}
+    return {"z_dim": cfg.z_dim, "hidden": cfg.hidden, "layers": cfg.layers} | ({"ema": True} if cfg.ema else {})
 
 
-def penalty_fn(cfg: MixtureConfig, D: nn.Module, generator: torch.Generator):
+def penalty_fn(cfg: GameConfig, D: nn.Module, generator: torch.Generator):
     if cfg.penalty == "gp":
         return lambda real, fake: cfg.penalty_weight * losses.gradient_penalty(D, real, fake, generator=generator)
     if cfg.penalty == "r1":
@@ -138,7 +149,7 @@ def measure(cfg: MixtureConfig, G: nn.Module, z: Tensor) -> tuple[dict[str, floa
     return {"modes": float(m.modes), "hq_percent": 100 * m.high_quality, "reverse_kl": kl}, samples
 
 
-def one_step(cfg: MixtureConfig, step: int, G, D, opt_d, opt_g, draw, penalty) -> dict[str, float]:
+def one_step(cfg: GameConfig, step: int, G, D, opt_d, opt_g, draw, penalty) -> dict[str, float]:
     """Generator update number `step` (from 1), with its critic updates; returns the losses."""
     if cfg.scheme == "simultaneous":
         x, z = draw()
@@ -151,7 +162,7 @@ def one_step(cfg: MixtureConfig, step: int, G, D, opt_d, opt_g, draw, penalty) -
     return {"d_loss": loss_d, "g_loss": generator_step(G, D, z, opt_g, cfg.loss)}
 
 
-def _check_finite(step: int, out: dict[str, float], G: nn.Module, D: nn.Module, run: Run) -> None:
+def check_finite(step: int, out: dict[str, float], G: nn.Module, D: nn.Module, run: Run) -> None:
     bad = [k for k, v in out.items() if not math.isfinite(v)]
     if not bad:
         bad = [name for name, m in (("G", G), ("D", D)) if not all(torch.isfinite(p).all() for p in m.parameters())]
@@ -165,9 +176,12 @@ def train(cfg: MixtureConfig, run: Run) -> dict[str, float]:
     means, sigma = data_spec(cfg)
     G, D = (m.to(run.device) for m in players(cfg))
     opt_d, opt_g = optimizers(cfg, G, D)
-    state = dict(modules={"G": G, "D": D}, optimizers={"D": opt_d, "G": opt_g}, generators={"data": data_gen},
-                 arch=architecture(cfg))
+    G_avg = copy.deepcopy(G) if cfg.ema else None  # the weight average we sample from
+    state = dict(modules={"G": G, "D": D} | ({"G_avg": G_avg} if G_avg is not None else {}),
+                 optimizers={"D": opt_d, "G": opt_g},
+                 generators={"data": data_gen}, arch=architecture(cfg))
     start, _ = run.resume(**state)
+    sampler = G_avg if G_avg is not None else G
     z_eval = eval_noise(cfg, run.device)
     snapshot_steps = snapshot_schedule(cfg)
     _truncate_snapshots(run.dir, start)
@@ -179,31 +193,36 @@ def train(cfg: MixtureConfig, run: Run) -> dict[str, float]:
 
     penalty = penalty_fn(cfg, D, data_gen)
     if start == 0:
-        _snapshot(run.dir, 0, measure(cfg, G, z_eval)[1])
+        _snapshot(run.dir, 0, measure(cfg, sampler, z_eval)[1])
     with run.progress(cfg.steps, initial=start) as bar, run.stoppable() as stop_requested:
         for step in range(start + 1, cfg.steps + 1):
             out = one_step(cfg, step, G, D, opt_d, opt_g, draw, penalty)
-            _check_finite(step, out, G, D, run)
+            check_finite(step, out, G, D, run)
+            if G_avg is not None:
+                ema_update_(G_avg, G, cfg.ema)
             if step % cfg.eval_every == 0 or step == cfg.steps or step in snapshot_steps:
-                m, samples = measure(cfg, G, z_eval)
+                m, samples = measure(cfg, sampler, z_eval)
                 if step % cfg.eval_every == 0 or step == cfg.steps:
                     run.log(step, **out, **m)
                     bar.set_postfix(modes=int(m["modes"]), hq=f"{m['hq_percent']:.0f}%")
                 if step in snapshot_steps:
                     _snapshot(run.dir, step, samples)
             if step % cfg.checkpoint_every == 0 or step == cfg.steps or stop_requested():
-                _check_finite(step, out, G, D, run)
+                check_finite(step, out, G, D, run)
                 run.save(step, **state)
             if stop_requested():
                 run.stop(step)
             bar.update(1)
-    metrics = final_metrics(cfg, G, D, run)
+    metrics = final_metrics(cfg, G, D, run, sampler)
     plot(cfg, run)
     return metrics
 
 
-def final_metrics(cfg: MixtureConfig, G: nn.Module, D: nn.Module, run: Run) -> dict[str, float]:
-    metrics, _ = measure(cfg, G, eval_noise(cfg, run.device))
+def final_metrics(cfg: MixtureConfig, G: nn.Module, D: nn.Module, run: Run,
+                  sampler: nn.Module | None = None) -> dict[str, float]:
+    """The mode metrics of `sampler`'s samples (G's weight average, else G), and the eigenvalues of
+    the game's Jacobian at the players' own parameters."""
+    metrics, _ = measure(cfg, G if sampler is None else sampler, eval_noise(cfg, run.device))
     if cfg.eigenvalues and cfg.loss == "gan":
         eig = game_eigenvalues(cfg, G, D, run.device)
         (run.dir / "eigenvalues.json").write_text(json.dumps([[e.real, e.imag] for e in eig.tolist()]) + "\n")
@@ -279,13 +298,39 @@ def plot(cfg: MixtureConfig, run: Run) -> None:
         eigenvalue_plot({run.experiment.name: eig}, run.dir / "plots" / "eigenvalues.png")
 
 
+def numerics_figure_of(records: list[dict[str, Any]], path: str | Path) -> Path | None:
+    """The Numerics of GANs figure from the first seeds of gan/ring-simgd and gan/ring-conopt: their
+    sample snapshots and Jacobian eigenvalues. Drawn from their run directories where those are
+    here; else the copy committed beside the results (RESULTS_DIR/figures/gan__numerics.png); else None."""
+    import shutil
+    from milestones.plots import numerics_figure
+    by_name = {r["experiment"]: r for r in records}
+    pair = [by_name.get(f"gan/ring-{m}") for m in ("simgd", "conopt")]
+    if not all(pair):
+        return None
+    dirs = [Path(r["seeds"][0].get("run_dir") or "/nonexistent") for r in pair]
+    if all((d / "eigenvalues.json").exists() and (d / "snapshots.jsonl").exists() for d in dirs):
+        return numerics_figure({name: (read_snapshots(d), read_eigenvalues(d)) for name, d in
+                                zip(("simultaneous gradient descent", "consensus optimization (γ = 10)"), dirs)},
+                               ring_means(), path)
+    committed = Path(pair[0].get("_results_dir", "results")) / "figures" / "gan__numerics.png"
+    if committed.exists():
+        if committed.resolve() == Path(path).resolve():
+            return committed
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return Path(shutil.copyfile(committed, path))
+    return None
+
+
 def evaluate(cfg: MixtureConfig, run: Run) -> dict[str, float]:
     G, D = (m.to(run.device) for m in players(cfg))
-    loaded = run.load("last", modules={"G": G, "D": D}, arch=architecture(cfg))
+    G_avg = copy.deepcopy(G) if cfg.ema else None
+    modules = {"G": G, "D": D} | ({"G_avg": G_avg} if G_avg is not None else {})
+    loaded = run.load("last", modules=modules, arch=architecture(cfg))
     if loaded is None:
         raise FileNotFoundError(f"{run.dir} has no checkpoint to evaluate")
     cfg = dataclasses.replace(cfg, eigenvalues=False)  # a diverged run's parameters may not be finite
-    return final_metrics(cfg, G, D, run) | {"step": loaded.step}
+    return final_metrics(cfg, G, D, run, G_avg) | {"step": loaded.step}
 
 
 # ---- the experiments ----------------------------------------------------------------------------
@@ -295,6 +340,9 @@ METHODS: dict[str, tuple[str, dict[str, Any], str]] = {
     "simgd": ("simultaneous gradient descent", dict(optimizer="rmsprop", lr_d=5e-4, lr_g=5e-4), NUMERICS),
     "conopt": ("consensus optimization, γ = 10", dict(optimizer="rmsprop", lr_d=5e-4, lr_g=5e-4, gamma=10.0),
                NUMERICS),
+    "conopt-ema": ("consensus optimization, γ = 10, sampled from G's weight average (0.999)",
+                   dict(optimizer="rmsprop", lr_d=5e-4, lr_g=5e-4, gamma=10.0, ema=0.999),
+                   NUMERICS + "; weight average: Mescheder, Geiger & Nowozin 2018 (arXiv 1801.04406)"),
     "gan": ("non-saturating GAN, alternating steps",
             dict(scheme="alternating", optimizer="adam", lr_d=1e-4, lr_g=1e-4, beta1=0.5, beta2=0.999),
             "Goodfellow et al. 2014, Generative Adversarial Networks (arXiv 1406.2661)"),

@@ -99,6 +99,16 @@ def alternating_step(G: nn.Module, D: nn.Module, x: Tensor, z: Tensor, opt_d: to
     return {"d_loss": loss_d, "g_loss": generator_step(G, D, z, opt_g, loss)}
 
 
+@torch.no_grad()
+def ema_update_(average: nn.Module, model: nn.Module, decay: float) -> None:
+    """average ← decay · average + (1 − decay) · model, parameter by parameter (buffers copied):
+    the generator weight average of Mescheder et al. 2018 (decay 0.999)."""
+    for a, p in zip(average.parameters(), model.parameters()):
+        a.lerp_(p, 1 - decay)
+    for a, b in zip(average.buffers(), model.buffers()):
+        a.copy_(b)
+
+
 def critic_steps(generator_step: int, n_critic: int = 5, official: bool = False) -> int:
     """Critic updates before generator update number `generator_step` (counted from 0).
 
