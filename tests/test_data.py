@@ -31,7 +31,7 @@ def test_download_fetches_checks_and_skips_files_already_there(shared_data, tmp_
     """`milestones download` against a local mirror (a file:// URL of the shared data folder)."""
     import subprocess
     import sys
-    mirror = shared_data("fashion-mnist").as_uri()
+    mirror = shared_data("fashion-mnist").resolve().as_uri()
     cmd = [sys.executable, "-m", "milestones", "download", "fashion-mnist", "--data-dir", str(tmp_path),
            "--url", mirror]
     first = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
