@@ -200,22 +200,23 @@ def plot(cfg: FashionConfig, G: nn.Module, run: Run) -> None:
 METHODS: dict[str, tuple[str, dict[str, Any], str]] = {
     "dcgan": ("DCGAN (non-saturating, alternating, Adam 2e-4)",
               dict(scheme="alternating", optimizer="adam", lr_d=2e-4, lr_g=2e-4, beta1=0.5, beta2=0.999,
-                   steps=5_000),
+                   steps=15_000, eval_every=1_000),
               "Radford, Metz & Chintala 2016, DCGAN (arXiv 1511.06434); Goodfellow et al. 2014"),
     "wgan-gp": ("WGAN-GP (λ = 10, n_critic 5, Adam 1e-4, β = (0, 0.9))",
                 dict(loss="wgan", scheme="alternating", optimizer="adam", lr_d=1e-4, lr_g=1e-4, beta1=0.0,
-                     beta2=0.9, penalty="gp", penalty_weight=10.0, n_critic=5, steps=1_500, eval_every=250),
+                     beta2=0.9, penalty="gp", penalty_weight=10.0, n_critic=5, steps=3_000, eval_every=250),
                 "Gulrajani et al. 2017, Improved Training of Wasserstein GANs (arXiv 1704.00028)"),
     "conopt": ("consensus optimization (γ = 10, RMSProp 1e-4, no batch norm)",
-               dict(gamma=10.0, optimizer="rmsprop", lr_d=1e-4, lr_g=1e-4, batchnorm=False, steps=3_000,
-                    eval_every=250),
+               dict(gamma=10.0, optimizer="rmsprop", lr_d=1e-4, lr_g=1e-4, batchnorm=False, steps=6_000,
+                    eval_every=500),
                "Mescheder, Nowozin & Geiger 2017, The Numerics of GANs (arXiv 1705.10461)"),
 }
 DEVIATIONS = (
     "Small DCGAN-style players (width 32, two conv layers each) and a few thousand generator steps, "
     "sized for a 2-core CPU: the papers train larger nets for 100k+ steps on GPUs.",
-    "The methods get different step counts so that each trains for a similar wall time (a WGAN-GP "
-    "generator step costs 5 critic steps with double backprop, a consensus step a double backprop).",
+    "The methods get different step counts so that each trains for about 7 minutes on 2 cores (a WGAN-GP "
+    "generator step costs 5 critic steps with double backprop, a consensus step a double backprop; "
+    "measured by benchmarks/gan_speed.py: 35, 6.3 and 15 generator steps/s).",
     "Quality is measured with our own Fashion-MNIST classifier's features, not Inception-v3: the "
     "Fréchet distances are not comparable with published FIDs. The training images' own distance to "
     "the test images (fd_real) is the floor.",
