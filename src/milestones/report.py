@@ -199,7 +199,8 @@ def images_table(records: list[dict[str, Any]], order: list[str] = ()) -> str:
     for r in recs:
         steps = (r["seeds"][0].get("curve") or [[None]])[-1][0]
         lines.append(f"| {r['experiment']} | " + " | ".join(_mean_std(r, k) for k in keys)
-                     + f" | {fmt(steps)} | {fmt_time(r['wall_time_s'] / len(r['seeds']))} | {len(r['seeds'])} |")
+                     + f" | {f'{int(steps):,}' if steps is not None else '–'} | "
+                     f"{fmt_time(r['wall_time_s'] / len(r['seeds']))} | {len(r['seeds'])} |")
     floor = recs[0]["summary_stats"]
     lines.append("| training images (the floor) | " + " | ".join(
         f"{floor[k + '_real']['mean']:.3g}" if k + "_real" in floor else "–" for k in keys) + " | – | – | – |")
