@@ -119,3 +119,20 @@ def test_the_weight_average_follows_its_recursion():
     # two steps towards a fixed target w + 1: a = 0.81 a0 + 0.19 (w + 1), with a0 = w
     for a, a0 in zip(avg.parameters(), start):
         assert torch.allclose(a, a0 + 0.19, atol=1e-12)
+
+
+def test_a_simultaneous_step_adds_its_penalty_to_d_only():
+    """R1 through simultaneous_step: D descends its loss plus γ/2·R1, G its own loss, both at the
+    same point."""
+    G, D, x, z = players(6)
+    G0, D0 = copy.deepcopy(G), copy.deepcopy(D)
+    lr, gamma_r1 = 0.05, 10.0
+    simultaneous_step(G, D, x, z, torch.optim.SGD(D.parameters(), lr), torch.optim.SGD(G.parameters(), lr),
+                      penalty=lambda real, fake: 0.5 * gamma_r1 * losses.r1_penalty(D, real))
+    fake = G0(z)
+    d_total = losses.discriminator_loss(D0(x), D0(fake)) + 0.5 * gamma_r1 * losses.r1_penalty(D0, x)
+    gd = torch.autograd.grad(d_total, list(D0.parameters()))
+    gg = torch.autograd.grad(losses.generator_loss_nonsaturating(D0(fake)), list(G0.parameters()))
+    for p, p0, g in zip(list(D.parameters()) + list(G.parameters()),
+                        list(D0.parameters()) + list(G0.parameters()), gd + gg):
+        assert torch.allclose(p, p0 - lr * g, atol=1e-12)

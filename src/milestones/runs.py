@@ -177,7 +177,7 @@ class Run:
             return 0, {}
         self.elapsed_before = float(loaded.meta.get("wall_time_s", 0.0))
         self.started = time.perf_counter()
-        _truncate_metrics(self.dir / "metrics.jsonl", loaded.step)
+        truncate_jsonl(self.dir / "metrics.jsonl", loaded.step)
         return loaded.step, loaded.extra
 
     @contextlib.contextmanager
@@ -232,14 +232,27 @@ class Run:
 
 
 def read_metrics(directory: str | Path) -> list[dict[str, float]]:
-    path = Path(directory) / "metrics.jsonl"
+    return read_jsonl(Path(directory) / "metrics.jsonl")
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of a JSON-lines log (metrics, sample snapshots); a row cut short by a kill is skipped."""
+    path = Path(path)
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
 
 
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop the rows logged after the checkpoint we resume from (they will be logged again)."""
+def truncate_jsonl(path: str | Path, step: int) -> None:
+    """Drop the rows of a JSON-lines log written after the checkpoint of `step` that a run resumes
+    from (they will be written again), and any row cut short by a kill."""
+    path = Path(path)
     if not path.exists():
         return
     keep = [line for line in path.read_text().splitlines() if _row_step(line) <= step]
@@ -249,7 +262,7 @@ def _truncate_metrics(path: Path, step: int) -> None:
 
 
 def _row_step(line: str) -> float:
-    """The step of a metrics row; infinity for a row cut short by a kill (it is dropped)."""
+    """The step of a log row; infinity for a row cut short by a kill (it is dropped)."""
     try:
         return json.loads(line)["step"]
     except (json.JSONDecodeError, KeyError, TypeError):

@@ -38,7 +38,7 @@ from milestones.gan.mixtures import GRID_SIGMA, RING_SIGMA, grid_means, mode_met
 from milestones.gan.steps import (LOSSES, critic_steps, discriminator_step, ema_update_, generator_step, mlp,
                                   simultaneous_step)
 from milestones.registry import Experiment, Reference
-from milestones.runs import Run, TrainingDiverged
+from milestones.runs import Run, TrainingDiverged, read_jsonl, truncate_jsonl
 from milestones.seeding import seed_everything
 
 EVAL_SEED = 2_500  # the fixed noise every seed's samples are drawn from
@@ -185,7 +185,7 @@ def train(cfg: MixtureConfig, run: Run) -> dict[str, float]:
     sampler = G_avg if G_avg is not None else G
     z_eval = eval_noise(cfg, run.device)
     snapshot_steps = snapshot_schedule(cfg)
-    _truncate_snapshots(run.dir, start)
+    truncate_jsonl(run.dir / "snapshots.jsonl", start)
 
     def draw() -> tuple[Tensor, Tensor]:
         x = sample(means, sigma, cfg.batch_size, data_gen)
@@ -209,7 +209,6 @@ def train(cfg: MixtureConfig, run: Run) -> dict[str, float]:
                 if step in snapshot_steps:
                     _snapshot(run.dir, step, samples)
             if step % cfg.checkpoint_every == 0 or step == cfg.steps or stop_requested():
-                check_finite(step, out, G, D, run)
                 run.save(step, **state)
             if stop_requested():
                 run.stop(step)
@@ -248,8 +247,8 @@ def game_eigenvalues(cfg: MixtureConfig, G: nn.Module, D: nn.Module, device: tor
 
 # ---- snapshots of the samples over training -------------------------------------------------------
 
-def snapshot_schedule(cfg: MixtureConfig) -> set[int]:
-    """`snapshots` steps spread evenly up to the last (step 0, before training, is also kept)."""
+def snapshot_schedule(cfg: Any) -> set[int]:
+    """`cfg.snapshots` steps spread evenly up to `cfg.steps` (the mixtures also keep step 0)."""
     return {round(cfg.steps * k / cfg.snapshots) for k in range(1, cfg.snapshots + 1)}
 
 
@@ -260,25 +259,8 @@ def _snapshot(directory: Path, step: int, samples: Tensor) -> None:
 
 
 def read_snapshots(directory: str | Path) -> list[tuple[int, Tensor]]:
-    path = Path(directory) / "snapshots.jsonl"
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a row cut short by a kill
-        rows.append((int(row["step"]), torch.tensor(row["samples"]).reshape(-1, 2)))
-    return rows
-
-
-def _truncate_snapshots(directory: Path, step: int) -> None:
-    """On resume, drop the snapshots taken after the checkpoint (they will be taken again)."""
-    path = directory / "snapshots.jsonl"
-    if path.exists():
-        keep = [json.dumps({"step": s, "samples": x.tolist()}) for s, x in read_snapshots(directory) if s <= step]
-        path.write_text("".join(line + "\n" for line in keep))
+    return [(int(row["step"]), torch.tensor(row["samples"]).reshape(-1, 2))
+            for row in read_jsonl(Path(directory) / "snapshots.jsonl")]
 
 
 def read_eigenvalues(directory: str | Path) -> Tensor | None:
@@ -376,11 +358,11 @@ DEVIATIONS = (
     "widens them to 64 units (its Jacobian, 26 000 parameters square, is not computed).",
     "A step is one generator update. GAN, simultaneous GD and consensus optimization take 20 000 steps "
     "(the Numerics notebook 50 000); WGAN and WGAN-GP 10 000 generator steps with 5 critic steps each "
-    "(60 000 updates), to fit the 45 runs on a 2-core CPU.",
+    "(60 000 updates), to fit five seeds of every method on a 2-core CPU.",
     "Simultaneous GD and consensus optimization use RMSProp 5e-4, not the Numerics' 1e-4: at 1e-4 "
     "consensus optimization (seed 0, ring) had 8 modes but 20 % high-quality samples after 20 000 steps "
-    "(22 % at 22 000), at 5e-4 8 modes and 85-96 % from 10 000 steps on; simultaneous GD cycled "
-    "between single modes at both rates.",
+    "(22 % at 22 000), at 5e-4 8 modes and 85-96 % from 10 000 steps on. Simultaneous GD was run at "
+    "5e-4 only, where it cycles between single modes.",
     "The non-saturating GAN uses Adam(1e-4, β = (0.5, 0.999)), a common choice in the MoG papers; "
     "Goodfellow et al. used SGD with momentum on other data.",
     "WGAN-GP uses the authors' toy-data settings (λ = 0.1, Adam β = (0.5, 0.9)), not the paper's λ = 10.",

@@ -21,12 +21,13 @@ from torch import Tensor, nn
 
 from milestones.config import param
 from milestones.data import data_dir
-from milestones.experiments.gan import GameConfig, check_finite, one_step, optimizers, penalty_fn
+from milestones.experiments.gan import (GameConfig, check_finite, one_step, optimizers, penalty_fn,
+                                        snapshot_schedule)
 from milestones.gan import features as ft
 from milestones.gan.dcgan import Discriminator, Generator
 from milestones.gan.idx import load_fashion_mnist
 from milestones.registry import Experiment
-from milestones.runs import Run
+from milestones.runs import Run, read_jsonl, truncate_jsonl
 from milestones.seeding import seed_everything
 
 EVAL_SEED = 28_28  # fixed noise for the measured samples and the sample grids
@@ -108,8 +109,8 @@ def train(cfg: FashionConfig, run: Run) -> dict[str, float]:
     state = dict(modules={"G": G, "D": D}, optimizers={"D": opt_d, "G": opt_g}, generators={"data": data_gen},
                  arch=architecture(cfg))
     start, _ = run.resume(**state)
-    snapshot_steps = {round(cfg.steps * k / cfg.snapshots) for k in range(1, cfg.snapshots + 1)}
-    _truncate_grids(run.dir, start)
+    snapshot_steps = snapshot_schedule(cfg)
+    truncate_jsonl(run.dir / "sample_rows.jsonl", start)
 
     def draw() -> tuple[Tensor, Tensor]:
         x = real[torch.randint(len(real), (cfg.batch_size,), generator=data_gen)]
@@ -159,30 +160,8 @@ def _grid_row(directory: Path, step: int, images: Tensor) -> None:
 
 def read_grids(directory: str | Path) -> list[tuple[int, Tensor]]:
     """The sample rows saved over training: (step, images (16, 1, 28, 28) in [−1, 1])."""
-    path = Path(directory) / "sample_rows.jsonl"
-    rows = []
-    for line in (path.read_text().splitlines() if path.exists() else []):
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # cut short by a kill
-        rows.append((int(row["step"]), torch.tensor(row["images"], dtype=torch.float32).view(-1, 1, 28, 28) / 127.5 - 1))
-    return rows
-
-
-def _truncate_grids(directory: Path, step: int) -> None:
-    path = directory / "sample_rows.jsonl"
-    if path.exists():
-        keep = [line for line in path.read_text().splitlines()
-                if line.strip().startswith("{") and _step(line) <= step]
-        path.write_text("".join(line + "\n" for line in keep))
-
-
-def _step(line: str) -> float:
-    try:
-        return json.loads(line)["step"]
-    except (json.JSONDecodeError, KeyError):
-        return float("inf")
+    return [(int(row["step"]), torch.tensor(row["images"], dtype=torch.float32).view(-1, 1, 28, 28) / 127.5 - 1)
+            for row in read_jsonl(Path(directory) / "sample_rows.jsonl")]
 
 
 def plot(cfg: FashionConfig, G: nn.Module, run: Run) -> None:
