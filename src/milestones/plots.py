@@ -200,3 +200,28 @@ def numerics_figure(methods: Mapping[str, tuple[Sequence[tuple[int, Any]], Any]]
         _eigenvalue_panel(ax, label, eig, f"C{row}")
     fig.tight_layout()
     return _save(fig, path)
+
+
+def memory_attention(weights, sentences: Sequence[str], supporting: Sequence[int], path: str | Path, *,
+                     title: str, rows: str = "hop") -> Path:
+    """A heat map of weights (rows × statements), statements oldest first along the x axis with their
+    text as labels; supporting statements are marked. MemN2N: one row per hop (attention); EntNet:
+    one row per memory slot (gate activations)."""
+    import numpy as np
+    w = np.asarray(weights, dtype=float)
+    n_rows, n = w.shape
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.32 * n + 3), 1.6 + 0.28 * n_rows + 0.09 * max(map(len, sentences or [""]))),
+                           dpi=110)
+    im = ax.imshow(w, aspect="auto", cmap="viridis", vmin=0.0, vmax=max(1e-9, float(w.max())))
+    ax.set_xticks(range(n))
+    ax.set_xticklabels(sentences, rotation=60, ha="right", fontsize=7)
+    for s in supporting:
+        if 0 <= s < n:
+            ax.get_xticklabels()[s].set_color("C3")
+            ax.get_xticklabels()[s].set_fontweight("bold")
+    ax.set_yticks(range(n_rows))
+    ax.set_yticklabels([f"{rows} {r + 1}" for r in range(n_rows)], fontsize=7)
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(im, ax=ax, fraction=0.03, pad=0.01, label="attention" if rows == "hop" else "gate")
+    fig.tight_layout()
+    return _save(fig, path)

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from milestones.runs import Run
 
 FAMILIES = ("milestones.experiments.rnn", "milestones.experiments.ntm", "milestones.experiments.gan",
-            "milestones.experiments.gan_fashion")
+            "milestones.experiments.gan_fashion", "milestones.experiments.memory")
 
 
 @dataclasses.dataclass(frozen=True)

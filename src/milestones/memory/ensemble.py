@@ -1,0 +1,65 @@
+"""Independent restarts trained at once: R copies of a module with their parameters stacked (R, …).
+
+The papers pick the best of several runs (MemN2N: of 10, by training error; EntNet: of 10, by
+validation error). Small networks on a CPU spend most of a step on per-call overhead, so R restarts
+are run as one vectorised network (`torch.func.vmap` over the stacked parameters): each member has
+its own initialisation, batches, noise and gradients, and the loss is the sum of the members' losses,
+so no gradient crosses between members.
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call, stack_module_state, vmap
+
+
+class Ensemble(nn.Module):
+    """`Ensemble(make, R)(*inputs)` runs member r on inputs[..][r]: every tensor input has a leading
+    (R,) dimension; keyword arguments are passed unchanged to every member."""
+
+    def __init__(self, make: Callable[[], nn.Module], members: int) -> None:
+        super().__init__()
+        if members < 1:
+            raise ValueError(f"an ensemble needs at least one member, got {members}")
+        models = [make() for _ in range(members)]
+        params, buffers = stack_module_state(models)
+        if buffers:
+            raise ValueError("Ensemble supports modules without buffers")
+        self.members = members
+        self.names = list(params)
+        self.stacked = nn.ParameterDict({"p_" + n.replace(".", "__"): nn.Parameter(p.detach().clone())
+                                         for n, p in params.items()})
+        self._template = [copy.deepcopy(models[0]).to("meta")]  # a list: not a submodule
+
+    @property
+    def template(self) -> nn.Module:
+        return self._template[0]
+
+    def params(self) -> dict[str, Tensor]:
+        return {n: self.stacked["p_" + n.replace(".", "__")] for n in self.names}
+
+    def forward(self, *inputs: Tensor, **kwargs):
+        template = self.template
+
+        def one(params: dict[str, Tensor], *xs: Tensor):
+            return functional_call(template, params, xs, kwargs)
+
+        return vmap(one)(self.params(), *inputs)
+
+    def member(self, r: int) -> nn.Module:
+        """Member r as a plain module (a copy) for evaluation and figures."""
+        model = copy.deepcopy(self.template).to_empty(device=next(iter(self.stacked.values())).device)
+        model.load_state_dict({n: p[r].detach().clone() for n, p in self.params().items()})
+        return model
+
+    @torch.no_grad()
+    def map_(self, fn: Callable[[nn.Module], None]) -> None:
+        """Apply an in-place fix-up (e.g. zeroing the nil word) to every member."""
+        for r in range(self.members):
+            model = self.member(r)
+            fn(model)
+            for n, p in self.params().items():
+                p[r].copy_(dict(model.named_parameters())[n])

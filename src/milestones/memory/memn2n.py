@@ -1,0 +1,137 @@
+"""End-to-End Memory Networks (Sukhbaatar, Szlam, Weston & Fergus 2015, arXiv 1503.08895).
+
+Legend: B batch, M memory slots, L words per statement, Lq words per question, V vocabulary,
+d embedding dimension, K hops.
+
+One hop k (§2.1), with the story's statements x_i in memory and the controller state u^k:
+    m_i = Σ_j l_j ⊙ A^k x_ij + T_A^k(i)          (memory vectors,  eq. 1 with PE §4.1 and TE)
+    c_i = Σ_j l_j ⊙ C^k x_ij + T_C^k(i)          (output vectors)
+    p_i = softmax_i(u^kᵀ m_i)                    (eq. 1; padded slots are masked out)
+    o^k = Σ_i p_i c_i                            (eq. 2)
+    u^{k+1} = u^k + o^k   (adjacent tying)  or  H u^k + o^k  (layer-wise tying)   (§2.2)
+    â = softmax(W u^{K+1})                        (eq. 3 after the last hop)
+with u^1 = Σ_j l_j ⊙ B q_j. Position encoding (PE): l_kj = (1 − j/J) − (k/d)(1 − 2j/J) for word j of
+a statement of J words and embedding coordinate k (1-based); bag of words (BoW) is l = 1.
+Adjacent tying: A^{k+1} = C^k, T_A^{k+1} = T_C^k, B = A^1 and W = (C^K)ᵀ, so K + 1 embedding matrices.
+Layer-wise tying: one A, one C for every hop, a separate B and W, and the map H.
+Linear start (§4.2) removes the softmax from every hop (p_i = u^kᵀ m_i) until it is put back.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+ENCODINGS = ("pe", "bow")
+TYINGS = ("adjacent", "layerwise")
+
+
+def position_encoding(lengths: Tensor, L: int, d: int) -> Tensor:
+    """l (…, L, d) for statements of `lengths` (…) words: l_kj = (1 − j/J) − (k/d)(1 − 2j/J) for
+    j ≤ J, and 0 on the padding after the J words."""
+    j = torch.arange(1, L + 1, dtype=torch.float32, device=lengths.device)[:, None]  # (L, 1)
+    k = torch.arange(1, d + 1, dtype=torch.float32, device=lengths.device)[None, :]  # (1, d)
+    J = lengths.clamp_min(1).to(torch.float32)[..., None, None]  # (…, 1, 1)
+    weights = (1 - j / J) - (k / d) * (1 - 2 * j / J)
+    return weights * (j <= J)
+
+
+class MemN2N(nn.Module):
+    """The end-to-end memory network for bAbI: forward(story, question, count) → answer logits."""
+
+    def __init__(self, vocab_size: int, dim: int = 20, hops: int = 3, memory_size: int = 50,
+                 encoding: str = "pe", temporal: bool = True, tying: str = "adjacent",
+                 init_std: float = 0.1) -> None:
+        super().__init__()
+        if encoding not in ENCODINGS:
+            raise ValueError(f"encoding {encoding!r}; expected one of {', '.join(ENCODINGS)}")
+        if tying not in TYINGS:
+            raise ValueError(f"tying {tying!r}; expected one of {', '.join(TYINGS)}")
+        if min(vocab_size, dim, hops, memory_size) < 1:
+            raise ValueError(f"vocab_size, dim, hops and memory_size must be positive, got "
+                             f"{vocab_size}, {dim}, {hops}, {memory_size}")
+        self.dim, self.hops, self.memory_size = dim, hops, memory_size
+        self.encoding, self.temporal, self.tying = encoding, temporal, tying
+        n = hops + 1 if tying == "adjacent" else 4  # layer-wise: A, C, B, W
+        self.embed = nn.Parameter(torch.randn(n, vocab_size, dim) * init_std)  # (n, V, d)
+        self.time = nn.Parameter(torch.randn(hops + 1 if tying == "adjacent" else 2, memory_size, dim) * init_std)
+        self.H = nn.Parameter(torch.randn(dim, dim) * init_std) if tying == "layerwise" else None
+        self.zero_nil_()
+
+    @torch.no_grad()
+    def zero_nil_(self) -> None:
+        """Keep the nil word's embedding at zero (the official code does this after every update)."""
+        self.embed[:, 0] = 0
+
+    def _matrices(self, k: int) -> tuple[int, int]:
+        """Indices into `embed` / `time` of A^k and C^k (0-based hop k)."""
+        return (k, k + 1) if self.tying == "adjacent" else (0, 1)
+
+    def bags(self, words: Tensor) -> Tensor:
+        """Each statement as weights over the vocabulary, (c, …, V) for words (…, L): with PE,
+        l_kj = α_j + (k/d) β_j with α_j = 1 − j/J and β_j = 2j/J − 1, so Σ_j l_j ⊙ E x_j =
+        bag_α E + (k/d) ⊙ bag_β E, two matrix products instead of a gather per word (c = 2);
+        with BoW one bag of word counts (c = 1). Nil words (padding) weigh nothing."""
+        present = words != 0
+        L = words.shape[-1]
+        if self.encoding == "pe":
+            j = torch.arange(1, L + 1, dtype=torch.float32, device=words.device)
+            J = present.sum(-1, keepdim=True).clamp_min(1).to(torch.float32)  # (…, 1)
+            coef = torch.stack([1 - j / J, 2 * j / J - 1]) * present  # (2, …, L)
+        else:
+            coef = present[None].to(torch.float32)  # (1, …, L)
+        V = self.embed.shape[-2]
+        zeros = torch.zeros(*coef.shape[:-1], V, dtype=coef.dtype, device=coef.device)
+        return zeros.scatter_add(-1, words.expand(coef.shape), coef)
+
+    def encode(self, bags: Tensor, matrix: int) -> Tensor:
+        """Σ_j l_j ⊙ E x_j (…, d) from bags (c, …, V), E = embed[matrix] (V, d)."""
+        x = bags @ self.embed[matrix]  # (c, …, d)
+        if self.encoding == "bow":
+            return x[0]
+        k = torch.arange(1, self.dim + 1, dtype=x.dtype, device=x.device)
+        return x[0] + (k / self.dim) * x[1]
+
+    def forward(self, story: Tensor, question: Tensor, count: Tensor, linear: bool = False,
+                return_attention: bool = False):
+        """story (B, M, L), question (B, Lq), count (B,) slots in use → logits (B, V)
+        [, attention (B, K, M)]. Slots from `count` on are padding: they get zero attention."""
+        B, M, _ = story.shape
+        if M > self.memory_size:
+            raise ValueError(f"story has {M} slots; this network holds at most memory_size {self.memory_size}")
+        used = torch.arange(M, device=story.device)[None, :] < count[:, None]  # (B, M)
+        sentences, query = self.bags(story), self.bags(question)  # (c, B, M, V), (c, B, V)
+        u = self.encode(query, 2 if self.tying == "layerwise" else 0)  # (B, d)
+        attention = []
+        for k in range(self.hops):
+            a, c = self._matrices(k)
+            m = self.encode(sentences, a)  # (B, M, d)
+            out = self.encode(sentences, c)  # (B, M, d)
+            if self.temporal:
+                m, out = m + self.time[a, :M], out + self.time[c, :M]
+            scores = torch.einsum("bmd,bd->bm", m, u)  # (B, M)
+            if linear:
+                p = scores.masked_fill(~used, 0.0)
+            else:
+                p = torch.softmax(scores.masked_fill(~used, float("-inf")), dim=-1)
+            o = torch.einsum("bm,bmd->bd", p, out)  # (B, d)
+            u = (u if self.H is None else u @ self.H.T) + o
+            attention.append(p)
+        W = self.embed[self.hops] if self.tying == "adjacent" else self.embed[3]  # (V, d)
+        logits = u @ W.T  # (B, V)
+        return (logits, torch.stack(attention, 1)) if return_attention else logits
+
+
+def random_noise(story: Tensor, count: Tensor, rate: float, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """Random noise (§4.2): insert empty memories (about `rate` per statement) among the statements,
+    so that the temporal vectors see each statement at varied distances. story (B, M, L) recent
+    first, count (B,) → (story, count) with the statements moved to later slots; statements pushed
+    beyond slot M − 1 fall out of memory. Empty slots between statements are in use (not masked)."""
+    B, M, L = story.shape
+    gaps = (torch.rand(B, M, generator=generator) < rate).long().to(story.device)  # (B, M)
+    target = torch.arange(M, device=story.device)[None, :] + gaps.cumsum(1)  # new slot of each statement
+    keep = (torch.arange(M, device=story.device)[None, :] < count[:, None]) & (target < M)
+    out = torch.zeros_like(story)
+    rows = torch.arange(B, device=story.device)[:, None].expand(B, M)
+    out[rows[keep], target[keep]] = story[keep]
+    new_count = torch.where(keep, target + 1, torch.zeros_like(target)).amax(1)
+    return out, new_count
