@@ -32,6 +32,7 @@ class Schedule:
     ls_epochs: int = 0  # MemN2N linear start epochs (before `epochs`)
     ls_lr: float = 0.0
     noise: float = 0.0  # MemN2N random noise rate
+    bucket: bool = False  # batches of stories of similar length (see `batches`)
 
     @property
     def total(self) -> int:
@@ -86,15 +87,32 @@ def clip_global_(grads: list[Tensor], limit: float) -> None:
         g.mul_(scale.view(-1, *([1] * (g.dim() - 1))))
 
 
+def batches(data: Encoded, members: int, batch_size: int, bucket: bool, generator: torch.Generator) -> list[Tensor]:
+    """Index batches (R, B) of one epoch, a fresh shuffle per member. With `bucket`, each run of 50
+    batches of the shuffle is sorted by story length before it is cut, and the batches are then
+    visited in random order: a batch costs as many recurrent steps as its longest story."""
+    N = len(data)
+    order = torch.argsort(torch.rand(members, N, generator=generator), dim=1)  # (R, N)
+    if bucket:
+        chunk = batch_size * 50
+        for c in range(0, N, chunk):
+            part = order[:, c:c + chunk]
+            by_length = torch.sort(data.count[part], dim=1, stable=True).indices
+            order[:, c:c + chunk] = torch.gather(part, 1, by_length)
+    starts = list(range(0, N, batch_size))
+    if bucket:
+        starts = [starts[i] for i in torch.randperm(len(starts), generator=generator).tolist()]
+    return [order[:, s:s + batch_size] for s in starts]
+
+
 def epoch(ens: Ensemble, sched: Schedule, data: Encoded, ep: int, optimizer: torch.optim.Optimizer | None,
           generator: torch.Generator) -> float:
     """One pass over `data` for every member (own shuffles); returns the mean loss per sample."""
     R, N = ens.members, len(data)
-    order = torch.argsort(torch.rand(R, N, generator=generator), dim=1)  # (R, N)
     params = list(ens.params().values())
     lr, linear, total = sched.lr_at(ep), sched.linear(ep), 0.0
-    for start in range(0, N, sched.batch_size):
-        batch = data[order[:, start:start + sched.batch_size]]  # tensors (R, B, …)
+    for index in batches(data, R, sched.batch_size, sched.bucket, generator):
+        batch = data[index]  # tensors (R, B, …)
         if sched.noise > 0:
             R_, B = batch.count.shape
             story, count = random_noise(batch.story.flatten(0, 1), batch.count.flatten(), sched.noise, generator)
