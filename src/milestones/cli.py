@@ -28,7 +28,8 @@ from milestones import report as report_mod
 from milestones import results as results_mod
 from milestones.checkpoint import CheckpointError
 from milestones.config import ConfigError
-from milestones.data import DOWNLOADS, DataMissingError, DownloadError, download
+from milestones.memory.babi import BabiFormatError
+from milestones.data import DATASETS, DataMissingError, DownloadError, download
 from milestones.registry import Experiment, catalog, select
 from milestones.runs import Run, RunStopped, TrainingDiverged, new_run_dir, runs_dir
 
@@ -74,8 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("download", help="fetch a data set from its official source into the data folder "
                        "(--data-dir, else $MILESTONES_DATA), checking each file's MD5", allow_abbrev=False)
-    s.add_argument("dataset", help="one of: " + ", ".join(DOWNLOADS))
+    s.add_argument("dataset", help="one of: " + ", ".join(DATASETS))
     s.add_argument("--url", help="fetch from this base URL instead of the official one (a mirror)")
+
+    s = sub.add_parser("data", help="data sets: `milestones data download NAME` (same as `download`)",
+                       allow_abbrev=False)
+    s.add_argument("action", choices=("download",), help="what to do")
+    s.add_argument("dataset", help="one of: " + ", ".join(DATASETS))
+    s.add_argument("--url", help="fetch from this URL instead of the official one (a mirror; for bAbI "
+                   "the archive's own URL)")
 
     s = sub.add_parser("evaluate", help="evaluate a run's last checkpoint on its test set", allow_abbrev=False)
     s.add_argument("run_dir", help="a run directory")
@@ -386,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         if extra:
             raise UsageError(f"unrecognized arguments: {' '.join(extra)}")
         {"list": cmd_list, "evaluate": cmd_evaluate, "report": cmd_report, "demo": cmd_demo,
-         "download": cmd_download}[args.command](args)
+         "download": cmd_download, "data": cmd_download}[args.command](args)
         return 0
     except RunStopped as e:
         print(str(e), file=sys.stderr)
@@ -394,7 +402,8 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingDiverged as e:
         print(f"milestones: training diverged: {e}", file=sys.stderr)
         return 1
-    except (UsageError, ConfigError, KeyError, CheckpointError, DataMissingError, DownloadError, FileNotFoundError,
+    except (UsageError, ConfigError, KeyError, CheckpointError, DataMissingError, DownloadError, BabiFormatError,
+            FileNotFoundError,
             FileExistsError, results_mod.ResultsError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"milestones: error: {msg}", file=sys.stderr)

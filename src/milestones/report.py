@@ -95,7 +95,7 @@ README_END = "<!-- end of results table -->"
 #   <!-- generalization table (ntm/, lstm/): written by … --> … <!-- end of generalization table -->
 #   <!-- mixtures table (gan/): …, <!-- images table (gan/): … the GAN tables (`mixtures_table`, `images_table`)
 # The plain results block holds every experiment no prefixed block claims.
-_BLOCK = re.compile(r"<!-- (results|generalization|mixtures|images) table(?: \(([^)]*)\))?: written by "
+_BLOCK = re.compile(r"<!-- (results|generalization|mixtures|images|babi) table(?: \(([^)]*)\))?: written by "
                     r"`milestones report --readme README.md` -->\n(.*?)<!-- end of \1 table -->", re.S)
 
 
@@ -207,7 +207,53 @@ def images_table(records: list[dict[str, Any]], order: list[str] = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
-TABLES = {"results": variants_table, "generalization": generalization_table, "mixtures": mixtures_table,
+def babi_table(records: list[dict[str, Any]], order: list[str] = ()) -> str:
+    """Markdown: bAbI test error (%) per task, one column per experiment (mean over seeds of the
+    chosen restart) beside the paper's column where the paper gives per-task numbers; then the mean,
+    the failed tasks (> 5 %), restarts, epochs and wall time."""
+    rank = {name: k for k, name in enumerate(order)}
+    recs = sorted((r for r in records if any(m.startswith("task") and m.endswith("_error") for m in r["metrics"])),
+                  key=lambda r: (rank.get(r["experiment"], len(rank)), r["experiment"]))
+    if not recs:
+        return "_no bAbI results yet_\n"
+    head, cols = ["task"], []
+    for r in recs:
+        refs = {x["metric"]: x for x in r["references"]}
+        if any(f"task{t}_error" in refs for t in range(1, 21)):
+            head.append(f"paper: {r['experiment']}")
+            cols.append(("paper", r, refs))
+        head.append(f"**ours: {r['experiment']}**")
+        cols.append(("ours", r, refs))
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def cell(kind: str, r: dict, refs: dict, key: str) -> str:
+        if kind == "paper":
+            return f"{refs[key]['value']:.1f}" if key in refs else "–"
+        stat = r["summary_stats"].get(key)
+        return f"{stat['mean']:.1f}" if stat else "–"
+
+    for t in range(1, 21):
+        lines.append(f"| {t} | " + " | ".join(cell(k, r, refs, f"task{t}_error") for k, r, refs in cols) + " |")
+    lines.append("| **mean** | " + " | ".join(f"**{cell(k, r, refs, 'mean_error')}**" for k, r, refs in cols) + " |")
+    failed = []
+    for kind, r, refs in cols:
+        if kind == "paper":
+            paper = [refs[f"task{t}_error"]["value"] for t in range(1, 21) if f"task{t}_error" in refs]
+            failed.append(str(sum(v > 5 for v in paper)))
+        else:
+            stat = r["summary_stats"].get("failed")
+            failed.append(f"{stat['mean']:.0f} of {r['summary_stats']['tasks']['mean']:.0f}" if stat else "–")
+    lines.append("| failed (> 5 %) | " + " | ".join(failed) + " |")
+    lines.append("| restarts, epochs | " + " | ".join(
+        "–" if k == "paper" or "config" not in r else
+        f"best of {r['config']['restarts']}, {r['config']['epochs'] + r['config'].get('ls_epochs', 0)}"
+        for k, r, _ in cols) + " |")
+    lines.append("| wall time (1 core) | " + " | ".join(
+        "–" if k == "paper" else fmt_time(r["wall_time_s"] / len(r["seeds"])) for k, r, _ in cols) + " |")
+    return "\n".join(lines) + "\n"
+
+
+TABLES = {"babi": babi_table, "results": variants_table, "generalization": generalization_table, "mixtures": mixtures_table,
           "images": images_table}
 
 

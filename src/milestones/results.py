@@ -66,7 +66,8 @@ def seed_entry(result: dict[str, Any], run_dir: str | Path) -> dict[str, Any]:
 def aggregate(seeds: list[dict[str, Any]], *, experiment: str, summary: str, metric: str, goal: str,
               references: list[dict], citation: str, deviations: list[str], budget: str | None,
               command: str | None, machine: dict | None, git_commit: str | None,
-              group: str | None = None, curve_keys: list[str] | None = None) -> dict[str, Any]:
+              group: str | None = None, curve_keys: list[str] | None = None,
+              config: dict | None = None) -> dict[str, Any]:
     names = sorted({k for s in seeds for k in s["metrics"]})
     return {
         "experiment": experiment, "summary": summary, "metric": metric, "goal": goal,
@@ -76,7 +77,7 @@ def aggregate(seeds: list[dict[str, Any]], *, experiment: str, summary: str, met
         "seeds": sorted(seeds, key=lambda s: s["seed"]),
         "summary_stats": {k: stats([s["metrics"][k] for s in seeds if k in s["metrics"]]) for k in names},
         "command": command, "wall_time_s": round(sum(s["wall_time_s"] for s in seeds), 1),
-        "machine": machine, "git_commit": git_commit,
+        "machine": machine, "git_commit": git_commit, **({"config": config} if config else {}),
         "created": dt.datetime.now().isoformat(timespec="seconds"),
     }
 
@@ -90,7 +91,7 @@ def from_experiment(exp: Experiment, runs: list[tuple[dict[str, Any], Path]], *,
                      references=[dataclasses.asdict(r) for r in exp.references],
                      citation=exp.citation, deviations=list(exp.deviations), budget=budget,
                      command=command, machine=first["machine"], git_commit=first["git_commit"],
-                     group=exp.group_name, curve_keys=list(exp.curve_keys))
+                     group=exp.group_name, curve_keys=list(exp.curve_keys), config=first.get("config"))
 
 
 def from_runs(run_dirs: Iterable[str | Path]) -> list[dict[str, Any]]:

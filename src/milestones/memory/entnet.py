@@ -48,7 +48,8 @@ class EntNet(nn.Module):
         self.E[0] = 0
 
     def phi(self, x: Tensor) -> Tensor:
-        return torch.where(x >= 0, x, self.slope * x)
+        """PReLU: x where x ≥ 0, slope ⊙ x elsewhere (written with clamps: `where` is slow on CPU)."""
+        return x.clamp(min=0) + self.slope * x.clamp(max=0)
 
     def encode(self, words: Tensor, mask: Tensor) -> Tensor:
         """s = Σ_i f_i ⊙ e_i for words (…, L) → (…, d)."""
@@ -72,11 +73,11 @@ class EntNet(nn.Module):
         for t in range(T if steps is None else steps):
             g = torch.sigmoid(torch.einsum("bsd,bd->bs", h, s[:, t]) + key_gate[:, t])  # (B, S)  eq. 2
             candidate = self.phi(h @ self.U.T + Vw + Ws[:, t, None])  # (B, S, d)  eq. 3
-            active = (t < count)[:, None]  # (B, 1)
+            active = (t < count).to(h.dtype)[:, None]  # (B, 1)
             g = g * active
             h_new = h + g[..., None] * candidate  # eq. 4
             h_new = h_new / h_new.norm(dim=-1, keepdim=True)  # eq. 5
-            h = torch.where(active[..., None], h_new, h)
+            h = h + active[..., None] * (h_new - h)  # a finished story keeps its memory
             gates.append(g)
         p = torch.softmax(torch.einsum("bsd,bd->bs", h, q), dim=-1)  # (B, S)  eq. 6
         u = torch.einsum("bs,bsd->bd", p, h)  # (B, d)

@@ -11,7 +11,10 @@ One hop k (§2.1), with the story's statements x_i in memory and the controller 
     u^{k+1} = u^k + o^k   (adjacent tying)  or  H u^k + o^k  (layer-wise tying)   (§2.2)
     â = softmax(W u^{K+1})                        (eq. 3 after the last hop)
 with u^1 = Σ_j l_j ⊙ B q_j. Position encoding (PE): l_kj = (1 − j/J) − (k/d)(1 − 2j/J) for word j of
-a statement of J words and embedding coordinate k (1-based); bag of words (BoW) is l = 1.
+a statement of J words and embedding coordinate k (1-based); bag of words (BoW) is l = 1. The
+official Matlab code computes another weighting, l_kj = 1 + 4 (k − (d+1)/2)(j − (J+1)/2) / (d J)
+("pe-official"); the two are different functions (at the last word j = J the paper's weight is
+k/d, the official one 1 + 2(k − (d+1)/2)(J − 1)/(d J)).
 Adjacent tying: A^{k+1} = C^k, T_A^{k+1} = T_C^k, B = A^1 and W = (C^K)ᵀ, so K + 1 embedding matrices.
 Layer-wise tying: one A, one C for every hop, a separate B and W, and the map H.
 Linear start (§4.2) removes the softmax from every hop (p_i = u^kᵀ m_i) until it is put back.
@@ -21,17 +24,20 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-ENCODINGS = ("pe", "bow")
+ENCODINGS = ("pe", "pe-official", "bow")
 TYINGS = ("adjacent", "layerwise")
 
 
-def position_encoding(lengths: Tensor, L: int, d: int) -> Tensor:
+def position_encoding(lengths: Tensor, L: int, d: int, official: bool = False) -> Tensor:
     """l (…, L, d) for statements of `lengths` (…) words: l_kj = (1 − j/J) − (k/d)(1 − 2j/J) for
-    j ≤ J, and 0 on the padding after the J words."""
+    j ≤ J (official: 1 + 4 (k − (d+1)/2)(j − (J+1)/2) / (d J)), and 0 on the padding after the J words."""
     j = torch.arange(1, L + 1, dtype=torch.float32, device=lengths.device)[:, None]  # (L, 1)
     k = torch.arange(1, d + 1, dtype=torch.float32, device=lengths.device)[None, :]  # (1, d)
     J = lengths.clamp_min(1).to(torch.float32)[..., None, None]  # (…, 1, 1)
-    weights = (1 - j / J) - (k / d) * (1 - 2 * j / J)
+    if official:
+        weights = 1 + 4 * (k - (d + 1) / 2) * (j - (J + 1) / 2) / (d * J)
+    else:
+        weights = (1 - j / J) - (k / d) * (1 - 2 * j / J)
     return weights * (j <= J)
 
 
@@ -73,10 +79,13 @@ class MemN2N(nn.Module):
         with BoW one bag of word counts (c = 1). Nil words (padding) weigh nothing."""
         present = words != 0
         L = words.shape[-1]
-        if self.encoding == "pe":
+        if self.encoding != "bow":
             j = torch.arange(1, L + 1, dtype=torch.float32, device=words.device)
             J = present.sum(-1, keepdim=True).clamp_min(1).to(torch.float32)  # (…, 1)
-            coef = torch.stack([1 - j / J, 2 * j / J - 1]) * present  # (2, …, L)
+            if self.encoding == "pe":
+                coef = torch.stack([1 - j / J, 2 * j / J - 1]) * present  # (2, …, L)
+            else:  # 1 + (k − (d+1)/2)/d · 4 (j − (J+1)/2)/J
+                coef = torch.stack([torch.ones_like(j / J), 4 * (j - (J + 1) / 2) / J]) * present
         else:
             coef = present[None].to(torch.float32)  # (1, …, L)
         V = self.embed.shape[-2]
@@ -89,7 +98,9 @@ class MemN2N(nn.Module):
         if self.encoding == "bow":
             return x[0]
         k = torch.arange(1, self.dim + 1, dtype=x.dtype, device=x.device)
-        return x[0] + (k / self.dim) * x[1]
+        if self.encoding == "pe":
+            return x[0] + (k / self.dim) * x[1]
+        return x[0] + ((k - (self.dim + 1) / 2) / self.dim) * x[1]
 
     def forward(self, story: Tensor, question: Tensor, count: Tensor, linear: bool = False,
                 return_attention: bool = False):

@@ -1,0 +1,113 @@
+"""The bAbI experiments: options, stop and resume across tasks, the choice among restarts, explain
+figures and the command line."""
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from milestones.config import ConfigError, apply_overrides
+from milestones.experiments import memory as mem
+from milestones.registry import catalog
+from milestones.runs import Run, RunStopped
+
+
+def test_task_lists_and_bad_options():
+    assert mem.parse_tasks("1-3,16") == [1, 2, 3, 16]
+    for bad in ("0", "1-21", "a", "1,1", ""):
+        with pytest.raises(ConfigError, match="--tasks"):
+            mem.parse_tasks(bad)
+    cfg = catalog()["memn2n/babi-1k"].config
+    with pytest.raises(ConfigError, match="--encoding: expected one of pe, pe-official, bow"):
+        apply_overrides(cfg, ["--encoding", "onehot"])
+    with pytest.raises(ConfigError, match="--tasks"):
+        apply_overrides(cfg, ["--tasks", "3-1"])
+
+
+def test_presets_are_the_papers_settings():
+    exps = catalog()
+    single, joint, entnet = exps["memn2n/babi-1k"].config, exps["memn2n/babi-1k-joint"].config, exps["entnet/babi-10k"].config
+    assert (single.hops, single.dim, single.batch_size, single.epochs, single.lr, single.decay_every,
+            single.ls_epochs, single.ls_lr, single.memory_size, single.clip, single.restarts, single.select,
+            single.noise, single.encoding, single.tying) == (
+        3, 20, 32, 100, 0.01, 25, 20, 0.005, 50, 40.0, 10, "train", 0.1, "pe", "adjacent")
+    assert (joint.joint, joint.dim, joint.epochs, joint.decay_every, joint.ls_epochs) == (True, 50, 60, 15, 30)
+    # EntNet's 10k schedule is cut to fit a CPU (see its deviations); the rest is the paper's
+    assert (entnet.dim, entnet.slots, entnet.lr, entnet.clip, entnet.select, entnet.story_cap,
+            entnet.story_cap_task3, entnet.batch_size) == (100, 20, 0.01, 40.0, "valid", 70, 150, 32)
+
+
+TINY = dict(tasks="1,4", epochs=3, ls_epochs=1, restarts=2, dim=8, decay_every=2)
+
+
+def _stop_during(monkeypatch, n: int):
+    real, calls = mem.epoch, {"n": 0}
+
+    def then_stop(*args):
+        calls["n"] += 1
+        if calls["n"] == n:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args)
+
+    monkeypatch.setattr(mem, "epoch", then_stop)
+
+
+@pytest.mark.parametrize("stop_at", [2, 5])  # inside task 1; inside task 4 after task 1 finished
+def test_stopped_and_resumed_run_matches_uninterrupted(shared_data, tmp_path, monkeypatch, stop_at):
+    shared_data("babi")
+    exp = catalog()["memn2n/babi-1k"]
+    cfg = dataclasses.replace(exp.config, **TINY)
+    whole = exp.train(cfg, Run.create(tmp_path / "whole", exp, cfg, progress=False))
+    run = Run.create(tmp_path / "stopped", exp, cfg, progress=False)
+    _stop_during(monkeypatch, stop_at)
+    with pytest.raises(RunStopped, match=f"stopped at step {stop_at}"):
+        exp.train(cfg, run)
+    monkeypatch.undo()
+    resumed = exp.train(cfg, Run(tmp_path / "stopped", exp, cfg, progress=False))
+    for key in whole:
+        if not key.endswith("time_s"):
+            assert resumed[key] == pytest.approx(whole[key]), key
+    steps = [r["step"] for r in Run(tmp_path / "stopped", exp, cfg).metrics()]
+    assert steps == list(range(1, 9))  # 4 epochs per task, each logged once
+    a = Run(tmp_path / "whole", exp, cfg).metrics()
+    b = Run(tmp_path / "stopped", exp, cfg).metrics()
+    assert [r["loss"] for r in a] == pytest.approx([r["loss"] for r in b])
+
+
+def test_the_choice_among_restarts_is_the_papers(monkeypatch):
+    cfg = catalog()["memn2n/babi-1k"].config
+    done = {"task1": {"chosen": 1, "train": [2.0, 0.0], "valid": [1.0, 3.0], "test": {"1": [4.0, 6.0]}, "time_s": 1.0},
+            "task2": {"chosen": 0, "train": [0.0, 1.0], "valid": [0.0, 0.0], "test": {"2": [5.5, 1.0]}, "time_s": 2.0}}
+    out = mem.summarize(cfg, done)
+    assert out["task1_error"] == 6.0 and out["task2_error"] == 5.5 and out["failed"] == 2
+    assert out["mean_error"] == 5.75 and out["mean_error_restarts"] == pytest.approx((5 + 3.25) / 2)
+
+
+def test_explain_draws_attention_and_gates(shared_data, tmp_path):
+    shared_data("babi")
+    for name, extra in (("memn2n/babi-1k", dict(ls_epochs=1)), ("entnet/babi-1k", {})):
+        exp = catalog()[name]
+        cfg = dataclasses.replace(exp.config, tasks="4", epochs=1, restarts=2, dim=8, **extra)
+        run = Run.create(tmp_path / name.replace("/", "_"), exp, cfg, progress=False)
+        exp.train(cfg, run)
+        paths = exp.explain(cfg, run, {"task": "4", "example": "3"})
+        assert len(paths) == 1 and paths[0].exists() and paths[0].stat().st_size > 5_000
+        with pytest.raises(ConfigError, match="test questions 0-999"):
+            exp.explain(cfg, run, {"task": "4", "example": "1000"})
+        with pytest.raises(ValueError, match="not among this run's tasks"):
+            exp.explain(cfg, run, {"task": "2", "example": "0"})
+
+
+def test_command_line_errors(cli_env, tmp_path):
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "milestones", *args], capture_output=True, text=True,
+                              env=cli_env, timeout=120)
+    out = run("data", "download", "mnist", "--data-dir", str(tmp_path))
+    assert out.returncode != 0 and "no download for 'mnist'; available: fashion-mnist, babi" in out.stderr
+    out = run("train", "memn2n/babi-1k", "--tasks", "25", "--run-dir", str(tmp_path / "r"))
+    assert out.returncode != 0 and "--tasks: expected distinct task numbers in 1-20" in out.stderr
+    out = run("train", "memn2n/babi-1k", "--data-dir", str(tmp_path / "nowhere"), "--run-dir", str(tmp_path / "r2"))
+    assert out.returncode != 0 and "data set 'babi' not found" in out.stderr
