@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/rnn_speed.py
 	$(PY) benchmarks/ntm_speed.py --compile
 	$(PY) benchmarks/gan_speed.py
+	$(PY) benchmarks/memory_speed.py
 
 clean:
 	rm -rf $(VENV) runs report

@@ -33,7 +33,8 @@ def test_presets_are_the_papers_settings():
     assert (single.hops, single.dim, single.batch_size, single.epochs, single.lr, single.decay_every,
             single.ls_epochs, single.ls_lr, single.memory_size, single.clip, single.restarts, single.select,
             single.noise, single.encoding, single.tying) == (
-        3, 20, 32, 100, 0.01, 25, 20, 0.005, 50, 40.0, 10, "train", 0.1, "pe", "adjacent")
+        3, 20, 32, 100, 0.01, 25, 20, 0.005, 50, 40.0, 10, "train", 0.1, "pe-official", "adjacent")
+    assert exps["memn2n/babi-1k-pe-paper"].config.encoding == "pe"
     assert (joint.joint, joint.dim, joint.epochs, joint.decay_every, joint.ls_epochs) == (True, 50, 60, 15, 30)
     # EntNet's 10k schedule is cut to fit a CPU (see its deviations); the rest is the paper's
     assert (entnet.dim, entnet.slots, entnet.lr, entnet.clip, entnet.select, entnet.story_cap,

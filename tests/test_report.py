@@ -133,3 +133,22 @@ def test_images_table_lists_each_method_and_the_real_data_floor():
     lines = report.images_table([rec]).splitlines()
     assert lines[2] == "| gan/fashion-dcgan | 12 | 0.7 | 0.5 | 0.9 | 0.6 | 200 | 1.0 min | 1 |"
     assert lines[3] == "| training images (the floor) | 0.5 | 0.8 | 0.8 | 1 | 0.9 | – | – | – |"
+
+
+def test_babi_table_puts_each_task_beside_the_papers_column():
+    metrics = {"task1_error": 0.0, "task2_error": 7.25, "mean_error": 3.625, "failed": 1.0, "tasks": 2.0}
+    refs = [{"metric": "task1_error", "value": 0.0, "note": "PE LS RN"}, {"metric": "task2_error", "value": 8.3},
+            {"metric": "mean_error", "value": 13.9}]
+    rec = results.aggregate([{"seed": 0, "metrics": metrics, "wall_time_s": 90, "curve": []}],
+                            experiment="memn2n/babi-1k", summary="", metric="mean_error", goal="min",
+                            references=refs, citation="", deviations=[], budget="full", command=None,
+                            machine=None, git_commit=None, config={"restarts": 10, "epochs": 100, "ls_epochs": 20})
+    other = dict(rec, experiment="memn2n/babi-1k-bow")
+    lines = report.babi_table([rec, other]).splitlines()  # one paper column for both
+    assert lines[0] == "| task | paper: PE LS RN | **ours: memn2n/babi-1k** | **ours: memn2n/babi-1k-bow** |"
+    assert lines[2] == "| 1 | 0.0 | 0.0 | 0.0 |" and lines[3] == "| 2 | 8.3 | 7.2 | 7.2 |"
+    assert lines[4] == "| 3 | – | – | – |"
+    assert "| **mean** | **13.9** | **3.6** | **3.6** |" in lines
+    assert "| failed (> 5 %) | 1 | 1 of 2 | 1 of 2 |" in lines
+    assert "| restarts, epochs | – | best of 10, 120 | best of 10, 120 |" in lines
+    assert "| wall time (1 core) | – | 1.5 min | 1.5 min |" in lines

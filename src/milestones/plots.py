@@ -221,7 +221,8 @@ def memory_attention(weights, sentences: Sequence[str], supporting: Sequence[int
             ax.get_xticklabels()[s].set_fontweight("bold")
     ax.set_yticks(range(n_rows))
     ax.set_yticklabels([f"{rows} {r + 1}" for r in range(n_rows)], fontsize=7)
-    ax.set_title(title, fontsize=9)
+    import textwrap
+    ax.set_title(textwrap.fill(title, 70), fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.03, pad=0.01, label="attention" if rows == "hop" else "gate")
     fig.tight_layout()
     return _save(fig, path)

@@ -219,8 +219,9 @@ def babi_table(records: list[dict[str, Any]], order: list[str] = ()) -> str:
     head, cols = ["task"], []
     for r in recs:
         refs = {x["metric"]: x for x in r["references"]}
-        if any(f"task{t}_error" in refs for t in range(1, 21)):
-            head.append(f"paper: {r['experiment']}")
+        first = next((refs[f"task{t}_error"] for t in range(1, 21) if f"task{t}_error" in refs), None)
+        if first and f"paper: {first['note']}" not in head:  # experiments may share one paper column
+            head.append(f"paper: {first['note']}")
             cols.append(("paper", r, refs))
         head.append(f"**ours: {r['experiment']}**")
         cols.append(("ours", r, refs))
@@ -387,6 +388,7 @@ def markdown_to_html(md: str) -> str:
                 if line.strip() and not set(line.strip()) <= set("|-")]
         if not rows:
             continue
+        rows = [[c.replace("**", "") for c in r] for r in rows]  # bold marks are for the README
         head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
         body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
         out.append(f"<table><tr>{head}</tr>{body}</table>")
@@ -420,6 +422,14 @@ def build(records: list[dict[str, Any]], out: str | Path) -> tuple[Path, Path]:
                         "classifier: these are not Inception FIDs and are not comparable with published ones.</p>"
                         + markdown_to_html(images))
         md += ["## GANs on Fashion-MNIST (classifier features, not Inception)\n", images]
+    for family, label in (("memn2n/", "End-to-End Memory Networks"), ("entnet/", "Recurrent Entity Networks")):
+        babi = babi_table([r for r in records if r["experiment"].startswith(family)])
+        if babi.startswith("|"):
+            sections.append(f"<h2>{label} on bAbI, per task</h2><p>Test error (%) of the restart the paper "
+                            "would keep, beside the paper's column; a task fails above 5 %. The attention "
+                            "(MemN2N) or gate (EntNet) figures are in the experiments' sections above.</p>"
+                            + markdown_to_html(babi))
+            md += [f"## {label} on bAbI, per task\n", babi]
     gen = generalization_table(records)
     if gen.startswith("|"):
         sections.append("<h2>Generalization</h2><p>Bits per sequence (wrong bits per sequence), median over "

@@ -45,7 +45,7 @@ class MemN2N(nn.Module):
     """The end-to-end memory network for bAbI: forward(story, question, count) → answer logits."""
 
     def __init__(self, vocab_size: int, dim: int = 20, hops: int = 3, memory_size: int = 50,
-                 encoding: str = "pe", temporal: bool = True, tying: str = "adjacent",
+                 encoding: str = "pe-official", temporal: bool = True, tying: str = "adjacent",
                  init_std: float = 0.1) -> None:
         super().__init__()
         if encoding not in ENCODINGS:
