@@ -80,8 +80,6 @@ def download(name: str, option: str | Path | None = None, *, base_url: str | Non
              log=print) -> Path:
     """Fetch data set `name` into DATA_DIR/name/, skipping files already there with the right MD5.
     Each file is written to a temporary name, checked, then renamed: a failed download leaves nothing."""
-    import urllib.error
-    import urllib.request
     if name == "babi":
         return download_babi(option, base_url=base_url, log=log)
     if name not in DOWNLOADS:
@@ -97,12 +95,9 @@ def download(name: str, option: str | Path | None = None, *, base_url: str | Non
         url = (base_url or spec["url"]).rstrip("/") + "/" + file
         tmp = target.with_name(f".{file}.part")
         try:
-            with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
-                while block := response.read(1 << 20):
-                    out.write(block)
-        except (urllib.error.URLError, OSError) as e:
-            tmp.unlink(missing_ok=True)
-            raise DownloadError(f"could not download {url} ({e}); the official source is {spec['source']}") from None
+            _fetch(url, tmp)
+        except DownloadError as e:
+            raise DownloadError(f"{e}; the official source is {spec['source']}") from None
         got = _md5(tmp)
         if got != md5:
             tmp.unlink()
