@@ -78,6 +78,17 @@ def test_stopped_and_resumed_run_matches_uninterrupted(shared_data, tmp_path, mo
     assert [r["loss"] for r in a] == pytest.approx([r["loss"] for r in b])
 
 
+@pytest.mark.parametrize("option", [("--temporal", "false"), ("--encoding", "bow"), ("--tying", "layerwise"),
+                                    ("--select", "valid")])
+def test_every_option_trains(shared_data, tmp_path, option):
+    shared_data("babi")
+    exp = catalog()["memn2n/babi-1k"]
+    cfg = apply_overrides(dataclasses.replace(exp.config, tasks="4", epochs=1, ls_epochs=1, restarts=2, dim=8),
+                          list(option))
+    metrics = exp.train(cfg, Run.create(tmp_path / "run", exp, cfg, progress=False))
+    assert 0 <= metrics["task4_error"] <= 100 and metrics["tasks"] == 1
+
+
 def test_the_choice_among_restarts_is_the_papers(monkeypatch):
     cfg = catalog()["memn2n/babi-1k"].config
     done = {"task1": {"chosen": 1, "train": [2.0, 0.0], "valid": [1.0, 3.0], "test": {"1": [4.0, 6.0]}, "time_s": 1.0},

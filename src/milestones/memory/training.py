@@ -122,14 +122,14 @@ def epoch(ens: Ensemble, sched: Schedule, data: Encoded, ep: int, optimizer: tor
         loss = losses.sum() if sched.kind == "memn2n" else losses.mean(1).sum()
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss is {loss.item()} in epoch {ep + 1}")
-        grads = torch.autograd.grad(loss, params)
+        grads = torch.autograd.grad(loss, params, allow_unused=True)  # e.g. unused temporal vectors
+        grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
         with torch.no_grad():
             if sched.kind == "memn2n":
-                clip_per_matrix_(list(grads), sched.clip)
+                clip_per_matrix_(grads, sched.clip)
                 for p, g in zip(params, grads):
                     p.sub_(lr * g)
             else:
-                grads = list(grads)
                 clip_global_(grads, sched.clip)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
