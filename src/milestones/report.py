@@ -247,7 +247,8 @@ def babi_table(records: list[dict[str, Any]], order: list[str] = ()) -> str:
     lines.append("| failed (> 5 %) | " + " | ".join(failed) + " |")
     lines.append("| restarts, epochs | " + " | ".join(
         "–" if k == "paper" or "config" not in r else
-        f"best of {r['config']['restarts']}, {r['config']['epochs'] + r['config'].get('ls_epochs', 0)}"
+        (f"best of {r['config']['restarts']}" if r['config']['restarts'] > 1 else "1 run")
+        + f", {r['config']['epochs'] + r['config'].get('ls_epochs', 0)}"
         for k, r, _ in cols) + " |")
     lines.append("| wall time (1 core) | " + " | ".join(
         "–" if k == "paper" else fmt_time(r["wall_time_s"] / len(r["seeds"])) for k, r, _ in cols) + " |")
