@@ -267,3 +267,12 @@ def test_a_handful_of_stories_is_learned_to_zero_error(kind):
     assert error_rate(errors(ens, kind, data)).tolist() == [0.0, 0.0]
     assert loss < 0.05
     assert torch.all(next(iter(ens.params().values()))[..., 0, :] == 0) or kind == "entnet"
+
+
+def test_learning_rate_schedules_are_the_official_ones():
+    memn2n = Schedule("memn2n", epochs=100, lr=0.01, decay_every=25, clip=40.0, batch_size=32, ls_epochs=20, ls_lr=0.005)
+    assert [memn2n.lr_at(e) for e in (0, 19, 20, 44, 45, 70, 119)] == [0.005, 0.005, 0.01, 0.01, 0.005, 0.0025, 0.00125]
+    assert memn2n.linear(19) and not memn2n.linear(20) and memn2n.total == 120
+    entnet = Schedule("entnet", epochs=200, lr=0.01, decay_every=25, clip=40.0, batch_size=32)
+    assert [entnet.lr_at(e) for e in (0, 24, 25, 199)] == [0.01, 0.01, 0.005, 0.01 / 128]
+    assert not entnet.linear(0) and entnet.total == 200

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
-import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
@@ -54,12 +53,3 @@ class Ensemble(nn.Module):
         model = copy.deepcopy(self.template).to_empty(device=next(iter(self.stacked.values())).device)
         model.load_state_dict({n: p[r].detach().clone() for n, p in self.params().items()})
         return model
-
-    @torch.no_grad()
-    def map_(self, fn: Callable[[nn.Module], None]) -> None:
-        """Apply an in-place fix-up (e.g. zeroing the nil word) to every member."""
-        for r in range(self.members):
-            model = self.member(r)
-            fn(model)
-            for n, p in self.params().items():
-                p[r].copy_(dict(model.named_parameters())[n])

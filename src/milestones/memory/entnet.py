@@ -58,10 +58,8 @@ class EntNet(nn.Module):
             raise ValueError(f"{L} words per sentence; this network's position mask holds {mask.shape[0]}")
         return (self.E[words] * mask[:L]).sum(-2)
 
-    def forward(self, story: Tensor, question: Tensor, count: Tensor, return_gates: bool = False,
-                steps: int | None = None):
-        """story (B, T, L) oldest statement first, question (B, Lq), count (B,) statements in use.
-        `steps` (≤ T) stops reading after that many statements; default the batch's longest story."""
+    def forward(self, story: Tensor, question: Tensor, count: Tensor, return_gates: bool = False):
+        """story (B, T, L) oldest statement first, question (B, Lq), count (B,) statements in use."""
         B, T, _ = story.shape
         s = self.encode(story, self.f_story)  # (B, T, d)
         q = self.encode(question, self.f_question)  # (B, d)
@@ -70,7 +68,7 @@ class EntNet(nn.Module):
         key_gate = torch.einsum("btd,sd->bts", s, self.keys)  # (B, T, S): s_tᵀ w_j
         Ws = s @ self.W.T  # (B, T, d)
         gates = []
-        for t in range(T if steps is None else steps):
+        for t in range(T):
             g = torch.sigmoid(torch.einsum("bsd,bd->bs", h, s[:, t]) + key_gate[:, t])  # (B, S)  eq. 2
             candidate = self.phi(h @ self.U.T + Vw + Ws[:, t, None])  # (B, S, d)  eq. 3
             active = (t < count).to(h.dtype)[:, None]  # (B, 1)

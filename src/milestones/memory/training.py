@@ -59,7 +59,7 @@ def run_members(ens: Ensemble, kind: str, batch: Encoded, linear: bool = False) 
     batch = trimmed(batch)
     if kind == "memn2n":
         return ens(batch.story, batch.question, batch.count, linear=linear)
-    return ens(batch.story, batch.question, batch.count, steps=batch.story.shape[-2])
+    return ens(batch.story, batch.question, batch.count)
 
 
 def zero_nil_(ens: Ensemble, kind: str) -> None:
