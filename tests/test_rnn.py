@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from milestones import GRU, LSTM, GRUCell, LSTMCell
+from milestones import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from milestones.nn.gru_bptt import LectureGRURecurrence
 from milestones.nn.rnn import from_torch_state_dict, to_torch_state_dict
 
@@ -210,7 +210,7 @@ def test_gru_without_bias(reset_after):
         assert max_diff(loop(x), ref(x)) < TOL
 
 
-@pytest.mark.parametrize("make", [lambda **kw: LSTM(3, 5, num_layers=3, **kw),
+@pytest.mark.parametrize("make", [lambda **kw: LSTM(3, 5, num_layers=3, **kw), lambda **kw: RNN(3, 5, num_layers=3, **kw),
                                   lambda **kw: GRU(3, 5, num_layers=3, **kw)])
 @pytest.mark.parametrize("backend", ["loop", "fused"])
 def test_dropout_acts_between_layers_in_training_only(make, backend):
@@ -222,3 +222,64 @@ def test_dropout_acts_between_layers_in_training_only(make, backend):
     assert torch.allclose(plain(x)[0], dropped(x)[0])  # eval: dropout is off
     dropped.train()
     assert not torch.allclose(plain(x)[0], dropped(x)[0])
+
+
+# ---- the plain (Elman) RNN ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("backend", ["loop", "fused"])
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+def test_rnn_equals_torch_rnn(backend, batch_first, bias):
+    """Forward values and gradients (input, h_0 and every weight) against torch.nn.RNN in float64."""
+    torch.manual_seed(10)
+    ours = RNN(5, 7, num_layers=3, bias=bias, batch_first=batch_first, backend=backend).to(D)
+    ref = nn.RNN(5, 7, num_layers=3, bias=bias, batch_first=batch_first).to(D)
+    ref.load_state_dict(to_torch_state_dict(ours))
+    x = torch.randn(4, 9, 5, dtype=D)
+    h0 = torch.randn(3, 4 if batch_first else 9, 7, dtype=D)
+
+    def loss(m, x, h0):
+        y, h = m(x, h0)
+        return (y.sin().sum() + (h * h).sum())
+
+    assert max_diff(ours(x, h0), ref(x, h0)) < TOL
+    xo, xr = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    ho, hr = h0.clone().requires_grad_(True), h0.clone().requires_grad_(True)
+    loss(ours, xo, ho).backward()
+    loss(ref, xr, hr).backward()
+    assert (xo.grad - xr.grad).abs().max() < TOL and (ho.grad - hr.grad).abs().max() < TOL
+    for k, cell in enumerate(ours.cells):
+        assert (cell.weight_ih.grad - ref.get_parameter(f"weight_ih_l{k}").grad).abs().max() < TOL
+        assert (cell.weight_hh.grad - ref.get_parameter(f"weight_hh_l{k}").grad).abs().max() < TOL
+        if bias:  # our one bias stands for torch's b_ih + b_hh: same gradient as each of them
+            assert (cell.bias.grad - ref.get_parameter(f"bias_hh_l{k}").grad).abs().max() < TOL
+
+
+def test_rnn_literal_equation_and_torch_round_trip():
+    """h_t = tanh(W·[h_{t-1}, x_t] + b) written out here; torch.nn.RNN weights load back exactly."""
+    torch.manual_seed(11)
+    ref = nn.RNN(3, 4, num_layers=2).to(D)
+    ours = RNN(3, 4, num_layers=2, backend="loop").to(D)
+    from_torch_state_dict(ours, ref.state_dict())
+    x = torch.randn(6, 2, 3, dtype=D)
+    assert max_diff(ours(x), ref(x)) < TOL
+    cell = ours.cells[0]
+    W = torch.cat([cell.weight_hh, cell.weight_ih], 1)  # W·[h, x]
+    h = torch.zeros(2, 4, dtype=D)
+    for t in range(6):
+        h = torch.tanh(torch.cat([h, x[t]], 1) @ W.T + cell.bias)
+    assert (h - ours.cells[0].forward_sequence(x, torch.zeros(2, 4, dtype=D))[1]).abs().max() < TOL
+    assert torch.autograd.gradcheck(cell, (x[0].clone().requires_grad_(True), h.clone().requires_grad_(True)))
+
+
+def test_rnn_initialisation():
+    torch.manual_seed(12)
+    cell = RNNCell(3, 16)
+    eye = torch.eye(16)
+    assert torch.allclose(cell.weight_hh @ cell.weight_hh.T, eye, atol=1e-5)  # orthogonal
+    assert torch.count_nonzero(cell.bias) == 0
+    assert cell.weight_ih.abs().max() <= 0.25  # U(−1/√H, 1/√H)
+    uniform = RNNCell(3, 16, recurrent_init="uniform")
+    assert not torch.allclose(uniform.weight_hh @ uniform.weight_hh.T, eye, atol=1e-1)
+    with pytest.raises(ValueError, match="recurrent_init"):
+        RNN(3, 4, recurrent_init="identity")

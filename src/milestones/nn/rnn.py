@@ -1,4 +1,8 @@
-"""LSTM and GRU exactly as the lecture writes them, with torch.nn's calling conventions.
+"""LSTM and GRU exactly as the lecture writes them, and the plain (Elman) RNN they improve on, with
+torch.nn's calling conventions.
+
+Plain RNN (Elman 1990; the lecture's "regular RNN"):
+    h_t = tanh(W·[h_{t-1}, x_t] + b)
 
 LSTM (Hochreiter & Schmidhuber 1997, no peepholes; [h, x] is concatenation):
     f_t = σ(W_f·[h_{t-1}, x_t] + b_f)          forget gate
@@ -19,14 +23,16 @@ which is a different function; with z flipped it is exactly `torch.nn.GRU`.
 
 Storage. Each W_g·[h, x] is split into W_g^x x + W_g^h h, and the gates are stacked so one GEMM
 computes all of them: `weight_ih` (G·H, I), `weight_hh` (G·H, H), `bias` (G·H), with the gate
-blocks in the lecture's order, LSTM: f | i | C~ | o, GRU: z | r | h~.
+blocks in the lecture's order, LSTM: f | i | C~ | o, GRU: z | r | h~ (the plain RNN has one block).
 
 Speed. The input projections of all T steps are one GEMM before the loop; the loop runs over
 `unbind(0)` views (indexing a (T, B, ·) tensor per step costs twice as much in backward). The LSTM
 and the reset-after GRU are the same functions as torch.nn.LSTM / torch.nn.GRU, so by default they
-run on torch's fused kernels (oneDNN on CPU, cuDNN on GPU) with our weights mapped onto them.
+run on torch's fused kernels (oneDNN on CPU, cuDNN on GPU) with our weights mapped onto them; so
+does the plain RNN, the same function as torch.nn.RNN (tanh).
 
-Shapes: T time, B batch, I input size, H hidden size, L layers, G gates (4 for LSTM, 3 for GRU).
+Shapes: T time, B batch, I input size, H hidden size, L layers, G gates (4 for LSTM, 3 for GRU,
+1 for the plain RNN).
 """
 from __future__ import annotations
 
@@ -58,8 +64,8 @@ def _permute_blocks(w: Tensor, order: tuple[int, ...]) -> Tensor:
     return torch.cat([blocks[k] for k in order], 0)
 
 
-class _GatedCell(nn.Module):
-    """Parameters shared by both cells: stacked gate weights and one bias."""
+class _Cell(nn.Module):
+    """Parameters shared by every cell: stacked gate weights and one bias."""
 
     gates: int
 
@@ -86,7 +92,7 @@ class _GatedCell(nn.Module):
         return f"{self.input_size}, {self.hidden_size}, bias={self.bias is not None}"
 
 
-class LSTMCell(_GatedCell):
+class LSTMCell(_Cell):
     """One step of the lecture's LSTM.
 
     Args:
@@ -147,7 +153,7 @@ class LSTMCell(_GatedCell):
         return w
 
 
-class GRUCell(_GatedCell):
+class GRUCell(_Cell):
     """One step of the lecture's GRU (default) or of cuDNN's reset-after GRU.
 
     Args:
@@ -228,10 +234,68 @@ class GRUCell(_GatedCell):
         return w
 
 
+class RNNCell(_Cell):
+    """One step of the plain (Elman) RNN, h' = tanh(W^x x + W^h h + b).
+
+    Args:
+        input_size: I, features of x_t.
+        hidden_size: H, features of h_t.
+        bias: learn b.
+        recurrent_init: "orthogonal" (default) draws W^h as a random orthogonal matrix (Saxe et al.
+            2014; Henaff et al. 2016 use it for these very tasks): every singular value is 1, so at
+            the start a gradient neither grows nor shrinks through W^h, only through tanh'. The input
+            weights keep torch's U(−1/√H, 1/√H) and b starts at 0. "uniform" is torch.nn.RNN's
+            initialisation, U(−1/√H, 1/√H) for every weight and bias.
+
+    forward(x: (B, I), h: (B, H) | None) -> h', (B, H).
+    """
+
+    gates = 1
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 recurrent_init: Literal["orthogonal", "uniform"] = "orthogonal") -> None:
+        super().__init__(input_size, hidden_size, bias)
+        if recurrent_init not in ("orthogonal", "uniform"):
+            raise ValueError(f"recurrent_init must be 'orthogonal' or 'uniform', got {recurrent_init!r}")
+        self.recurrent_init = recurrent_init
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        if self.recurrent_init == "orthogonal":
+            nn.init.orthogonal_(self.weight_hh)
+            if self.bias is not None:
+                nn.init.zeros_(self.bias)
+
+    def step(self, xp: Tensor, h: Tensor) -> Tensor:
+        """One step given xp = W^x x_t + b, (B, H)."""
+        return torch.tanh(torch.addmm(xp, h, self.weight_hh.t()))  # h_t = tanh(W·[h, x] + b)
+
+    def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
+        if h is None:
+            h = x.new_zeros(x.shape[0], self.hidden_size)
+        return self.step(self.input_projection(x), h)
+
+    def forward_sequence(self, x: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
+        """Run the loop over time: x (T, B, I) -> outputs (T, B, H), h_T (B, H)."""
+        outputs = []
+        for xp in self.input_projection(x).unbind(0):  # each (B, H)
+            h = self.step(xp, h)
+            outputs.append(h)
+        return torch.stack(outputs), h
+
+    def torch_weights(self) -> list[Tensor]:
+        """This cell's weights as torch.nn.RNN lays them out: [w_ih, w_hh(, b_ih, b_hh)]."""
+        w = [self.weight_ih, self.weight_hh]
+        if self.bias is not None:
+            w += [self.bias, torch.zeros_like(self.bias)]  # b_hh is redundant with b_ih
+        return w
+
+
 class _RecurrentStack(nn.Module):
     """L cells stacked in depth, with torch.nn.LSTM/GRU's calling conventions."""
 
-    cell_type: type[_GatedCell]
+    cell_type: type[_Cell]
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int, bias: bool,
                  batch_first: bool, dropout: float, backend: Backend, **cell_kwargs) -> None:
@@ -365,6 +429,46 @@ class GRU(_RecurrentStack):
         return self._out(y), torch.stack(hs)
 
 
+class RNN(_RecurrentStack):
+    """The plain tanh RNN over a sequence, a drop-in for torch.nn.RNN (nonlinearity="tanh").
+
+    Args:
+        input_size, hidden_size, num_layers, bias, batch_first, dropout: as torch.nn.RNN.
+        recurrent_init: "orthogonal" (default) or "uniform" (torch's); see RNNCell.
+        backend: "fused" runs torch's RNN kernel on our weights; "loop" runs the equation step by
+            step. Both compute the same function.
+
+    forward(x: (T, B, I) or (B, T, I) if batch_first, h_0: (L, B, H) | None)
+        -> output (T, B, H) or (B, T, H), h_n (L, B, H).
+    """
+
+    cell_type = RNNCell
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0,
+                 recurrent_init: Literal["orthogonal", "uniform"] = "orthogonal",
+                 backend: Backend = "fused") -> None:
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, backend,
+                         recurrent_init=recurrent_init)
+
+    def forward(self, x: Tensor, h0: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        x = self._check_input(x)  # (T, B, I)
+        if h0 is None:
+            h0 = self._zeros(x)
+        else:
+            self._check_state(h0, x, "h_0")
+        if self.backend == "fused":
+            y, h_n = torch._VF.rnn_tanh(x, h0, self._flat_torch_weights(), self.bias, self.num_layers,
+                                        self.dropout, self.training, False, False)
+            return self._out(y), h_n
+        hs, y = [], x
+        for k, cell in enumerate(self.cells):
+            y, h = cell.forward_sequence(y, h0[k])  # y (T, B, H)
+            hs.append(h)
+            y = self._between_layers(y, k)
+        return self._out(y), torch.stack(hs)
+
+
 # ---- conversion to and from torch.nn state dicts ------------------------------------------------
 
 def _torch_names(layer: int, bias: bool) -> list[str]:
@@ -372,16 +476,16 @@ def _torch_names(layer: int, bias: bool) -> list[str]:
     return names + ([f"bias_ih_l{layer}", f"bias_hh_l{layer}"] if bias else [])
 
 
-def to_torch_state_dict(module: LSTM | GRU) -> dict[str, Tensor]:
-    """A state dict that torch.nn.LSTM / torch.nn.GRU (reset_after only) loads to compute our function."""
+def to_torch_state_dict(module: LSTM | GRU | RNN) -> dict[str, Tensor]:
+    """A state dict that torch.nn.LSTM / torch.nn.GRU (reset_after only) / torch.nn.RNN loads to compute our function."""
     with torch.no_grad():
         return {name: w.detach().clone()
                 for k, cell in enumerate(module.cells)
                 for name, w in zip(_torch_names(k, module.bias), cell.torch_weights())}
 
 
-def from_torch_state_dict(module: LSTM | GRU, state: dict[str, Tensor]) -> None:
-    """Load the weights of a torch.nn.LSTM / torch.nn.GRU into our module (GRU: reset_after only)."""
+def from_torch_state_dict(module: LSTM | GRU | RNN, state: dict[str, Tensor]) -> None:
+    """Load the weights of a torch.nn.LSTM / torch.nn.GRU / torch.nn.RNN into our module (GRU: reset_after only)."""
     is_gru = isinstance(module, GRU)
     if is_gru and not module.reset_after:
         raise ValueError("torch.nn.GRU weights convert only to GRU(reset_after=True)")
@@ -406,6 +510,11 @@ def from_torch_state_dict(module: LSTM | GRU, state: dict[str, Tensor]) -> None:
                     # the z and r parts of b_hh add to b_ih outside the gate nonlinearity's argument
                     cell.bias.copy_(back(b_ih + torch.cat([b_hh[: 2 * H], torch.zeros_like(b_hh[2 * H:])])))
                     cell.bias_hn.copy_(b_hh[2 * H:])
+            elif isinstance(module, RNN):
+                cell.weight_ih.copy_(w_ih)
+                cell.weight_hh.copy_(w_hh)
+                if b:
+                    cell.bias.copy_(b[0] + b[1])
             else:
                 cell.weight_ih.copy_(_permute_blocks(w_ih, _LSTM_TORCH_ORDER))
                 cell.weight_hh.copy_(_permute_blocks(w_hh, _LSTM_TORCH_ORDER))
