@@ -23,7 +23,7 @@ def test_overrides_are_parsed_to_their_field_types():
     (["--lr", "0"], r"--lr: expected a number in \(0.0, 1.0\], got 0.0"),
     (["--lr", "nan"], "--lr: expected a number"),
     (["--lr", "2"], "--lr: expected a number in"),
-    (["--model", "rnn"], "--model: expected one of lstm, gru, gru-reset-after, got 'rnn'"),
+    (["--model", "elman"], "--model: expected one of lstm, gru, gru-reset-after, rnn, got 'elman'"),
     (["--forget-bias", "maybe"], "--forget-bias: expected true or false, got 'maybe'"),
     (["--device", "tpu"], "--device: expected one of auto, cpu, cuda"),
     (["--hiden-size", "3"], r"unknown option --hiden-size \(did you mean --hidden-size\?\)"),

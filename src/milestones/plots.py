@@ -226,3 +226,105 @@ def memory_attention(weights, sentences: Sequence[str], supporting: Sequence[int
     fig.colorbar(im, ax=ax, fraction=0.03, pad=0.01, label="attention" if rows == "hop" else "gate")
     fig.tight_layout()
     return _save(fig, path)
+
+
+def gradient_flow_figure(columns: Mapping[str, Mapping[str, Any]], path: str | Path, *, title: str,
+                         window: int = 25) -> Path:
+    """The gradient reaching memory over training, one column per model (lecture claim 3).
+
+    Each column: `update` (1, 2, …) and per update `top_share`, `starved`, `sentence_starved`,
+    `jump`, `top_switch`, `grad_change`, `ranks` (the gradient share of the most-read slots by read
+    rank) and `valid` [(update, validation error %)]. Rows: (1) the top slot's share of the
+    gradient and the starved slots and statements; (2) the jumps between consecutive updates;
+    (3) the share by read rank as a heat map. Lines are running means over `window` updates.
+    """
+    import numpy as np
+
+    def smooth(values):
+        v = np.asarray(values, dtype=float)
+        if len(v) < 2:
+            return v
+        kernel = np.ones(min(window, len(v))) / min(window, len(v))
+        head = np.array([np.nanmean(v[:k + 1]) for k in range(min(window, len(v)) - 1)])
+        return np.concatenate([head, np.convolve(v, kernel, mode="valid")])
+
+    names = list(columns)
+    fig, axes = plt.subplots(3, len(names), figsize=(4.2 * len(names), 8.4), dpi=110, squeeze=False,
+                             sharex="col")
+    for c, name in enumerate(names):
+        col = columns[name]
+        x = np.asarray(col["update"])
+        ax = axes[0, c]
+        ax.plot(x, smooth(col["top_share"]), color="C3", label="top-read slot's share of the gradient")
+        ax.plot(x, smooth(col["starved"]), color="C0", label="slots with < 1 % of the largest slot's gradient")
+        ax.plot(x, smooth(col["sentence_starved"]), color="C0", linestyle=":",
+                label="statements with < 1 % of the largest statement's gradient")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(name, fontsize=10)
+        if col.get("valid"):
+            twin = ax.twinx()
+            vx, vy = zip(*col["valid"])
+            twin.plot(vx, vy, color="0.5", linewidth=0.8, linestyle="--", label="validation error (%)")
+            twin.set_ylim(0, 100)
+            twin.tick_params(labelsize=7, colors="0.4")
+        ax = axes[1, c]
+        ax.plot(x, smooth(col["jump"]), color="C2", label="jump: total variation of the slot shares")
+        ax.plot(x, smooth(col["top_switch"]), color="C4", label="top-read slot switched (share of questions)")
+        ax.plot(x, np.minimum(smooth(col["grad_change"]), 2.0), color="C1",
+                label="relative change of the probe gradient (capped at 2)")
+        ax.set_ylim(-0.02, 2.02)
+        ax = axes[2, c]
+        ranks = np.asarray(col["ranks"], dtype=float).T  # (ranks, updates)
+        im = ax.imshow(ranks, aspect="auto", cmap="magma", vmin=0.0, vmax=1.0, interpolation="nearest",
+                       extent=(x[0] - 0.5, x[-1] + 0.5, ranks.shape[0] - 0.5, -0.5))
+        if c == len(names) - 1:
+            fig.colorbar(im, ax=ax, fraction=0.05, pad=0.02, label="share of the gradient")
+        ax.set_xlabel("update")
+        ax.set_ylabel("slot by read rank (0: most read)", fontsize=8)
+        for r in (0, 1):
+            axes[r, c].grid(alpha=0.3)
+            axes[r, c].tick_params(labelsize=8)
+    handles = [h for r in (0, 1) for h in axes[r, 0].get_legend_handles_labels()[0]]
+    labels = [lab for r in (0, 1) for lab in axes[r, 0].get_legend_handles_labels()[1]]
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False,
+               bbox_to_anchor=(0.5, -0.005))
+    fig.suptitle(title + f" (running means over {window} updates; dashed grey: validation error, right axis)",
+                 fontsize=10)
+    fig.tight_layout(rect=(0, 0.09, 1, 0.97))
+    return _save(fig, path)
+
+
+def loss_against_length(lines: Mapping[str, Sequence[tuple[int, Sequence[float]]]],
+                        baselines: Sequence[tuple[int, float]], path: str | Path, *, title: str,
+                        ylabel: str, solved_fraction: float) -> Path:
+    """Final loss against sequence length: per model (label -> [(T, [loss of each seed]), …]) a line
+    through the seeds' mean and a dot per seed; the memoryless baseline (T -> value) dashed and the
+    solved threshold (solved_fraction × baseline) dotted. Both axes logarithmic. A model named
+    "X-same-params" is drawn in X's colour with a dash-dot line."""
+    import numpy as np
+    from matplotlib.ticker import NullFormatter
+    fig, ax = plt.subplots(figsize=(7.5, 4.4), dpi=110)
+    bases = list(dict.fromkeys(label.removesuffix("-same-params") for label in lines))
+    for label, points in lines.items():
+        colour = f"C{bases.index(label.removesuffix('-same-params')) % 10}"
+        Ts = [T for T, _ in points]
+        ax.plot(Ts, [float(np.mean(v)) for _, v in points], color=colour, marker="o", markersize=3,
+                linewidth=1.4, label=label, linestyle="-." if label.endswith("-same-params") else "-")
+        for T, values in points:
+            ax.scatter([T] * len(values), values, color=colour, s=9, alpha=0.5)
+    bT, bv = zip(*baselines)
+    ax.plot(bT, bv, color="k", linestyle="--", linewidth=1, label="memoryless baseline")
+    ax.plot(bT, [solved_fraction * v for v in bv], color="k", linestyle=":", linewidth=1,
+            label=f"solved: {solved_fraction:.0%} of the baseline")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(list(bT))
+    ax.set_xticklabels([str(T) for T in bT])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("T (sequence length or delay)")
+    ax.set_ylabel(f"final {ylabel}")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -95,7 +95,7 @@ README_END = "<!-- end of results table -->"
 #   <!-- generalization table (ntm/, lstm/): written by … --> … <!-- end of generalization table -->
 #   <!-- mixtures table (gan/): …, <!-- images table (gan/): … the GAN tables (`mixtures_table`, `images_table`)
 # The plain results block holds every experiment no prefixed block claims.
-_BLOCK = re.compile(r"<!-- (results|generalization|mixtures|images|babi) table(?: \(([^)]*)\))?: written by "
+_BLOCK = re.compile(r"<!-- (results|generalization|mixtures|images|babi|sweep|gradients) table(?: \(([^)]*)\))?: written by "
                     r"`milestones report --readme README.md` -->\n(.*?)<!-- end of \1 table -->", re.S)
 
 
@@ -255,7 +255,110 @@ def babi_table(records: list[dict[str, Any]], order: list[str] = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
-TABLES = {"babi": babi_table, "results": variants_table, "generalization": generalization_table, "mixtures": mixtures_table,
+def sweep_cells(records: list[dict[str, Any]]) -> dict[str, dict[str, dict[int, dict[str, Any]]]]:
+    """Records of the length sweeps (`sweep/TASK-tT/VARIANT`) as {task group: {variant: {T: record}}}."""
+    out: dict[str, dict[str, dict[int, dict[str, Any]]]] = defaultdict(lambda: defaultdict(dict))
+    for rec in sorted(records, key=lambda r: r["experiment"]):
+        if rec["experiment"].startswith("sweep/") and "config" in rec:
+            variant = rec["experiment"].rsplit("/", 1)[1]
+            out[group_of(rec)][variant][int(rec["config"]["length"])] = rec
+    return {g: dict(v) for g, v in out.items()}
+
+
+def _majority(rec: dict[str, Any], key: str) -> bool:
+    stat = rec["summary_stats"].get(key)
+    return bool(stat) and stat["mean"] > 0.5
+
+
+def longest(by_length: dict[int, dict[str, Any]], key: str) -> int | None:
+    """The longest length at which a majority of seeds reached `key` (solved / learned)."""
+    return max((T for T, rec in by_length.items() if _majority(rec, key)), default=None)
+
+
+def sweep_table(records: list[dict[str, Any]], order: list[str] = ()) -> str:
+    """Markdown per task: one row per model, one column per length (seeds that solved it / seeds,
+    and the mean test loss), the longest length solved and learned by a majority of seeds, the
+    parameter count and the wall time of all its runs."""
+    from milestones.experiments.rnn import SWEEP_VARIANTS
+    cells = sweep_cells(records)
+    if not cells:
+        return "_no sweep results yet_\n"
+    rank = {v: k for k, v in enumerate(SWEEP_VARIANTS)}
+    blocks = []
+    for group, variants in cells.items():
+        lengths = sorted({T for v in variants.values() for T in v})
+        lines = [f"**{group}**\n", "| model | H | parameters | " + " | ".join(f"T = {T}" for T in lengths)
+                 + " | longest solved | longest learned | wall time |", "|" + "---|" * (len(lengths) + 6)]
+        for variant in sorted(variants, key=lambda v: (rank.get(v, len(rank)), v)):
+            by_length = variants[variant]
+            first = next(iter(by_length.values()))
+            row_cells = []
+            for T in lengths:
+                rec = by_length.get(T)
+                if rec is None:
+                    row_cells.append("–")
+                    continue
+                solved = rec["summary_stats"].get("solved", {"mean": 0.0, "n": 0})
+                loss = rec["summary_stats"][rec["metric"]]["mean"]
+                row_cells.append(f"{round(solved['mean'] * solved['n'])}/{solved['n']} · {fmt(loss)}")
+            params = first["summary_stats"].get("parameters", {}).get("mean")
+            wall = sum(r["wall_time_s"] for r in by_length.values())
+            best, learned = longest(by_length, "solved"), longest(by_length, "learned")
+            lines.append(f"| {variant} | {first['config']['hidden_size']} | "
+                         + (f"{int(params):,}" if params else "–") + " | " + " | ".join(row_cells)
+                         + f" | {best or 'none'} | {learned or 'none'} | {fmt_time(wall)} |")
+        blocks.append("\n".join(lines) + "\n")
+    return "\n".join(blocks)
+
+
+def sweep_figure(group: str, records: list[dict[str, Any]], out: Path) -> Path:
+    """Final test loss against length, one line per model (mean over seeds, each seed a dot), with
+    the memoryless baseline and the solved threshold."""
+    from milestones.experiments.rnn import SWEEP_VARIANTS
+    from milestones.plots import loss_against_length
+    variants = sweep_cells(records).get(group, {})
+    rank = {v: k for k, v in enumerate(SWEEP_VARIANTS)}
+    lines = {v: [(T, [s["metrics"][variants[v][T]["metric"]] for s in variants[v][T]["seeds"]])
+                 for T in sorted(variants[v])]
+             for v in sorted(variants, key=lambda v: (rank.get(v, len(rank)), v))}
+    first = next(iter(next(iter(variants.values())).values()))
+    baselines = sorted({(int(rec["config"]["length"]), next(r["value"] for r in rec["references"]
+                                                              if r["metric"] == rec["metric"]))
+                        for by in variants.values() for rec in by.values()})
+    return loss_against_length(lines, baselines, out / "plots" / (group.replace("/", "__") + ".png"),
+                               title=f"{group}: final test loss against length ({first['metric']})",
+                               ylabel=first["metric"], solved_fraction=0.01)
+
+
+GRADIENT_KEYS = (("top_share", "top slot's share"), ("starved", "starved slots"),
+                 ("effective_slots", "effective slots"), ("sentence_starved", "starved statements"),
+                 ("jump", "jump (TV)"), ("top_switch", "top switches"), ("grad_change", "gradient change"))
+
+
+def gradients_table(records: list[dict[str, Any]], order: list[str] = ()) -> str:
+    """Markdown: per model of `claims/memory-gradients`, the test error per task and the gradient
+    numbers averaged over every update of its trainings (see milestones.memory.gradient_flow)."""
+    blocks = []
+    for rec in records:
+        if not rec["experiment"].startswith("claims/memory-gradients"):
+            continue
+        stats = rec["summary_stats"]
+        models = [m for m in ("memn2n", "memn2n-ls", "entnet") if f"{m}_top_share" in stats]
+        tasks = sorted({int(k.split("_task")[1].split("_")[0]) for k in stats if "_task" in k})
+        head = ["model"] + [f"task {t} test error (%)" for t in tasks] + [label for _, label in GRADIENT_KEYS]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for m in models:
+            cells = [f"{stats[f'{m}_task{t}_test_error']['mean']:.1f}" if f"{m}_task{t}_test_error" in stats else "–"
+                     for t in tasks]
+            cells += [f"{stats[f'{m}_{k}']['mean']:.3g}" if f"{m}_{k}" in stats else "–" for k, _ in GRADIENT_KEYS]
+            lines.append(f"| {m} | " + " | ".join(cells) + " |")
+        seeds = len(rec["seeds"])
+        blocks.append("\n".join(lines) + f"\n\n({seeds} seed{'s' if seeds > 1 else ''}, "
+                      f"{fmt_time(rec['wall_time_s'])} in all.)\n")
+    return "\n".join(blocks) if blocks else "_no gradient-flow results yet_\n"
+
+
+TABLES = {"sweep": sweep_table, "gradients": gradients_table, "babi": babi_table, "results": variants_table, "generalization": generalization_table, "mixtures": mixtures_table,
           "images": images_table}
 
 
@@ -346,7 +449,8 @@ def extra_figures(record: dict[str, Any], out: Path) -> list[Path]:
     return copied
 
 
-def html_section(group: str, records: list[dict[str, Any]], figure: Path, out: Path) -> str:
+def html_section(group: str, records: list[dict[str, Any]], figure: Path, out: Path,
+                 caption: str = "learning curves, every seed, against the reference line") -> str:
     cols = ["experiment", "metric", "reference", "ours", "seeds", "solved", "gap", "wall time",
             "budget", "machine", "commit"]
     head = "".join(f"<th>{c}</th>" for c in cols)
@@ -368,8 +472,8 @@ def html_section(group: str, records: list[dict[str, Any]], figure: Path, out: P
         f"<figcaption>{html.escape(rec['experiment'])}: {html.escape(p.stem)}</figcaption></figure>"
         for rec in records for p in extra_figures(rec, out))
     return (f"<h2>{html.escape(group)}</h2><table><tr>{head}</tr>{body}</table>"
-            f"<figure><img src='{rel}' alt='learning curves of {html.escape(group)}'>"
-            f"<figcaption>learning curves, every seed, against the reference line</figcaption></figure>"
+            f"<figure><img src='{rel}' alt='{html.escape(caption)} of {html.escape(group)}'>"
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
             + extras + "".join(notes))
 
 
@@ -382,9 +486,12 @@ def groups_of(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 
 def markdown_to_html(md: str) -> str:
-    """The pipe tables of `md` (separated by blank lines) as HTML tables."""
+    """The pipe tables of `md` (separated by blank lines) as HTML tables; other blocks as paragraphs."""
     out = []
     for block in md.strip().split("\n\n"):
+        if not block.lstrip().startswith("|"):
+            out.append(f"<p>{html.escape(block.strip().replace('**', ''))}</p>")
+            continue
         rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in block.splitlines()
                 if line.strip() and not set(line.strip()) <= set("|-")]
         if not rows:
@@ -403,8 +510,12 @@ def build(records: list[dict[str, Any]], out: str | Path) -> tuple[Path, Path]:
     groups = groups_of(records)
     sections, md = [], ["# milestones report\n"]
     for group, recs in groups.items():
-        fig = group_figure(group, recs, out)
-        sections.append(html_section(group, recs, fig, out))
+        if group.startswith("sweep/") and sweep_cells(recs):
+            fig = sweep_figure(group, recs, out)
+            caption = "final test loss against length: every seed a dot, the mean a line"
+        else:
+            fig, caption = group_figure(group, recs, out), "learning curves, every seed, against the reference line"
+        sections.append(html_section(group, recs, fig, out, caption))
         md += [f"## {group}\n", markdown_table(recs), f"![{group}]({fig.relative_to(out).as_posix()})\n"]
     mixtures, images = mixtures_table(records), images_table(records)
     if mixtures.startswith("|"):
@@ -431,6 +542,18 @@ def build(records: list[dict[str, Any]], out: str | Path) -> tuple[Path, Path]:
                             "(MemN2N) or gate (EntNet) figures are in the experiments' sections above.</p>"
                             + markdown_to_html(babi))
             md += [f"## {label} on bAbI, per task\n", babi]
+    sweep = sweep_table(records)
+    if sweep.startswith("**"):
+        sections.append("<h2>Plain RNN against LSTM and GRU over length</h2><p>Per length: seeds that solved "
+                        "the task (test loss ≤ 1 % of the memoryless baseline) and the mean test loss; "
+                        "'learned' is test loss ≤ half the baseline.</p>" + markdown_to_html(sweep))
+        md += ["## Plain RNN against LSTM and GRU over length\n", sweep]
+    grads = gradients_table(records)
+    if grads.startswith("|"):
+        sections.append("<h2>How the gradient reaches memory: MemN2N against EntNet</h2><p>Averages over every "
+                        "update of each model's trainings (see milestones.memory.gradient_flow).</p>"
+                        + markdown_to_html(grads))
+        md += ["## How the gradient reaches memory: MemN2N against EntNet\n", grads]
     gen = generalization_table(records)
     if gen.startswith("|"):
         sections.append("<h2>Generalization</h2><p>Bits per sequence (wrong bits per sequence), median over "
