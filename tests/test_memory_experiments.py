@@ -56,7 +56,7 @@ def _stop_during(monkeypatch, n: int):
     monkeypatch.setattr(mem, "epoch", then_stop)
 
 
-@pytest.mark.parametrize("stop_at", [2, 5])  # inside task 1; inside task 4 after task 1 finished
+@pytest.mark.parametrize("stop_at", [2, 4, 5])  # inside task 1; in its last epoch; inside task 4
 def test_stopped_and_resumed_run_matches_uninterrupted(shared_data, tmp_path, monkeypatch, stop_at):
     shared_data("babi")
     exp = catalog()["memn2n/babi-1k"]

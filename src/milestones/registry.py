@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from milestones.runs import Run
 
 FAMILIES = ("milestones.experiments.rnn", "milestones.experiments.ntm", "milestones.experiments.gan",
-            "milestones.experiments.gan_fashion", "milestones.experiments.memory")
+            "milestones.experiments.gan_fashion", "milestones.experiments.memory",
+            "milestones.experiments.memory_gradients")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -188,8 +188,10 @@ def train(cfg: BabiConfig, run: Run) -> dict[str, float]:
     sched = schedule(cfg)
     peeked = _peek(run)
     done: dict[str, dict] = dict(peeked[1].get("done", {})) if peeked else {}
-    for index, tasks in enumerate(units(cfg)):
+    todo = units(cfg)
+    for index, tasks in enumerate(todo):
         name, base = unit_name(tasks), index * sched.total
+        final = index == len(todo) - 1
         if name in done:
             continue
         data = task_data(cfg, tasks)
@@ -221,7 +223,7 @@ def train(cfg: BabiConfig, run: Run) -> dict[str, float]:
                 if (ep + 1) % cfg.checkpoint_every == 0 or last or stop_requested():
                     run.save(step, **state, extra={"done": done, "unit": name,
                                                    "unit_time": time.perf_counter() - began})
-                if stop_requested() and not last:
+                if stop_requested() and not (last and final):  # between trainings too
                     run.stop(step)
     metrics = summarize(cfg, done)
     plot(cfg, run)

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 
 class EntNet(nn.Module):
-    """forward(story, question, count) → answer logits (B, V) [, gates (B, T, S)]."""
+    """forward(story, question, count) → answer logits (B, V) [, gates (B, T, S)] [, memory]."""
 
     def __init__(self, vocab_size: int, dim: int = 100, slots: int = 20, sentence_len: int = 12,
                  question_len: int = 12, init_std: float = 0.1) -> None:
@@ -58,8 +58,11 @@ class EntNet(nn.Module):
             raise ValueError(f"{L} words per sentence; this network's position mask holds {mask.shape[0]}")
         return (self.E[words] * mask[:L]).sum(-2)
 
-    def forward(self, story: Tensor, question: Tensor, count: Tensor, return_gates: bool = False):
-        """story (B, T, L) oldest statement first, question (B, Lq), count (B,) statements in use."""
+    def forward(self, story: Tensor, question: Tensor, count: Tensor, return_gates: bool = False,
+                return_memory: bool = False):
+        """story (B, T, L) oldest statement first, question (B, Lq), count (B,) statements in use.
+        return_memory adds (p (B, S), h (B, S, d), s (B, T, d)): the output module's attention over
+        the slots, the slots' final contents and the encoded statements."""
         B, T, _ = story.shape
         s = self.encode(story, self.f_story)  # (B, T, d)
         q = self.encode(question, self.f_question)  # (B, d)
@@ -80,6 +83,7 @@ class EntNet(nn.Module):
         p = torch.softmax(torch.einsum("bsd,bd->bs", h, q), dim=-1)  # (B, S)  eq. 6
         u = torch.einsum("bs,bsd->bd", p, h)  # (B, d)
         logits = self.phi(q + u @ self.H.T) @ self.R.T  # (B, V)  eq. 7
-        if return_gates:
-            return logits, (torch.stack(gates, 1) if gates else s.new_zeros(B, 0, self.slots))
-        return logits
+        extras = [torch.stack(gates, 1) if gates else s.new_zeros(B, 0, self.slots)] if return_gates else []
+        if return_memory:
+            extras.append((p, h, s))
+        return (logits, *extras) if extras else logits

@@ -89,6 +89,7 @@ class MemN2N(nn.Module):
         else:
             coef = present[None].to(torch.float32)  # (1, …, L)
         V = self.embed.shape[-2]
+        coef = coef.to(self.embed.dtype)  # float64 networks get float64 bags
         zeros = torch.zeros(*coef.shape[:-1], V, dtype=coef.dtype, device=coef.device)
         return zeros.scatter_add(-1, words.expand(coef.shape), coef)
 
@@ -103,22 +104,24 @@ class MemN2N(nn.Module):
         return x[0] + ((k - (self.dim + 1) / 2) / self.dim) * x[1]
 
     def forward(self, story: Tensor, question: Tensor, count: Tensor, linear: bool = False,
-                return_attention: bool = False):
+                return_attention: bool = False, return_memory: bool = False):
         """story (B, M, L), question (B, Lq), count (B,) slots in use → logits (B, V)
-        [, attention (B, K, M)]. Slots from `count` on are padding: they get zero attention."""
+        [, attention (B, K, M)] [, memory: the 2K tensors m^k, c^k, each (B, M, d)]. Slots from
+        `count` on are padding: they get zero attention."""
         B, M, _ = story.shape
         if M > self.memory_size:
             raise ValueError(f"story has {M} slots; this network holds at most memory_size {self.memory_size}")
         used = torch.arange(M, device=story.device)[None, :] < count[:, None]  # (B, M)
         sentences, query = self.bags(story), self.bags(question)  # (c, B, M, V), (c, B, V)
         u = self.encode(query, 2 if self.tying == "layerwise" else 0)  # (B, d)
-        attention = []
+        attention, memory = [], []
         for k in range(self.hops):
             a, c = self._matrices(k)
             m = self.encode(sentences, a)  # (B, M, d)
             out = self.encode(sentences, c)  # (B, M, d)
             if self.temporal:
                 m, out = m + self.time[a, :M], out + self.time[c, :M]
+            memory += [m, out]
             scores = torch.einsum("bmd,bd->bm", m, u)  # (B, M)
             if linear:
                 p = scores.masked_fill(~used, 0.0)
@@ -129,7 +132,8 @@ class MemN2N(nn.Module):
             attention.append(p)
         W = self.embed[self.hops] if self.tying == "adjacent" else self.embed[3]  # (V, d)
         logits = u @ W.T  # (B, V)
-        return (logits, torch.stack(attention, 1)) if return_attention else logits
+        extras = ([torch.stack(attention, 1)] if return_attention else []) + ([memory] if return_memory else [])
+        return (logits, *extras) if extras else logits
 
 
 def random_noise(story: Tensor, count: Tensor, rate: float, generator: torch.Generator) -> tuple[Tensor, Tensor]:

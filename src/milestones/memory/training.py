@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -106,8 +107,9 @@ def batches(data: Encoded, members: int, batch_size: int, bucket: bool, generato
 
 
 def epoch(ens: Ensemble, sched: Schedule, data: Encoded, ep: int, optimizer: torch.optim.Optimizer | None,
-          generator: torch.Generator) -> float:
-    """One pass over `data` for every member (own shuffles); returns the mean loss per sample."""
+          generator: torch.Generator, after_update: Callable[[], None] | None = None) -> float:
+    """One pass over `data` for every member (own shuffles); returns the mean loss per sample.
+    `after_update` is called after every update (e.g. to measure the network on a fixed probe)."""
     R, N = ens.members, len(data)
     params = list(ens.params().values())
     lr, linear, total = sched.lr_at(ep), sched.linear(ep), 0.0
@@ -140,6 +142,8 @@ def epoch(ens: Ensemble, sched: Schedule, data: Encoded, ep: int, optimizer: tor
                     p.grad = None
         zero_nil_(ens, sched.kind)
         total += losses.detach().sum().item()
+        if after_update is not None:
+            after_update()
     return total / (R * N)
 
 
