@@ -1,4 +1,4 @@
-"""Forward + backward time of our LSTM and GRU against torch.nn.LSTM / torch.nn.GRU, in one run.
+"""Forward + backward time of our LSTM, GRU and plain RNN against torch.nn.LSTM / GRU / RNN, in one run.
 
     python benchmarks/rnn_speed.py [--device cpu|cuda] [--repeats 20] [--threads N] [--json FILE]
 
@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from milestones import GRU, LSTM
+from milestones import GRU, LSTM, RNN
 from milestones.machine import cpu_model
 
 B, T, I = 32, 100, 64
@@ -34,6 +34,9 @@ def contenders(H: int) -> dict[str, tuple[str, torch.nn.Module]]:
         "GRU lecture (loop: autograd)": ("torch.nn.GRU", GRU(I, H, backend="loop")),
         "GRU reset-after (fused: torch kernel)": ("torch.nn.GRU", GRU(I, H, reset_after=True)),
         "GRU reset-after (loop)": ("torch.nn.GRU", GRU(I, H, reset_after=True, backend="loop")),
+        "torch.nn.RNN": ("torch.nn.RNN", torch.nn.RNN(I, H)),
+        "RNN (fused: torch kernel)": ("torch.nn.RNN", RNN(I, H)),
+        "RNN (loop: the equation per step)": ("torch.nn.RNN", RNN(I, H, backend="loop")),
     }
 
 

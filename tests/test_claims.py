@@ -199,8 +199,9 @@ def test_gradient_run_stopped_and_resumed_matches_uninterrupted(shared_data, tmp
     record = {"experiment": exp.name, "seeds": [{}], "wall_time_s": 60.0,
               "summary_stats": {k: {"mean": v} for k, v in whole.items()}}
     table = gradients_table([record])
-    assert table.startswith("| model | task 1 test error (%) | top slot's share")
-    assert "| memn2n | " in table and "| entnet | " in table
+    assert table.startswith("| model | updates | task 1 test error (%) | top slot's share")
+    assert whole["memn2n_top_share_early"] == pytest.approx(whole["memn2n_top_share"])  # 3 epochs: all early
+    assert "| memn2n | first 10 epochs | " in table and "| entnet | all | " in table
 
 
 def test_gradient_options_are_checked():

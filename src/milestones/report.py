@@ -336,8 +336,9 @@ GRADIENT_KEYS = (("top_share", "top slot's share"), ("starved", "starved slots")
 
 
 def gradients_table(records: list[dict[str, Any]], order: list[str] = ()) -> str:
-    """Markdown: per model of `claims/memory-gradients`, the test error per task and the gradient
-    numbers averaged over every update of its trainings (see milestones.memory.gradient_flow)."""
+    """Markdown: per model of `claims/memory-gradients`, the test error per task, then the gradient
+    numbers averaged over the updates of its first 10 epochs and over all its updates (mean over
+    the tasks; see milestones.memory.gradient_flow)."""
     blocks = []
     for rec in records:
         if not rec["experiment"].startswith("claims/memory-gradients"):
@@ -345,13 +346,17 @@ def gradients_table(records: list[dict[str, Any]], order: list[str] = ()) -> str
         stats = rec["summary_stats"]
         models = [m for m in ("memn2n", "memn2n-ls", "entnet") if f"{m}_top_share" in stats]
         tasks = sorted({int(k.split("_task")[1].split("_")[0]) for k in stats if "_task" in k})
-        head = ["model"] + [f"task {t} test error (%)" for t in tasks] + [label for _, label in GRADIENT_KEYS]
+        head = (["model", "updates"] + [f"task {t} test error (%)" for t in tasks]
+                + [label for _, label in GRADIENT_KEYS])
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for m in models:
-            cells = [f"{stats[f'{m}_task{t}_test_error']['mean']:.1f}" if f"{m}_task{t}_test_error" in stats else "–"
-                     for t in tasks]
-            cells += [f"{stats[f'{m}_{k}']['mean']:.3g}" if f"{m}_{k}" in stats else "–" for k, _ in GRADIENT_KEYS]
-            lines.append(f"| {m} | " + " | ".join(cells) + " |")
+            errors = [f"{stats[f'{m}_task{t}_test_error']['mean']:.1f}" if f"{m}_task{t}_test_error" in stats
+                      else "–" for t in tasks]
+            for suffix, phase in (("_early", "first 10 epochs"), ("", "all")):
+                cells = [f"{stats[f'{m}_{k}{suffix}']['mean']:.3g}" if f"{m}_{k}{suffix}" in stats else "–"
+                         for k, _ in GRADIENT_KEYS]
+                lines.append(f"| {m} | {phase} | " + " | ".join(errors if suffix else [""] * len(tasks))
+                             + " | " + " | ".join(cells) + " |")
         seeds = len(rec["seeds"])
         blocks.append("\n".join(lines) + f"\n\n({seeds} seed{'s' if seeds > 1 else ''}, "
                       f"{fmt_time(rec['wall_time_s'])} in all.)\n")

@@ -136,20 +136,25 @@ def train(cfg: GradientFlowConfig, run: Run) -> dict[str, float]:
     return metrics
 
 
+EARLY_EPOCHS = 10  # "early": the updates of a training's first 10 epochs, while it learns most
+
+
 def summarize(cfg: GradientFlowConfig, rows: list[dict[str, float]], done: dict[str, dict]) -> dict[str, float]:
-    """Per training: its test error and each number of AVERAGED over its updates; per model, their
-    means over the tasks."""
+    """Per training: its test error and each number of AVERAGED over its updates, over all of them
+    and over those of its first EARLY_EPOCHS epochs (`…_early`); per model, their means over the tasks."""
     out: dict[str, float] = {}
     for index, (model, task) in enumerate(units(cfg)):
         mine = [r for r in rows if r.get("unit") == index and "top_share" in r]
         out[f"{model}_task{task}_test_error"] = done[f"{model}-task{task}"]["test_error"]
         for key in AVERAGED:
-            values = [r[key] for r in mine if key in r]
-            if values:
-                out[f"{model}_task{task}_{key}"] = sum(values) / len(values)
+            for suffix, part in (("", mine), ("_early", [r for r in mine if r["epoch"] <= EARLY_EPOCHS])):
+                values = [r[key] for r in part if key in r]
+                if values:
+                    out[f"{model}_task{task}_{key}{suffix}"] = sum(values) / len(values)
     for model in parse_models(cfg.models):
-        for key in (*AVERAGED, "test_error"):
-            values = [v for k, v in out.items() if k.startswith(f"{model}_task") and k.endswith(f"_{key}")]
+        for key in (*AVERAGED, *(k + "_early" for k in AVERAGED), "test_error"):
+            values = [v for k, v in out.items() if k.startswith(f"{model}_task") and k.endswith(f"_{key}")
+                      and (key.endswith("_early") or not k.endswith("_early"))]
             if values:
                 out[f"{model}_{key}"] = sum(values) / len(values)
     return out
