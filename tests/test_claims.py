@@ -68,10 +68,10 @@ def test_a_solved_run_stops_and_a_resumed_one_stays_stopped(tmp_path, monkeypatc
 
 
 def _sweep_record(variant, T, losses, solved, learned, baseline=0.167):
-    seeds = [{"seed": k, "metrics": {"test_mse": v, "solved": s, "learned": l, "parameters": 100.0},
+    seeds = [{"seed": k, "metrics": {"test_mse": v, "solved": s, "learned": l, "parameters": 100.0, "steps": 300.0},
               "wall_time_s": 10.0, "curve": []} for k, (v, s, l) in enumerate(zip(losses, solved, learned))]
     stats = {key: {"mean": sum(s["metrics"][key] for s in seeds) / len(seeds), "n": len(seeds)}
-             for key in ("test_mse", "solved", "learned", "parameters")}
+             for key in ("test_mse", "solved", "learned", "parameters", "steps")}
     return {"experiment": f"sweep/adding-t{T}/{variant}", "group": "sweep/adding", "metric": "test_mse",
             "goal": "min", "seeds": seeds, "summary_stats": stats, "wall_time_s": 10.0 * len(seeds),
             "references": [{"metric": "test_mse", "value": baseline}],
@@ -87,8 +87,8 @@ def test_longest_length_solved_needs_a_majority_of_seeds():
     assert longest(by, "solved") == 25 and longest(by, "learned") == 25
     assert longest({50: records[3]}, "solved") is None
     table = sweep_table(records)
-    assert "| lstm | 8 | 100 | – | – | 0/3 · 0.05 | none | 50 | 30 s |" in table
-    assert "| rnn | 8 | 100 | 3/3 · 1.00e-04 | 2/3 · 0.0334 | 1/3 · 0.107 | 25 | 25 | 1.5 min |" in table
+    assert "| lstm | 8 | 100 | – | – | 0/3 · 0.05 (300) | none | 50 | 30 s |" in table
+    assert "| rnn | 8 | 100 | 3/3 · 1.00e-04 (300) | 2/3 · 0.0334 (300) | 1/3 · 0.107 (300) | 25 | 25 | 1.5 min |" in table
 
 
 # ---- the gradient reaching memory -----------------------------------------------------------------

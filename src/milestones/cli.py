@@ -291,9 +291,9 @@ def cmd_report(args: argparse.Namespace) -> Path:
     records = results_mod.load_all(args.results_dir)
     if getattr(args, "readme", None):
         report_mod.update_readme(args.readme, records, order=list(catalog()))
-        # the learning-curve figures the README shows: RESULTS_DIR/figures/plots/GROUP.png
+        # the figures the README shows (learning curves, loss against length): RESULTS_DIR/figures/plots/GROUP.png
         for group, recs in report_mod.groups_of(records).items():
-            report_mod.group_figure(group, recs, Path(args.results_dir) / "figures")
+            report_mod.figure_of(group, recs, Path(args.results_dir) / "figures")
         from milestones.experiments.gan import numerics_figure_of  # drawn from the runs where they are here
         numerics_figure_of(records, Path(args.results_dir) / "figures" / "gan__numerics.png")
     missing = [d for d in args.run_dirs if not (Path(d) / "result.json").exists()]

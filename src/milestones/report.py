@@ -277,8 +277,9 @@ def longest(by_length: dict[int, dict[str, Any]], key: str) -> int | None:
 
 def sweep_table(records: list[dict[str, Any]], order: list[str] = ()) -> str:
     """Markdown per task: one row per model, one column per length (seeds that solved it / seeds,
-    and the mean test loss), the longest length solved and learned by a majority of seeds, the
-    parameter count and the wall time of all its runs."""
+    the mean test loss and, in brackets, the mean steps trained: a run stops when it solves the
+    task), the longest length solved and learned by a majority of seeds, the parameter count and
+    the wall time of all its runs."""
     from milestones.experiments.rnn import SWEEP_VARIANTS
     cells = sweep_cells(records)
     if not cells:
@@ -300,7 +301,9 @@ def sweep_table(records: list[dict[str, Any]], order: list[str] = ()) -> str:
                     continue
                 solved = rec["summary_stats"].get("solved", {"mean": 0.0, "n": 0})
                 loss = rec["summary_stats"][rec["metric"]]["mean"]
-                row_cells.append(f"{round(solved['mean'] * solved['n'])}/{solved['n']} · {fmt(loss)}")
+                steps = rec["summary_stats"].get("steps")
+                row_cells.append(f"{round(solved['mean'] * solved['n'])}/{solved['n']} · {fmt(loss)}"
+                                 + (f" ({steps['mean']:,.0f})" if steps else ""))
             params = first["summary_stats"].get("parameters", {}).get("mean")
             wall = sum(r["wall_time_s"] for r in by_length.values())
             best, learned = longest(by_length, "solved"), longest(by_length, "learned")
@@ -418,6 +421,14 @@ def group_figure(group: str, records: list[dict[str, Any]], out: Path) -> Path:
                            baseline_label=label, series=series)
 
 
+def figure_of(group: str, records: list[dict[str, Any]], out: Path) -> tuple[Path, str]:
+    """The group's figure under out/plots/ and its caption: the final loss against length for a
+    length sweep, else the learning curves."""
+    if group.startswith("sweep/") and sweep_cells(records):
+        return sweep_figure(group, records, out), "final test loss against length: every seed a dot, the mean a line"
+    return group_figure(group, records, out), "learning curves, every seed, against the reference line"
+
+
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>milestones report</title>
 <style>
@@ -515,11 +526,7 @@ def build(records: list[dict[str, Any]], out: str | Path) -> tuple[Path, Path]:
     groups = groups_of(records)
     sections, md = [], ["# milestones report\n"]
     for group, recs in groups.items():
-        if group.startswith("sweep/") and sweep_cells(recs):
-            fig = sweep_figure(group, recs, out)
-            caption = "final test loss against length: every seed a dot, the mean a line"
-        else:
-            fig, caption = group_figure(group, recs, out), "learning curves, every seed, against the reference line"
+        fig, caption = figure_of(group, recs, out)
         sections.append(html_section(group, recs, fig, out, caption))
         md += [f"## {group}\n", markdown_table(recs), f"![{group}]({fig.relative_to(out).as_posix()})\n"]
     mixtures, images = mixtures_table(records), images_table(records)
@@ -550,13 +557,16 @@ def build(records: list[dict[str, Any]], out: str | Path) -> tuple[Path, Path]:
     sweep = sweep_table(records)
     if sweep.startswith("**"):
         sections.append("<h2>Plain RNN against LSTM and GRU over length</h2><p>Per length: seeds that solved "
-                        "the task (test loss ≤ 1 % of the memoryless baseline) and the mean test loss; "
-                        "'learned' is test loss ≤ half the baseline.</p>" + markdown_to_html(sweep))
+                        "the task (test loss ≤ 1 % of the memoryless baseline), the mean test loss and the "
+                        "mean steps trained (a run stops when it solves the task); 'learned' is test loss "
+                        "≤ half the baseline.</p>" + markdown_to_html(sweep))
         md += ["## Plain RNN against LSTM and GRU over length\n", sweep]
     grads = gradients_table(records)
     if grads.startswith("|"):
-        sections.append("<h2>How the gradient reaches memory: MemN2N against EntNet</h2><p>Averages over every "
-                        "update of each model's trainings (see milestones.memory.gradient_flow).</p>"
+        sections.append("<h2>How the gradient reaches memory: MemN2N against EntNet</h2><p>Averages over the "
+                        "updates of each training's first 10 epochs and over all its updates, mean over the "
+                        "tasks (see milestones.memory.gradient_flow); the figures per task are in the "
+                        "section claims/memory-gradients.</p>"
                         + markdown_to_html(grads))
         md += ["## How the gradient reaches memory: MemN2N against EntNet\n", grads]
     gen = generalization_table(records)

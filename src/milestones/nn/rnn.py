@@ -328,6 +328,22 @@ class _RecurrentStack(nn.Module):
         if tuple(s.shape) != want:
             raise ValueError(f"expected {name} of shape (L, B, H) = {want}, got {tuple(s.shape)}")
 
+    def _initial_state(self, x: Tensor, h0: Tensor | None) -> Tensor:
+        """h_0 checked against x (T, B, I), or zeros (L, B, H)."""
+        if h0 is None:
+            return self._zeros(x)
+        self._check_state(h0, x, "h_0")
+        return h0
+
+    def _run_layers(self, x: Tensor, h0: Tensor, **kwargs) -> tuple[Tensor, Tensor]:
+        """Each cell's loop over time, layer after layer (dropout between): output, h_n (L, B, H)."""
+        hs, y = [], x
+        for k, cell in enumerate(self.cells):
+            y, h = cell.forward_sequence(y, h0[k], **kwargs)  # y (T, B, H)
+            hs.append(h)
+            y = self._between_layers(y, k)
+        return self._out(y), torch.stack(hs)
+
     def _between_layers(self, y: Tensor, k: int) -> Tensor:
         if self.dropout and k < self.num_layers - 1:
             return F.dropout(y, self.dropout, self.training)
@@ -413,20 +429,12 @@ class GRU(_RecurrentStack):
 
     def forward(self, x: Tensor, h0: Tensor | None = None) -> tuple[Tensor, Tensor]:
         x = self._check_input(x)  # (T, B, I)
-        if h0 is None:
-            h0 = self._zeros(x)
-        else:
-            self._check_state(h0, x, "h_0")
+        h0 = self._initial_state(x, h0)
         if self.backend == "fused" and self.reset_after:
             y, h_n = torch._VF.gru(x, h0, self._flat_torch_weights(), self.bias, self.num_layers,
                                    self.dropout, self.training, False, False)
             return self._out(y), h_n
-        hs, y = [], x
-        for k, cell in enumerate(self.cells):
-            y, h = cell.forward_sequence(y, h0[k], fused=self.backend == "fused")  # y (T, B, H)
-            hs.append(h)
-            y = self._between_layers(y, k)
-        return self._out(y), torch.stack(hs)
+        return self._run_layers(x, h0, fused=self.backend == "fused")
 
 
 class RNN(_RecurrentStack):
@@ -453,20 +461,12 @@ class RNN(_RecurrentStack):
 
     def forward(self, x: Tensor, h0: Tensor | None = None) -> tuple[Tensor, Tensor]:
         x = self._check_input(x)  # (T, B, I)
-        if h0 is None:
-            h0 = self._zeros(x)
-        else:
-            self._check_state(h0, x, "h_0")
+        h0 = self._initial_state(x, h0)
         if self.backend == "fused":
             y, h_n = torch._VF.rnn_tanh(x, h0, self._flat_torch_weights(), self.bias, self.num_layers,
                                         self.dropout, self.training, False, False)
             return self._out(y), h_n
-        hs, y = [], x
-        for k, cell in enumerate(self.cells):
-            y, h = cell.forward_sequence(y, h0[k])  # y (T, B, H)
-            hs.append(h)
-            y = self._between_layers(y, k)
-        return self._out(y), torch.stack(hs)
+        return self._run_layers(x, h0)
 
 
 # ---- conversion to and from torch.nn state dicts ------------------------------------------------
