@@ -300,13 +300,13 @@ def loss_against_length(lines: Mapping[str, Sequence[tuple[int, Sequence[float]]
     """Final loss against sequence length: per model (label -> [(T, [loss of each seed]), …]) a line
     through the seeds' mean and a dot per seed; the memoryless baseline (T -> value) dashed and the
     solved threshold (solved_fraction × baseline) dotted. Both axes logarithmic. A model named
-    "X-same-params" is drawn in X's colour with a dash-dot line."""
+    "X-same-params…" is drawn in the colour of "X…" with a dash-dot line."""
     import numpy as np
     from matplotlib.ticker import NullFormatter
     fig, ax = plt.subplots(figsize=(7.5, 4.4), dpi=110)
-    bases = list(dict.fromkeys(label.removesuffix("-same-params") for label in lines))
+    bases = list(dict.fromkeys(label.replace("-same-params", "") for label in lines))
     for label, points in lines.items():
-        colour = f"C{bases.index(label.removesuffix('-same-params')) % 10}"
+        colour = f"C{bases.index(label.replace('-same-params', '')) % 10}"
         Ts = [T for T, _ in points]
         ax.plot(Ts, [float(np.mean(v)) for _, v in points], color=colour, marker="o", markersize=3,
                 linewidth=1.4, label=label, linestyle="-." if label.endswith("-same-params") else "-")
