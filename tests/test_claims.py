@@ -210,3 +210,13 @@ def test_gradient_options_are_checked():
         apply_overrides(cfg, ["--models", "memn2n,lstm"])
     with pytest.raises(ConfigError, match="--tasks"):
         apply_overrides(cfg, ["--tasks", "21"])
+
+
+def test_model_means_are_over_exactly_their_own_key():
+    """`starved` must not pick up `sentence_starved` (same ending) when averaging over tasks."""
+    cfg = apply_overrides(catalog()["claims/memory-gradients"].config, ["--tasks", "1,2", "--models", "entnet"])
+    rows = [{"unit": u, "epoch": 1, "top_share": 0.5, "starved": 0.1 * (u + 1), "sentence_starved": 0.9}
+            for u in (0, 1)]
+    out = mg.summarize(cfg, rows, {"entnet-task1": {"test_error": 1.0}, "entnet-task2": {"test_error": 3.0}})
+    assert out["entnet_starved"] == pytest.approx(0.15) and out["entnet_starved_early"] == pytest.approx(0.15)
+    assert out["entnet_sentence_starved"] == pytest.approx(0.9) and out["entnet_test_error"] == 2.0

@@ -151,10 +151,10 @@ def summarize(cfg: GradientFlowConfig, rows: list[dict[str, float]], done: dict[
                 values = [r[key] for r in part if key in r]
                 if values:
                     out[f"{model}_task{task}_{key}{suffix}"] = sum(values) / len(values)
+    tasks = memory.parse_tasks(cfg.tasks)
     for model in parse_models(cfg.models):
         for key in (*AVERAGED, *(k + "_early" for k in AVERAGED), "test_error"):
-            values = [v for k, v in out.items() if k.startswith(f"{model}_task") and k.endswith(f"_{key}")
-                      and (key.endswith("_early") or not k.endswith("_early"))]
+            values = [out[name] for name in (f"{model}_task{t}_{key}" for t in tasks) if name in out]
             if values:
                 out[f"{model}_{key}"] = sum(values) / len(values)
     return out
