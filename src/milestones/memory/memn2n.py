@@ -78,18 +78,17 @@ class MemN2N(nn.Module):
         bag_α E + (k/d) ⊙ bag_β E, two matrix products instead of a gather per word (c = 2);
         with BoW one bag of word counts (c = 1). Nil words (padding) weigh nothing."""
         present = words != 0
-        L = words.shape[-1]
+        L, dtype = words.shape[-1], self.embed.dtype  # float64 networks get float64 bags
         if self.encoding != "bow":
-            j = torch.arange(1, L + 1, dtype=torch.float32, device=words.device)
-            J = present.sum(-1, keepdim=True).clamp_min(1).to(torch.float32)  # (…, 1)
+            j = torch.arange(1, L + 1, dtype=dtype, device=words.device)
+            J = present.sum(-1, keepdim=True).clamp_min(1).to(dtype)  # (…, 1)
             if self.encoding == "pe":
                 coef = torch.stack([1 - j / J, 2 * j / J - 1]) * present  # (2, …, L)
             else:  # 1 + (k − (d+1)/2)/d · 4 (j − (J+1)/2)/J
                 coef = torch.stack([torch.ones_like(j / J), 4 * (j - (J + 1) / 2) / J]) * present
         else:
-            coef = present[None].to(torch.float32)  # (1, …, L)
+            coef = present[None].to(dtype)  # (1, …, L)
         V = self.embed.shape[-2]
-        coef = coef.to(self.embed.dtype)  # float64 networks get float64 bags
         zeros = torch.zeros(*coef.shape[:-1], V, dtype=coef.dtype, device=coef.device)
         return zeros.scatter_add(-1, words.expand(coef.shape), coef)
 
