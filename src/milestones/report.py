@@ -275,22 +275,27 @@ def longest(by_length: dict[int, dict[str, Any]], key: str) -> int | None:
     return max((T for T, rec in by_length.items() if _majority(rec, key)), default=None)
 
 
+def _sweep_order(variants) -> list[str]:
+    """Variants in the sweep's own order (milestones.experiments.rnn.SWEEP_VARIANTS), others after."""
+    from milestones.experiments.rnn import SWEEP_VARIANTS
+    rank = {v: k for k, v in enumerate(SWEEP_VARIANTS)}
+    return sorted(variants, key=lambda v: (rank.get(v, len(rank)), v))
+
+
 def sweep_table(records: list[dict[str, Any]], order: list[str] = ()) -> str:
     """Markdown per task: one row per model, one column per length (seeds that solved it / seeds,
     the mean test loss and, in brackets, the mean steps trained: a run stops when it solves the
     task), the longest length solved and learned by a majority of seeds, the parameter count and
     the wall time of all its runs."""
-    from milestones.experiments.rnn import SWEEP_VARIANTS
     cells = sweep_cells(records)
     if not cells:
         return "_no sweep results yet_\n"
-    rank = {v: k for k, v in enumerate(SWEEP_VARIANTS)}
     blocks = []
     for group, variants in cells.items():
         lengths = sorted({T for v in variants.values() for T in v})
         lines = [f"**{group}**\n", "| model | H | parameters | " + " | ".join(f"T = {T}" for T in lengths)
                  + " | longest solved | longest learned | wall time |", "|" + "---|" * (len(lengths) + 6)]
-        for variant in sorted(variants, key=lambda v: (rank.get(v, len(rank)), v)):
+        for variant in _sweep_order(variants):
             by_length = variants[variant]
             first = next(iter(by_length.values()))
             row_cells = []
@@ -317,20 +322,19 @@ def sweep_table(records: list[dict[str, Any]], order: list[str] = ()) -> str:
 def sweep_figure(group: str, records: list[dict[str, Any]], out: Path) -> Path:
     """Final test loss against length, one line per model (mean over seeds, each seed a dot), with
     the memoryless baseline and the solved threshold."""
-    from milestones.experiments.rnn import SWEEP_VARIANTS
+    from milestones.experiments.rnn import SOLVED_FRACTION
     from milestones.plots import loss_against_length
     variants = sweep_cells(records).get(group, {})
-    rank = {v: k for k, v in enumerate(SWEEP_VARIANTS)}
     lines = {v: [(T, [s["metrics"][variants[v][T]["metric"]] for s in variants[v][T]["seeds"]])
                  for T in sorted(variants[v])]
-             for v in sorted(variants, key=lambda v: (rank.get(v, len(rank)), v))}
+             for v in _sweep_order(variants)}
     first = next(iter(next(iter(variants.values())).values()))
     baselines = sorted({(int(rec["config"]["length"]), next(r["value"] for r in rec["references"]
                                                               if r["metric"] == rec["metric"]))
                         for by in variants.values() for rec in by.values()})
     return loss_against_length(lines, baselines, out / "plots" / (group.replace("/", "__") + ".png"),
                                title=f"{group}: final test loss against length ({first['metric']})",
-                               ylabel=first["metric"], solved_fraction=0.01)
+                               ylabel=first["metric"], solved_fraction=SOLVED_FRACTION)
 
 
 GRADIENT_KEYS = (("top_share", "top slot's share"), ("starved", "starved slots"),
@@ -366,8 +370,8 @@ def gradients_table(records: list[dict[str, Any]], order: list[str] = ()) -> str
     return "\n".join(blocks) if blocks else "_no gradient-flow results yet_\n"
 
 
-TABLES = {"sweep": sweep_table, "gradients": gradients_table, "babi": babi_table, "results": variants_table, "generalization": generalization_table, "mixtures": mixtures_table,
-          "images": images_table}
+TABLES = {"sweep": sweep_table, "gradients": gradients_table, "babi": babi_table, "results": variants_table,
+          "generalization": generalization_table, "mixtures": mixtures_table, "images": images_table}
 
 
 def readme_blocks(text: str, records: list[dict[str, Any]], order: list[str] = ()) -> str:

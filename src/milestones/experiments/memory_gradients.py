@@ -160,15 +160,6 @@ def summarize(cfg: GradientFlowConfig, rows: list[dict[str, float]], done: dict[
     return out
 
 
-def smooth(values: list[float], window: int) -> list[float]:
-    """Running mean over `window` updates (shorter at the start)."""
-    out, total = [], 0.0
-    for k, v in enumerate(values):
-        total += v - (values[k - window] if k >= window else 0.0)
-        out.append(total / min(k + 1, window))
-    return out
-
-
 def plot(cfg: GradientFlowConfig, run: Run) -> list[Path]:
     """One figure per task: a column per model; rows: the gradient shares, the jumps, and the heat
     map of the gradient share by read rank over training."""

@@ -54,12 +54,17 @@ class RNNTaskConfig(BaseConfig):
                                  "gradients of long sequences otherwise slow the GRU's backward 3-4×)")
 
 
+def io_sizes(task: str) -> tuple[int, int]:
+    """(input features, outputs) of a task: adding (2, 1), copy memory (10 symbols in and out)."""
+    return (2, 1) if task == "adding" else (COPY_SYMBOLS, COPY_SYMBOLS)
+
+
 class SequenceModel(nn.Module):
     """A recurrent layer and a linear read-out: at the last step (adding) or every step (copy)."""
 
     def __init__(self, cfg: RNNTaskConfig) -> None:
         super().__init__()
-        inputs, outputs = (2, 1) if cfg.task == "adding" else (COPY_SYMBOLS, COPY_SYMBOLS)
+        inputs, outputs = io_sizes(cfg.task)
         if cfg.model == "lstm":
             self.rnn = LSTM(inputs, cfg.hidden_size, forget_bias=1.0 if cfg.forget_bias else None)
         elif cfg.model == "rnn":
@@ -125,16 +130,20 @@ GATES = {"lstm": 4, "gru": 3, "gru-reset-after": 3, "rnn": 1}
 def parameter_count(cfg: RNNTaskConfig) -> int:
     """Learned numbers of the recurrent layer and its read-out, G·H·(I + H + 1) + O·(H + 1), counted
     without building the model (a test checks it against the module's parameters)."""
-    inputs, outputs = (2, 1) if cfg.task == "adding" else (COPY_SYMBOLS, COPY_SYMBOLS)
+    inputs, outputs = io_sizes(cfg.task)
     H = cfg.hidden_size
     extra = H if cfg.model == "gru-reset-after" else 0  # the bias inside r ⊙ (W_h h + b_hn)
     return GATES[cfg.model] * H * (inputs + H + 1) + extra + outputs * (H + 1)
 
 
 def matched_hidden_size(cfg: RNNTaskConfig, target: int) -> int:
-    """The hidden size at which cfg's model has the parameter count closest to `target`."""
-    counts = {h: parameter_count(dataclasses.replace(cfg, hidden_size=h)) for h in range(1, 4097)}
-    return min(counts, key=lambda h: (abs(counts[h] - target), h))
+    """The hidden size at which cfg's model has the parameter count closest to `target` (the count
+    grows with H, so: the first H that reaches the target, or the one before it)."""
+    count = lambda h: parameter_count(dataclasses.replace(cfg, hidden_size=h))  # noqa: E731
+    h = 1
+    while count(h) < target:
+        h += 1
+    return h - 1 if h > 1 and target - count(h - 1) <= count(h) - target else h
 
 
 def train(cfg: RNNTaskConfig, run: Run) -> dict[str, float]:
@@ -216,19 +225,21 @@ FULL_STEPS = {("adding", 100): 3000, ("adding", 200): 3000, ("adding", 400): 400
 LEARNING_RATE = {"adding": 1e-2, "copy": 1e-3}
 
 
+def baseline_reference(task: str, length: int) -> Reference:
+    """The memoryless baseline every model of the task must beat."""
+    if task == "adding":
+        return Reference("test_mse", adding_baseline(), "Hochreiter & Schmidhuber 1997",
+                         "memoryless baseline: always predict 1")
+    return Reference("test_ce", copy_baseline(length), COPY_CITATION, "memoryless baseline: 10 ln 8 / (T + 20)")
+
+
 def _experiment(task: str, length: int, model: str) -> Experiment:
     cfg = RNNTaskConfig(task=task, length=length, model=model, steps=FULL_STEPS[task, length],
                         lr=LEARNING_RATE[task])
-    if task == "adding":
-        ref = Reference("test_mse", adding_baseline(), "Hochreiter & Schmidhuber 1997",
-                        "memoryless baseline: always predict 1")
-        summary = f"{MODELS[model]} on the adding problem, T = {length}"
-        citation = ADDING_CITATION
-    else:
-        ref = Reference("test_ce", copy_baseline(length), COPY_CITATION,
-                        "memoryless baseline: 10 ln 8 / (T + 20)")
-        summary = f"{MODELS[model]} on copy memory, T = {length}"
-        citation = COPY_CITATION
+    ref = baseline_reference(task, length)
+    what = "the adding problem" if task == "adding" else "copy memory"
+    summary = f"{MODELS[model]} on {what}, T = {length}"
+    citation = ADDING_CITATION if task == "adding" else COPY_CITATION
     return Experiment(
         name=f"rnn/{task}-t{length}/{model}", summary=summary, config=cfg, train=train,
         evaluate=evaluate, metric=ref.metric, goal="min", citation=citation, references=(ref,),
@@ -260,7 +271,8 @@ SWEEP_DEVIATIONS = (
     "problem and Arjovsky et al.'s copy memory, at lengths chosen so that the sweep fits 2 CPU cores.",
     "Every cell has the same optimiser (Adam at 1e-2, global-norm clipping at 1, batch 64) and budget; "
     "the plain RNN also at 1e-3 (`-lr1e-3`), where it is stable. A run ends at the first evaluation "
-    "(every 100 steps, 1 000 test sequences) that solves the task, or after the budget. A cell that fails might solve the task with a longer budget or a tuned rate.",
+    "(every 100 steps, 1 000 test sequences) that solves the task, or after the budget. A cell that "
+    "fails might solve the task with a longer budget or a tuned rate.",
     "'Solves a length' is ours: test loss ≤ 1 % of the memoryless baseline in a majority of seeds; "
     "'learns' is a weaker mark, test loss ≤ half the baseline.",
     "Copy memory with learning rate 1e-2, not the 1e-3 of rnn/copy-*: in probes on seed 0 with 1e-3 "
@@ -284,11 +296,7 @@ def sweep_config(task: str, length: int, variant: str) -> RNNTaskConfig:
 
 def _sweep_experiment(task: str, length: int, variant: str) -> Experiment:
     cfg = sweep_config(task, length, variant)
-    base = _experiment(task, length, "lstm") if (task, length) in FULL_STEPS else None
-    ref = base.references[0] if base else (
-        Reference("test_mse", adding_baseline(), "Hochreiter & Schmidhuber 1997",
-                  "memoryless baseline: always predict 1") if task == "adding" else
-        Reference("test_ce", copy_baseline(length), COPY_CITATION, "memoryless baseline: 10 ln 8 / (T + 20)"))
+    ref = baseline_reference(task, length)
     what = "the adding problem" if task == "adding" else "copy memory"
     return Experiment(
         name=f"sweep/{task}-t{length}/{variant}",
