@@ -1,4 +1,5 @@
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,20 @@ def stopped_at(monkeypatch):
         finally:
             monkeypatch.setattr(module, "one_step", real_step)
     return stop
+
+
+@pytest.fixture
+def stop_during(monkeypatch):
+    """stop_during(module, n): on its n-th call, `module.epoch` first sends this process SIGINT (a
+    Ctrl-C), so the run stops after that epoch; `monkeypatch.undo()` puts the real one back."""
+    def arm(module, n: int) -> None:
+        real, calls = module.epoch, {"n": 0}
+
+        def then_stop(*args):
+            calls["n"] += 1
+            if calls["n"] == n:
+                os.kill(os.getpid(), signal.SIGINT)
+            return real(*args)
+
+        monkeypatch.setattr(module, "epoch", then_stop)
+    return arm

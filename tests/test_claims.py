@@ -3,8 +3,6 @@ reaching the memory of MemN2N and EntNet. The numbers each figure shows are chec
 closed forms and hand-made cases."""
 import dataclasses
 import math
-import os
-import signal
 
 import pytest
 import torch
@@ -165,26 +163,15 @@ def test_summary_numbers_on_a_hand_made_case():
     assert "jump" not in summary(now, None)
 
 
-def _stop_during(monkeypatch, n):
-    real, calls = mg.epoch, {"n": 0}
-
-    def then_stop(*args):
-        calls["n"] += 1
-        if calls["n"] == n:
-            os.kill(os.getpid(), signal.SIGINT)
-        return real(*args)
-
-    monkeypatch.setattr(mg, "epoch", then_stop)
-
-
 @pytest.mark.parametrize("stop_at", [2, 3])  # inside MemN2N's training; in its last epoch, before EntNet's
-def test_gradient_run_stopped_and_resumed_matches_uninterrupted(shared_data, tmp_path, monkeypatch, stop_at):
+def test_gradient_run_stopped_and_resumed_matches_uninterrupted(shared_data, tmp_path, monkeypatch, stop_at,
+                                                                stop_during):
     shared_data("babi")
     exp = catalog()["claims/memory-gradients"]
     cfg = apply_overrides(exp.config, ["--tasks", "1", "--models", "memn2n,entnet", "--memn2n-epochs", "3",
                                        "--entnet-epochs", "1", "--probe-size", "8"])
     whole = exp.train(cfg, Run.create(tmp_path / "whole", exp, cfg, progress=False))
-    _stop_during(monkeypatch, stop_at)
+    stop_during(mg, stop_at)
     with pytest.raises(RunStopped):
         exp.train(cfg, Run.create(tmp_path / "stopped", exp, cfg, progress=False))
     monkeypatch.undo()

@@ -1,8 +1,6 @@
 """The bAbI experiments: options, stop and resume across tasks, the choice among restarts, explain
 figures and the command line."""
 import dataclasses
-import os
-import signal
 import subprocess
 import sys
 
@@ -44,26 +42,15 @@ def test_presets_are_the_papers_settings():
 TINY = dict(tasks="1,4", epochs=3, ls_epochs=1, restarts=2, dim=8, decay_every=2)
 
 
-def _stop_during(monkeypatch, n: int):
-    real, calls = mem.epoch, {"n": 0}
-
-    def then_stop(*args):
-        calls["n"] += 1
-        if calls["n"] == n:
-            os.kill(os.getpid(), signal.SIGINT)
-        return real(*args)
-
-    monkeypatch.setattr(mem, "epoch", then_stop)
-
-
 @pytest.mark.parametrize("stop_at", [2, 4, 5])  # inside task 1; in its last epoch; inside task 4
-def test_stopped_and_resumed_run_matches_uninterrupted(shared_data, tmp_path, monkeypatch, stop_at):
+def test_stopped_and_resumed_run_matches_uninterrupted(shared_data, tmp_path, monkeypatch, stop_at,
+                                                        stop_during):
     shared_data("babi")
     exp = catalog()["memn2n/babi-1k"]
     cfg = dataclasses.replace(exp.config, **TINY)
     whole = exp.train(cfg, Run.create(tmp_path / "whole", exp, cfg, progress=False))
     run = Run.create(tmp_path / "stopped", exp, cfg, progress=False)
-    _stop_during(monkeypatch, stop_at)
+    stop_during(mem, stop_at)
     with pytest.raises(RunStopped, match=f"stopped at step {stop_at}"):
         exp.train(cfg, run)
     monkeypatch.undo()
