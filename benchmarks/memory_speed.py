@@ -43,7 +43,7 @@ class PortStyleMemN2N(nn.Module):
         B, M, L = story.shape
         pe_s = position_encoding((story != 0).sum(-1), L, self.d)  # (B, M, L, d)
         pe_q = position_encoding((question != 0).sum(-1), question.shape[-1], self.d)
-        used = torch.arange(M)[None] < count[:, None]
+        used = torch.arange(M, device=count.device)[None] < count[:, None]
         u = (self.embed[0](question) * pe_q).sum(-2)
         for k in range(self.hops):
             m = (self.embed[k](story) * pe_s).sum(-2) + self.time[k, :M]

@@ -30,13 +30,28 @@ def test_presets_are_the_papers_settings():
     single, joint, entnet = exps["memn2n/babi-1k"].config, exps["memn2n/babi-1k-joint"].config, exps["entnet/babi-10k"].config
     assert (single.hops, single.dim, single.batch_size, single.epochs, single.lr, single.decay_every,
             single.ls_epochs, single.ls_lr, single.memory_size, single.clip, single.restarts, single.select,
-            single.noise, single.encoding, single.tying) == (
-        3, 20, 32, 100, 0.01, 25, 20, 0.005, 50, 40.0, 10, "train", 0.1, "pe-official", "adjacent")
+            single.noise, single.encoding, single.tying, single.pe_length, single.empty_slots) == (
+        3, 20, 32, 100, 0.01, 25, 20, 0.005, 50, 40.0, 10, "train", 0.1, "pe-official", "adjacent", "longest",
+        "attend")
     assert exps["memn2n/babi-1k-pe-paper"].config.encoding == "pe"
     assert (joint.joint, joint.dim, joint.epochs, joint.decay_every, joint.ls_epochs) == (True, 50, 60, 15, 30)
     # EntNet's 10k schedule is cut to fit a CPU (see its deviations); the rest is the paper's
     assert (entnet.dim, entnet.slots, entnet.lr, entnet.clip, entnet.select, entnet.story_cap,
             entnet.story_cap_task3, entnet.batch_size) == (100, 20, 0.01, 40.0, "valid", 70, 150, 32)
+
+
+def test_the_recipe_builds_the_official_codes_memory(shared_data):
+    """J is the longest statement or question + 1 (the time word), and the memory as long as the
+    longest training story, capped at memory_size: 10 statements in task 10, 50 of task 3's 224."""
+    shared_data("babi")
+    cfg = catalog()["memn2n/babi-1k"].config
+    for task, slots in ((10, 10), (3, 50)):
+        data = mem.task_data(cfg, [task])
+        M, L, Lq = data.shape
+        model = mem.make_model(cfg, data)
+        assert (model.fixed_slots, model.pe_words) == (slots, max(L, Lq) + 1)
+    masked = mem.make_model(dataclasses.replace(cfg, empty_slots="masked", pe_length="statement"), data)
+    assert (masked.fixed_slots, masked.pe_words) == (None, None)
 
 
 TINY = dict(tasks="1,4", epochs=3, ls_epochs=1, restarts=2, dim=8, decay_every=2)
@@ -66,7 +81,8 @@ def test_stopped_and_resumed_run_matches_uninterrupted(shared_data, tmp_path, mo
 
 
 @pytest.mark.parametrize("option", [("--temporal", "false"), ("--encoding", "bow"), ("--tying", "layerwise"),
-                                    ("--select", "valid")])
+                                    ("--select", "valid"), ("--empty-slots", "masked"),
+                                    ("--pe-length", "statement")])
 def test_every_option_trains(shared_data, tmp_path, option):
     shared_data("babi")
     exp = catalog()["memn2n/babi-1k"]

@@ -30,7 +30,10 @@ def test_position_encoding_is_the_closed_form():
 
 
 def literal_memn2n(model: MemN2N, story, question, count, linear=False):
-    """Eqs. 1-3 of the paper with loops over hops, slots and words, in float64."""
+    """Eqs. 1-3 of the paper with loops over hops, slots and words, in float64. With `pe_words` J is
+    that number for every statement and question and each temporal vector a time word in position
+    J (weighted by l_kJ); with `fixed_slots` F the memory holds F slots, those after the statements
+    zero vectors in the softmax (the official code's)."""
     E = model.embed.detach().double()
     T = model.time.detach().double()
     d, K = model.dim, model.hops
@@ -45,11 +48,19 @@ def literal_memn2n(model: MemN2N, story, question, count, linear=False):
 
     def embed(words, matrix):
         words = [w for w in words.tolist() if w]
+        J = model.pe_words or len(words)
         out = torch.zeros(d, dtype=torch.float64)
         for j, w in enumerate(words, 1):
             for k in range(1, d + 1):
-                out[k - 1] += weight(j, len(words), k) * E[matrix, w, k - 1]
+                out[k - 1] += weight(j, J, k) * E[matrix, w, k - 1]
         return out
+
+    def time(matrix, i):
+        if not model.temporal:
+            return 0
+        J = model.pe_words
+        scale = [weight(J, J, k) if J else 1.0 for k in range(1, d + 1)]
+        return T[matrix, i] * torch.tensor(scale, dtype=torch.float64)
 
     logits, attention = [], []
     for b in range(story.shape[0]):
@@ -58,13 +69,16 @@ def literal_memn2n(model: MemN2N, story, question, count, linear=False):
         for k in range(K):
             a, c = (k, k + 1) if adjacent else (0, 1)
             n = int(count[b])
-            m = [embed(story[b, i], a) + (T[a, i] if model.temporal else 0) for i in range(n)]
-            cv = [embed(story[b, i], c) + (T[c, i] if model.temporal else 0) for i in range(n)]
+            m = [embed(story[b, i], a) + time(a, i) for i in range(n)]
+            cv = [embed(story[b, i], c) + time(c, i) for i in range(n)]
+            empty = max((model.fixed_slots or 0) - n, 0)  # zero vectors after the statements
+            m += [torch.zeros(d, dtype=torch.float64)] * empty
+            cv += [torch.zeros(d, dtype=torch.float64)] * empty
             scores = torch.stack([u @ mi for mi in m])
             p = scores if linear else torch.softmax(scores, 0)
-            o = sum(p[i] * cv[i] for i in range(n))
+            o = sum(p[i] * cv[i] for i in range(len(m)))
             u = (u if adjacent else model.H.detach().double() @ u) + o
-            hops.append(torch.cat([p, torch.zeros(story.shape[1] - n, dtype=torch.float64)]))
+            hops.append(torch.cat([p[:n], torch.zeros(story.shape[1] - n, dtype=torch.float64)]))
         W = E[K] if adjacent else E[3]
         logits.append(W @ u)
         attention.append(torch.stack(hops))
@@ -81,11 +95,16 @@ def random_story(B=3, M=6, L=5, V=13, seed=0):
     return story, question, count
 
 
-@pytest.mark.parametrize("encoding, tying, linear", [("pe", "adjacent", False), ("pe-official", "adjacent", False),
-                                                      ("bow", "layerwise", False), ("pe", "adjacent", True)])
-def test_memn2n_is_the_papers_equations(encoding, tying, linear):
+@pytest.mark.parametrize("encoding, tying, linear, pe_words, fixed_slots", [
+    ("pe", "adjacent", False, None, None), ("pe-official", "adjacent", False, None, None),
+    ("bow", "layerwise", False, None, None), ("pe", "adjacent", True, None, None),
+    # the official code: one J for all (the longest statement + the time word), a memory of F slots
+    ("pe-official", "adjacent", False, 6, 8), ("pe-official", "layerwise", False, 9, 4),
+    ("pe", "adjacent", False, 7, 6), ("pe-official", "adjacent", True, 6, 8)])
+def test_memn2n_is_the_papers_equations(encoding, tying, linear, pe_words, fixed_slots):
     torch.manual_seed(1)
-    model = MemN2N(13, dim=6, hops=3, memory_size=6, encoding=encoding, tying=tying, init_std=0.3)
+    model = MemN2N(13, dim=6, hops=3, memory_size=6, encoding=encoding, tying=tying, init_std=0.3,
+                   pe_words=pe_words, fixed_slots=fixed_slots)
     story, question, count = random_story()
     logits, attention = model(story, question, count, linear=linear, return_attention=True)
     want_logits, want_attention = literal_memn2n(model, story, question, count, linear)

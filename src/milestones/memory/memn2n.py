@@ -14,7 +14,10 @@ with u^1 = Σ_j l_j ⊙ B q_j. Position encoding (PE): l_kj = (1 − j/J) − (k
 a statement of J words and embedding coordinate k (1-based); bag of words (BoW) is l = 1. The
 official Matlab code computes another weighting, l_kj = 1 + 4 (k − (d+1)/2)(j − (J+1)/2) / (d J)
 ("pe-official"); the two are different functions (at the last word j = J the paper's weight is
-k/d, the official one 1 + 2(k − (d+1)/2)(J − 1)/(d J)).
+k/d, the official one 1 + 2(k − (d+1)/2)(J − 1)/(d J)). The official code also takes one J for every
+statement and question, the longest statement + 1, and adds the temporal vectors as "time words" in
+position J, so that T(i) is weighted by l_kJ (`pe_words`); and its memory always holds the same number
+of slots, those after a story's statements empty but inside the softmax (`fixed_slots`).
 Adjacent tying: A^{k+1} = C^k, T_A^{k+1} = T_C^k, B = A^1 and W = (C^K)ᵀ, so K + 1 embedding matrices.
 Layer-wise tying: one A, one C for every hop, a separate B and W, and the map H.
 Linear start (§4.2) removes the softmax from every hop (p_i = u^kᵀ m_i) until it is put back.
@@ -46,7 +49,7 @@ class MemN2N(nn.Module):
 
     def __init__(self, vocab_size: int, dim: int = 20, hops: int = 3, memory_size: int = 50,
                  encoding: str = "pe-official", temporal: bool = True, tying: str = "adjacent",
-                 init_std: float = 0.1) -> None:
+                 init_std: float = 0.1, pe_words: int | None = None, fixed_slots: int | None = None) -> None:
         super().__init__()
         if encoding not in ENCODINGS:
             raise ValueError(f"encoding {encoding!r}; expected one of {', '.join(ENCODINGS)}")
@@ -56,7 +59,11 @@ class MemN2N(nn.Module):
             raise ValueError(f"vocab_size, dim, hops and memory_size must be positive, got "
                              f"{vocab_size}, {dim}, {hops}, {memory_size}")
         self.dim, self.hops, self.memory_size = dim, hops, memory_size
-        self.encoding, self.temporal, self.tying = encoding, temporal, tying
+        for name, value in (("pe_words", pe_words), ("fixed_slots", fixed_slots)):
+            if value is not None and value < 1:
+                raise ValueError(f"{name} {value}; expected a positive number or None")
+        self.encoding, self.temporal, self.tying, self.pe_words = encoding, temporal, tying, pe_words
+        self.fixed_slots = fixed_slots
         n = hops + 1 if tying == "adjacent" else 4  # layer-wise: A, C, B, W
         self.embed = nn.Parameter(torch.randn(n, vocab_size, dim) * init_std)  # (n, V, d)
         self.time = nn.Parameter(torch.randn(hops + 1 if tying == "adjacent" else 2, memory_size, dim) * init_std)
@@ -81,51 +88,76 @@ class MemN2N(nn.Module):
         L, dtype = words.shape[-1], self.embed.dtype  # float64 networks get float64 bags
         if self.encoding != "bow":
             j = torch.arange(1, L + 1, dtype=dtype, device=words.device)
-            J = present.sum(-1, keepdim=True).clamp_min(1).to(dtype)  # (…, 1)
-            if self.encoding == "pe":
-                coef = torch.stack([1 - j / J, 2 * j / J - 1]) * present  # (2, …, L)
-            else:  # 1 + (k − (d+1)/2)/d · 4 (j − (J+1)/2)/J
-                coef = torch.stack([torch.ones_like(j / J), 4 * (j - (J + 1) / 2) / J]) * present
+            if self.pe_words is None:
+                J = present.sum(-1, keepdim=True).clamp_min(1).to(dtype)  # (…, 1)
+            else:
+                J = torch.full((*present.shape[:-1], 1), float(self.pe_words), dtype=dtype, device=words.device)
+            coef = self._coefficients(j, J) * present  # (2, …, L)
         else:
             coef = present[None].to(dtype)  # (1, …, L)
         V = self.embed.shape[-2]
         zeros = torch.zeros(*coef.shape[:-1], V, dtype=coef.dtype, device=coef.device)
         return zeros.scatter_add(-1, words.expand(coef.shape), coef)
 
+    def _coefficients(self, j: Tensor, J: Tensor) -> Tensor:
+        """(α_j, β_j) stacked, (2, …): l_kj = α_j + g_k β_j with g_k from `_mix`. The paper's PE:
+        α = 1 − j/J, β = 2j/J − 1, g_k = k/d; the official one: α = 1, β = 4 (j − (J+1)/2)/J,
+        g_k = (k − (d+1)/2)/d."""
+        if self.encoding == "pe":
+            return torch.stack(torch.broadcast_tensors(1 - j / J, 2 * j / J - 1))
+        return torch.stack(torch.broadcast_tensors(torch.ones_like(j / J), 4 * (j - (J + 1) / 2) / J))
+
+    def _mix(self, x: Tensor) -> Tensor:
+        """α-part + g_k ⊙ β-part, x (2, …, d) → (…, d)."""
+        k = torch.arange(1, self.dim + 1, dtype=x.dtype, device=x.device)
+        g = k / self.dim if self.encoding == "pe" else (k - (self.dim + 1) / 2) / self.dim
+        return x[0] + g * x[1]
+
+    def time_weights(self) -> Tensor | None:
+        """With a fixed J (`pe_words`) the official code's temporal vectors are "time words" in the
+        J-th word position, so each one is weighted by l_kJ (d,); None where they are not weighted."""
+        if self.pe_words is None or self.encoding == "bow":
+            return None
+        J = torch.tensor(float(self.pe_words), dtype=self.time.dtype, device=self.time.device)
+        return self._mix(self._coefficients(J, J)[:, None])
+
     def encode(self, bags: Tensor, matrix: int) -> Tensor:
         """Σ_j l_j ⊙ E x_j (…, d) from bags (c, …, V), E = embed[matrix] (V, d)."""
         x = bags @ self.embed[matrix]  # (c, …, d)
-        if self.encoding == "bow":
-            return x[0]
-        k = torch.arange(1, self.dim + 1, dtype=x.dtype, device=x.device)
-        if self.encoding == "pe":
-            return x[0] + (k / self.dim) * x[1]
-        return x[0] + ((k - (self.dim + 1) / 2) / self.dim) * x[1]
+        return x[0] if self.encoding == "bow" else self._mix(x)
 
     def forward(self, story: Tensor, question: Tensor, count: Tensor, linear: bool = False,
                 return_attention: bool = False, return_memory: bool = False):
         """story (B, M, L), question (B, Lq), count (B,) slots in use → logits (B, V)
         [, attention (B, K, M)] [, memory: the 2K tensors m^k, c^k, each (B, M, d)]. Slots from
-        `count` on are padding: they get zero attention."""
+        `count` on are padding: they get zero attention. With `fixed_slots` F, the memory is F slots
+        long whatever the story, as in the official code: the F − count slots after the statements
+        are empty (zero vectors, so score 0 and no output) yet stay in the softmax, where they take
+        (F − count) e⁰ of its sum, the share of "nothing found" (not part of `attention`)."""
         B, M, _ = story.shape
         if M > self.memory_size:
             raise ValueError(f"story has {M} slots; this network holds at most memory_size {self.memory_size}")
         used = torch.arange(M, device=story.device)[None, :] < count[:, None]  # (B, M)
+        empty = None if self.fixed_slots is None else (self.fixed_slots - count).clamp_min(0)  # (B,)
         sentences, query = self.bags(story), self.bags(question)  # (c, B, M, V), (c, B, V)
         u = self.encode(query, 2 if self.tying == "layerwise" else 0)  # (B, d)
         attention, memory = [], []
+        time = self.time if (w := self.time_weights()) is None else self.time * w
         for k in range(self.hops):
             a, c = self._matrices(k)
             m = self.encode(sentences, a)  # (B, M, d)
             out = self.encode(sentences, c)  # (B, M, d)
             if self.temporal:
-                m, out = m + self.time[a, :M], out + self.time[c, :M]
+                m, out = m + time[a, :M], out + time[c, :M]
             memory += [m, out]
             scores = torch.einsum("bmd,bd->bm", m, u)  # (B, M)
             if linear:
                 p = scores.masked_fill(~used, 0.0)
-            else:
+            elif empty is None:
                 p = torch.softmax(scores.masked_fill(~used, float("-inf")), dim=-1)
+            else:  # the empty slots as one entry of score log(F − count): e^that = (F − count) e⁰
+                null = empty.to(scores.dtype).log()[:, None]  # (B, 1), −inf when the memory is full
+                p = torch.softmax(torch.cat([scores.masked_fill(~used, float("-inf")), null], -1), -1)[:, :M]
             o = torch.einsum("bm,bmd->bd", p, out)  # (B, d)
             u = (u if self.H is None else u @ self.H.T) + o
             attention.append(p)

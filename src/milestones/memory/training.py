@@ -92,13 +92,13 @@ def batches(data: Encoded, members: int, batch_size: int, bucket: bool, generato
     """Index batches (R, B) of one epoch, a fresh shuffle per member. With `bucket`, each run of 50
     batches of the shuffle is sorted by story length before it is cut, and the batches are then
     visited in random order: a batch costs as many recurrent steps as its longest story."""
-    N = len(data)
+    N, counts = len(data), data.count.cpu()  # the shuffle is drawn on the CPU, whatever the data's device
     order = torch.argsort(torch.rand(members, N, generator=generator), dim=1)  # (R, N)
     if bucket:
         chunk = batch_size * 50
         for c in range(0, N, chunk):
             part = order[:, c:c + chunk]
-            by_length = torch.sort(data.count[part], dim=1, stable=True).indices
+            by_length = torch.sort(counts[part], dim=1, stable=True).indices
             order[:, c:c + chunk] = torch.gather(part, 1, by_length)
     starts = list(range(0, N, batch_size))
     if bucket:
