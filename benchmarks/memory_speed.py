@@ -112,7 +112,8 @@ def main() -> None:
             print(f"{model} {size} task 2: " + ", ".join(f"{k} {v:.3g}" for k, v in row.items()), flush=True)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"device": args.device, "cpu": cpu_model(), "threads": torch.get_num_threads(),
+            gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
+            json.dump({"device": args.device, "gpu": gpu, "cpu": cpu_model(), "threads": torch.get_num_threads(),
                        "torch": torch.__version__, "epochs": rows}, f, indent=1)
             f.write("\n")
 
