@@ -116,6 +116,29 @@ def test_explain_draws_attention_and_gates(shared_data, tmp_path):
             exp.explain(cfg, run, {"task": "2", "example": "0"})
 
 
+def test_explain_shows_the_empty_slots_share(shared_data, tmp_path, monkeypatch):
+    """With the official code's empty slots, each hop's attention over the statements and the
+    empty slots' share ("nothing found", drawn as a last column) add up to 1."""
+    shared_data("babi")
+    from milestones import plots
+    drawn = {}
+    monkeypatch.setattr(plots, "memory_attention",
+                        lambda w, sentences, support, *a, **k: drawn.update(w=w, s=sentences, support=support))
+    exp = catalog()["memn2n/babi-1k"]
+    cfg = dataclasses.replace(exp.config, tasks="10", epochs=1, ls_epochs=1, restarts=1, dim=8)
+    run = Run.create(tmp_path / "run", exp, cfg, progress=False)
+    exp.train(cfg, run)
+    sample = mem.task_data(cfg, [10]).samples[10][5]
+    assert len(sample.story) < 10  # the memory holds 10 slots: some are empty for this question
+    exp.explain(cfg, run, {"task": "10", "example": "5"})
+    w, sentences = drawn["w"], drawn["s"]
+    assert w.shape == (3, len(sample.story) + 1) and sentences[-1] == "(empty slots)"
+    torch.testing.assert_close(w.sum(-1), torch.ones(3))
+    assert torch.all(w[:, -1] > 0)
+    # the supporting statements are marked at their own columns, not shifted by the extra one
+    assert sorted(drawn["support"]) == sorted(sample.ids.index(i) for i in sample.supporting)
+
+
 def test_command_line_errors(cli_env, tmp_path):
     def run(*args):
         return subprocess.run([sys.executable, "-m", "milestones", *args], capture_output=True, text=True,

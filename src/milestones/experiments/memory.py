@@ -333,11 +333,13 @@ def explain(cfg: BabiConfig, run: Run, options: dict[str, str]) -> list[Path]:
         if recent_first:
             logits, weights = model(x.story[:, :n], x.question, x.count, return_attention=True)
             weights = weights[0, :, :n].flip(-1)  # (K, n) oldest statement first
+            if model.fixed_slots is not None:  # the empty slots' share per hop ("nothing found"), last
+                weights = torch.cat([weights, (1 - weights.sum(-1, keepdim=True)).clamp_min(0)], -1)
         else:
             logits, weights = model(x.story[:, :n], x.question, x.count, return_gates=True)
             weights = weights[0].T  # (S, n)
-    sentences = [" ".join(s) for s in sample.story[-M:]]
-    support = [len(sentences) - 1 - s for s in babi.supporting_slots(sample, M)]
+    sentences = [" ".join(s) for s in sample.story[-M:]] + ["(empty slots)"] * (weights.shape[-1] - n)
+    support = [n - 1 - s for s in babi.supporting_slots(sample, M)]  # oldest first, as `sentences`
     answer = data.vocab.words[int(logits.argmax(-1))]
     kind = "attention" if recent_first else "gates"
     path = run.dir / "plots" / f"{kind}-task{task}-example{k}.png"
