@@ -54,6 +54,17 @@ def test_the_recipe_builds_the_official_codes_memory(shared_data):
     assert (masked.fixed_slots, masked.pe_words) == (None, None)
 
 
+def test_a_run_saved_before_the_official_details_loads_as_it_was_trained():
+    """Run directories written before `pe_length` and `empty_slots` existed were trained with each
+    statement's own J and masked slots: their config.json must not pick up today's defaults."""
+    from milestones.config import from_dict, to_dict
+    cfg = catalog()["memn2n/babi-1k"].config
+    old = {k: v for k, v in to_dict(cfg).items() if k not in ("pe_length", "empty_slots")}
+    loaded = from_dict(type(cfg), old)
+    assert (loaded.pe_length, loaded.empty_slots) == ("statement", "masked")
+    assert from_dict(type(cfg), to_dict(cfg)) == cfg  # a new run keeps what it saved
+
+
 TINY = dict(tasks="1,4", epochs=3, ls_epochs=1, restarts=2, dim=8, decay_every=2)
 
 

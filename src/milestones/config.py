@@ -19,11 +19,18 @@ class ConfigError(ValueError):
     """A config value or key that is not valid; the message names the field and what was expected."""
 
 
+_NO_VALUE = object()
+
+
 def param(default: Any, help: str, *, low: float | None = None, high: float | None = None,
-          choices: tuple | None = None, low_open: bool = False) -> Any:
+          choices: tuple | None = None, low_open: bool = False, before: Any = _NO_VALUE) -> Any:
     """A config field: default value, one line of help, and optional range (low ≤ x ≤ high,
-    or low < x with low_open) or choices."""
+    or low < x with low_open) or choices. `before`: the behaviour in effect before the field
+    existed, which a run's saved config that lacks the field gets (`from_dict`), so that an old
+    run is resumed, evaluated and explained as it was trained rather than with today's default."""
     meta = {"help": help, "low": low, "high": high, "choices": choices, "low_open": low_open}
+    if before is not _NO_VALUE:
+        meta["before"] = before
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -160,7 +167,9 @@ def from_dict(cls: type, data: dict[str, Any]) -> Any:
     for key in data:
         if key not in names:
             raise unknown_key(cls, flag(key))
-    return validate(cls(**data))
+    older = {f.name: f.metadata["before"] for f in dataclasses.fields(cls)
+             if f.name not in data and "before" in f.metadata}  # saved before the field existed
+    return validate(cls(**data, **older))
 
 
 def describe(config: Any) -> str:

@@ -78,10 +78,11 @@ class MemN2NConfig(BabiConfig):
     pe_length: Literal["longest", "statement"] = param(
         "longest", "J of the position encoding: as the official code, the longest statement + 1 for every "
         "statement and question, the temporal vectors being time words in position J; or each statement's "
-        "own length (the paper's text)")
+        "own length (the paper's text)", before="statement")
     empty_slots: Literal["attend", "masked"] = param(
         "attend", "memory slots after a story's end: as the official code, empty slots (zero vectors) in the "
-        "softmax, the memory being as long as the longest training story (at most memory_size); or masked out")
+        "softmax, the memory being as long as the longest training story (at most memory_size); or masked out",
+        before="masked")
     temporal: bool = param(True, "temporal encoding (learned vectors per memory slot)")
     tying: Literal["adjacent", "layerwise"] = param("adjacent", "weight tying across hops")
     noise: float = param(0.1, "random noise: share of empty memories inserted at training (0: off)", low=0.0, high=0.9)
