@@ -31,17 +31,31 @@ ENCODINGS = ("pe", "pe-official", "bow")
 TYINGS = ("adjacent", "layerwise")
 
 
+def pe_coefficients(j: Tensor, J: Tensor, encoding: str) -> Tensor:
+    """(α_j, β_j) stacked, (2, …) broadcast from j and J, with the position weight l_kj = α_j + g_k β_j
+    (`pe_scale` gives g). The paper's printed PE, l_kj = (1 − j/J) − (k/d)(1 − 2j/J): α = 1 − j/J,
+    β = 2j/J − 1, g_k = k/d; the official code's, l_kj = 1 + 4 (k − (d+1)/2)(j − (J+1)/2) / (d J):
+    α = 1, β = 4 (j − (J+1)/2)/J, g_k = (k − (d+1)/2)/d."""
+    if encoding == "pe":
+        return torch.stack(torch.broadcast_tensors(1 - j / J, 2 * j / J - 1))
+    return torch.stack(torch.broadcast_tensors(torch.ones_like(j / J), 4 * (j - (J + 1) / 2) / J))
+
+
+def pe_scale(d: int, encoding: str, dtype: torch.dtype, device=None) -> Tensor:
+    """g_k (d,) of `pe_coefficients`."""
+    k = torch.arange(1, d + 1, dtype=dtype, device=device)
+    return k / d if encoding == "pe" else (k - (d + 1) / 2) / d
+
+
 def position_encoding(lengths: Tensor, L: int, d: int, official: bool = False) -> Tensor:
-    """l (…, L, d) for statements of `lengths` (…) words: l_kj = (1 − j/J) − (k/d)(1 − 2j/J) for
-    j ≤ J (official: 1 + 4 (k − (d+1)/2)(j − (J+1)/2) / (d J)), and 0 on the padding after the J words."""
-    j = torch.arange(1, L + 1, dtype=torch.float32, device=lengths.device)[:, None]  # (L, 1)
-    k = torch.arange(1, d + 1, dtype=torch.float32, device=lengths.device)[None, :]  # (1, d)
-    J = lengths.clamp_min(1).to(torch.float32)[..., None, None]  # (…, 1, 1)
-    if official:
-        weights = 1 + 4 * (k - (d + 1) / 2) * (j - (J + 1) / 2) / (d * J)
-    else:
-        weights = (1 - j / J) - (k / d) * (1 - 2 * j / J)
-    return weights * (j <= J)
+    """l (…, L, d) for statements of `lengths` (…) words: l_kj = α_j + g_k β_j (`pe_coefficients`)
+    for j ≤ J, and 0 on the padding after the J words."""
+    encoding = "pe-official" if official else "pe"
+    j = torch.arange(1, L + 1, dtype=torch.float32, device=lengths.device)  # (L,)
+    J = lengths.clamp_min(1).to(torch.float32)[..., None]  # (…, 1)
+    alpha, beta = pe_coefficients(j, J, encoding)[..., None]  # (…, L, 1) each
+    weights = alpha + pe_scale(d, encoding, torch.float32, lengths.device) * beta  # (…, L, d)
+    return weights * (j <= J)[..., None]
 
 
 class MemN2N(nn.Module):
@@ -81,9 +95,9 @@ class MemN2N(nn.Module):
 
     def bags(self, words: Tensor) -> Tensor:
         """Each statement as weights over the vocabulary, (c, …, V) for words (…, L): with PE,
-        l_kj = α_j + (k/d) β_j with α_j = 1 − j/J and β_j = 2j/J − 1, so Σ_j l_j ⊙ E x_j =
-        bag_α E + (k/d) ⊙ bag_β E, two matrix products instead of a gather per word (c = 2);
-        with BoW one bag of word counts (c = 1). Nil words (padding) weigh nothing."""
+        l_kj = α_j + g_k β_j (`pe_coefficients`), so Σ_j l_j ⊙ E x_j = bag_α E + g ⊙ bag_β E, two
+        matrix products instead of a gather per word (c = 2); with BoW one bag of word counts
+        (c = 1). Nil words (padding) weigh nothing. J is each statement's length, or `pe_words`."""
         present = words != 0
         L, dtype = words.shape[-1], self.embed.dtype  # float64 networks get float64 bags
         if self.encoding != "bow":
@@ -92,26 +106,16 @@ class MemN2N(nn.Module):
                 J = present.sum(-1, keepdim=True).clamp_min(1).to(dtype)  # (…, 1)
             else:
                 J = torch.full((*present.shape[:-1], 1), float(self.pe_words), dtype=dtype, device=words.device)
-            coef = self._coefficients(j, J) * present  # (2, …, L)
+            coef = pe_coefficients(j, J, self.encoding) * present  # (2, …, L)
         else:
             coef = present[None].to(dtype)  # (1, …, L)
         V = self.embed.shape[-2]
         zeros = torch.zeros(*coef.shape[:-1], V, dtype=coef.dtype, device=coef.device)
         return zeros.scatter_add(-1, words.expand(coef.shape), coef)
 
-    def _coefficients(self, j: Tensor, J: Tensor) -> Tensor:
-        """(α_j, β_j) stacked, (2, …): l_kj = α_j + g_k β_j with g_k from `_mix`. The paper's PE:
-        α = 1 − j/J, β = 2j/J − 1, g_k = k/d; the official one: α = 1, β = 4 (j − (J+1)/2)/J,
-        g_k = (k − (d+1)/2)/d."""
-        if self.encoding == "pe":
-            return torch.stack(torch.broadcast_tensors(1 - j / J, 2 * j / J - 1))
-        return torch.stack(torch.broadcast_tensors(torch.ones_like(j / J), 4 * (j - (J + 1) / 2) / J))
-
     def _mix(self, x: Tensor) -> Tensor:
         """α-part + g_k ⊙ β-part, x (2, …, d) → (…, d)."""
-        k = torch.arange(1, self.dim + 1, dtype=x.dtype, device=x.device)
-        g = k / self.dim if self.encoding == "pe" else (k - (self.dim + 1) / 2) / self.dim
-        return x[0] + g * x[1]
+        return x[0] + pe_scale(self.dim, self.encoding, x.dtype, x.device) * x[1]
 
     def time_weights(self) -> Tensor | None:
         """With a fixed J (`pe_words`) the official code's temporal vectors are "time words" in the
@@ -119,7 +123,7 @@ class MemN2N(nn.Module):
         if self.pe_words is None or self.encoding == "bow":
             return None
         J = torch.tensor(float(self.pe_words), dtype=self.time.dtype, device=self.time.device)
-        return self._mix(self._coefficients(J, J)[:, None])
+        return self._mix(pe_coefficients(J, J, self.encoding)[:, None])
 
     def encode(self, bags: Tensor, matrix: int) -> Tensor:
         """Σ_j l_j ⊙ E x_j (…, d) from bags (c, …, V), E = embed[matrix] (V, d)."""
@@ -138,7 +142,9 @@ class MemN2N(nn.Module):
         if M > self.memory_size:
             raise ValueError(f"story has {M} slots; this network holds at most memory_size {self.memory_size}")
         used = torch.arange(M, device=story.device)[None, :] < count[:, None]  # (B, M)
-        empty = None if self.fixed_slots is None else (self.fixed_slots - count).clamp_min(0)  # (B,)
+        # the empty slots as one softmax entry of score log(F − count): e^that = (F − count) e⁰
+        null = None if self.fixed_slots is None else \
+            (self.fixed_slots - count).clamp_min(0).to(self.embed.dtype).log()[:, None]  # (B, 1), −inf if full
         sentences, query = self.bags(story), self.bags(question)  # (c, B, M, V), (c, B, V)
         u = self.encode(query, 2 if self.tying == "layerwise" else 0)  # (B, d)
         attention, memory = [], []
@@ -153,10 +159,9 @@ class MemN2N(nn.Module):
             scores = torch.einsum("bmd,bd->bm", m, u)  # (B, M)
             if linear:
                 p = scores.masked_fill(~used, 0.0)
-            elif empty is None:
+            elif null is None:
                 p = torch.softmax(scores.masked_fill(~used, float("-inf")), dim=-1)
-            else:  # the empty slots as one entry of score log(F − count): e^that = (F − count) e⁰
-                null = empty.to(scores.dtype).log()[:, None]  # (B, 1), −inf when the memory is full
+            else:
                 p = torch.softmax(torch.cat([scores.masked_fill(~used, float("-inf")), null], -1), -1)[:, :M]
             o = torch.einsum("bm,bmd->bd", p, out)  # (B, d)
             u = (u if self.H is None else u @ self.H.T) + o
