@@ -18,9 +18,10 @@ import time
 
 import torch
 
-from milestones.experiments import gan as mix
-from milestones.experiments import gan_fashion as fx
+from milestones.families.gan import experiments as mix
+from milestones.families.gan import fashion as fx
 from milestones.machine import cpu_model
+from milestones.records import save_benchmark
 from milestones.registry import select
 
 
@@ -90,12 +91,8 @@ def main() -> None:
         print(f"consensus step on {label}: {plain / consensus:.2f}× the time of a plain simultaneous step "
               f"({plain:.1f} vs {consensus:.1f} steps/s)", flush=True)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"device": args.device, "cpu": cpu_model(), "threads": torch.get_num_threads(),
-                       "torch": torch.__version__, "generator_steps_per_s": rows, "consensus_overhead": overhead},
-                      f, indent=1)
-            f.write("\n")
-
+        save_benchmark(args.json, "gan_speed", device=args.device, settings={"seconds": args.seconds},
+                       results={"generator_steps_per_s": rows, "consensus_overhead": overhead})
 
 if __name__ == "__main__":
     main()

@@ -22,8 +22,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from milestones.data import data_dir
-from milestones.experiments import memory as mem
+from milestones.families.memory import experiments as mem
 from milestones.machine import cpu_model
+from milestones.records import save_benchmark
 from milestones.memory.ensemble import Ensemble
 from milestones.memory.memn2n import MemN2N, position_encoding
 from milestones.memory.training import Schedule, epoch
@@ -111,12 +112,8 @@ def main() -> None:
             rows[f"{model} {size} task 2"] = row
             print(f"{model} {size} task 2: " + ", ".join(f"{k} {v:.3g}" for k, v in row.items()), flush=True)
     if args.json:
-        with open(args.json, "w") as f:
-            gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
-            json.dump({"device": args.device, "gpu": gpu, "cpu": cpu_model(), "threads": torch.get_num_threads(),
-                       "torch": torch.__version__, "epochs": rows}, f, indent=1)
-            f.write("\n")
-
+        save_benchmark(args.json, "memory_speed", device=args.device, settings={"batches": args.batches},
+                       results={"epochs": rows})
 
 if __name__ == "__main__":
     main()

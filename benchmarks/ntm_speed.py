@@ -17,6 +17,7 @@ import time
 import torch
 
 from milestones.machine import cpu_model
+from milestones.records import save_benchmark
 from milestones.nn.ntm import NTM
 from milestones.tasks.algorithmic import bits_per_sequence, copy_episode
 
@@ -76,10 +77,8 @@ def main() -> None:
             rows.append({"mode": mode, "batch": batch, "sequences_per_s": rate, "ms_per_sequence": ms,
                          "vs_batch1": rate / base, "vs_port_low": PORT_MS_PER_SEQUENCE[0] / ms})
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"device": device.type, "hardware": where, "threads": torch.get_num_threads(),
-                       "torch": torch.__version__, "updates": args.updates, "rows": rows}, f, indent=1)
-
+        save_benchmark(args.json, "ntm_speed", device=device.type, settings={"updates": args.updates},
+                       results={"rows": rows})
 
 if __name__ == "__main__":
     main()

@@ -19,6 +19,7 @@ import torch
 
 from milestones import GRU, LSTM, RNN
 from milestones.machine import cpu_model
+from milestones.records import save_benchmark
 
 B, T, I = 32, 100, 64
 
@@ -85,11 +86,8 @@ def main() -> None:
                          "against": ref})
             print(f"{name:<40} {seconds * 1e3:8.1f} {ratio:10.2f}×")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"device": device.type, "hardware": where, "threads": torch.get_num_threads(),
-                       "torch": torch.__version__, "python": platform.python_version(),
-                       "shape": {"B": B, "T": T, "I": I}, "rows": rows}, f, indent=1)
-
+        save_benchmark(args.json, "rnn_speed", device=device.type,
+                       settings={"shape": {"B": B, "T": T, "I": I}, "repeats": args.repeats}, results={"rows": rows})
 
 if __name__ == "__main__":
     main()

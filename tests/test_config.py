@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 
 from milestones.config import ConfigError, apply_overrides, describe, from_dict, to_dict
-from milestones.experiments.rnn import RNNTaskConfig
+from milestones.families.rnn.experiments import RNNTaskConfig
 
 BASE = RNNTaskConfig()
 

@@ -43,8 +43,9 @@ def test_download_fetches_checks_and_skips_files_already_there(shared_data, tmp_
 
 def test_a_download_with_a_wrong_checksum_keeps_nothing(tmp_path, monkeypatch):
     from milestones import data
+    from milestones.gan.idx import FASHION_MD5
     (tmp_path / "mirror").mkdir()
-    for name in data.DOWNLOADS["fashion-mnist"]["files"]:
+    for name in FASHION_MD5:
         (tmp_path / "mirror" / name).write_bytes(b"not the real file")
     with pytest.raises(data.DownloadError, match="MD5 .* expected 8d4fb7e6c68d591d4c3dfef9ec88bf0d; the file was not kept"):
         data.download("fashion-mnist", tmp_path / "data", base_url=(tmp_path / "mirror").as_uri(), log=lambda m: None)

@@ -9,7 +9,7 @@ import torch
 
 from milestones.checkpoint import load_checkpoint
 from milestones.config import ConfigError, apply_overrides
-from milestones.experiments import gan as gan_exp
+from milestones.families.gan import experiments as gan_exp
 from milestones.registry import catalog, select
 from milestones.runs import Run, TrainingDiverged
 

@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 import torch
 
-from milestones.experiments import gan_fashion as fx
+from milestones.families.gan import fashion as fx
 from milestones.gan import features as ft
 from milestones.gan.dcgan import Discriminator, Generator
 from milestones.registry import catalog, select

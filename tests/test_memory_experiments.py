@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from milestones.config import ConfigError, apply_overrides
-from milestones.experiments import memory as mem
+from milestones.families.memory import experiments as mem
 from milestones.registry import catalog
 from milestones.runs import Run, RunStopped
 
@@ -131,7 +131,7 @@ def test_explain_shows_the_empty_slots_share(shared_data, tmp_path, monkeypatch)
     """With the official code's empty slots, each hop's attention over the statements and the
     empty slots' share ("nothing found", drawn as a last column) add up to 1."""
     shared_data("babi")
-    from milestones import plots
+    from milestones.families.memory import figures as plots
     drawn = {}
     monkeypatch.setattr(plots, "memory_attention",
                         lambda w, sentences, support, *a, **k: drawn.update(w=w, s=sentences, support=support))

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from milestones.checkpoint import load_checkpoint
-from milestones.experiments import ntm as ntm_exp
+from milestones.families.ntm import experiments as ntm_exp
 from milestones.registry import catalog
 from milestones.runs import Run, TrainingDiverged
 
@@ -184,10 +184,10 @@ def test_rolling_back_restores_the_best_weights(tmp_path, monkeypatch):
     loaded = {}
     real_load = Run.load
 
-    def spy(self, name="last", **kw):
-        out = real_load(self, name, **kw)
-        if name == "best" and "optimizers" in kw and kw["optimizers"]:
-            loaded.update({k: v.clone() for k, v in kw["modules"]["model"].state_dict().items()})
+    def spy(self, state, name="last"):
+        out = real_load(self, state, name)
+        if name == "best" and state.optimizers:
+            loaded.update({k: v.clone() for k, v in state.modules["model"].state_dict().items()})
         return out
 
     monkeypatch.setattr(Run, "load", spy)

@@ -5,6 +5,9 @@ import sys
 import pytest
 
 from milestones import report, results
+from milestones.families.gan import report as gan_report
+from milestones.families.memory import report as memory_report
+from milestones.families.ntm import report as ntm_report
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +103,7 @@ def test_generalization_table_shows_medians_over_seeds_in_sweep_order():
     rec = results.aggregate(seeds, experiment="ntm/copy", summary="", metric="test_bits", goal="min",
                             references=[], citation="", deviations=[], budget="full", command=None,
                             machine=None, git_commit=None, group="ntm-tasks/copy")
-    table = report.generalization_table([rec])
+    table = ntm_report.generalization_table([rec])
     header, _, row = table.splitlines()[:3]
     assert header == "| ntm-tasks/copy | seeds | length 50 | length 10 |"
     # medians of 4 seeds: (3 + 5) / 2 = 4 bits, (1 + 2) / 2 = 1.5 wrong bits; (0.1 + 0.2) / 2 = 0.15
@@ -119,7 +122,7 @@ def test_mixtures_table_puts_ours_beside_the_published_rows():
     recs = [_gan_record("gan/ring-conopt", [{"modes": 8, "hq_percent": 90, "reverse_kl": 0.01},
                                             {"modes": 6, "hq_percent": 80, "reverse_kl": 0.03}]),
             _gan_record("gan/grid-conopt", [{"modes": 25, "hq_percent": 50, "reverse_kl": 0.1}])]
-    lines = report.mixtures_table(recs).splitlines()
+    lines = gan_report.mixtures_table(recs).splitlines()
     # mean ± sample std over seeds: modes 7 ± 1.4, HQ 85 ± 7.1
     assert lines[2] == "| **consensus optimization, γ = 10** | 7 ± 1.4 | 85 ± 7.1 | 0.02 ± 0.014 | 25 | 50 | 0.1 | 2/1 | ours |"
     assert "| VEEGAN | 8 | 52.9 | – | 24.6 | 40 | – | – | VEEGAN Table 1 |" in lines
@@ -130,7 +133,7 @@ def test_images_table_lists_each_method_and_the_real_data_floor():
     metrics = {"fd": 12.0, "precision": 0.7, "recall": 0.5, "density": 0.9, "coverage": 0.6, "fd_real": 0.5,
                "precision_real": 0.8, "recall_real": 0.8, "density_real": 1.0, "coverage_real": 0.9}
     rec = _gan_record("gan/fashion-dcgan", [metrics], metric="fd", goal="min")
-    lines = report.images_table([rec]).splitlines()
+    lines = gan_report.images_table([rec]).splitlines()
     assert lines[2] == "| gan/fashion-dcgan | 12 | 0.7 | 0.5 | 0.9 | 0.6 | 200 | 1.0 min | 1 |"
     assert lines[3] == "| training images (the floor) | 0.5 | 0.8 | 0.8 | 1 | 0.9 | – | – | – |"
 
@@ -144,7 +147,7 @@ def test_babi_table_puts_each_task_beside_the_papers_column():
                             references=refs, citation="", deviations=[], budget="full", command=None,
                             machine=None, git_commit=None, config={"restarts": 10, "epochs": 100, "ls_epochs": 20})
     other = dict(rec, experiment="memn2n/babi-1k-bow")
-    lines = report.babi_table([rec, other]).splitlines()  # one paper column for both
+    lines = memory_report.babi_table([rec, other]).splitlines()  # one paper column for both
     assert lines[0] == "| task | paper: PE LS RN | **ours: memn2n/babi-1k** | **ours: memn2n/babi-1k-bow** |"
     assert lines[2] == "| 1 | 0.0 | 0.0 | 0.0 |" and lines[3] == "| 2 | 8.3 | 7.2 | 7.2 |"
     assert lines[4] == "| 3 | – | – | – |"

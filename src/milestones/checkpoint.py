@@ -6,7 +6,10 @@ half of one. Loading never unpickles: safetensors holds raw tensor bytes and a J
 file that is anything else (a `torch.save` pickle, say) is refused before a byte of it is run.
 
 Any nested state (model and optimizer state dicts, RNG states, counters) is stored by `pack`:
-tensors go to the safetensors table under a path-like key, the structure around them to JSON.
+tensors and NumPy arrays go to the safetensors table under a path-like key, the structure around
+them to JSON. State too large to hold twice in RAM (a replay buffer) is not packed: it is written
+beside the checkpoint as files of its own (`milestones.state.FileStore`), which the checkpoint's
+header names.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
@@ -34,6 +38,13 @@ def pack(obj: Any, tensors: dict[str, torch.Tensor], path: str = "") -> Any:
         key = path or "."
         tensors[key] = obj.detach().to("cpu", copy=True).contiguous()
         return {"$tensor": key}
+    if isinstance(obj, np.ndarray):  # e.g. NumPy's generator state; unsigned ints widened for safetensors
+        key = path or "."
+        wide = obj.astype(np.int64) if obj.dtype.kind == "u" else obj
+        tensors[key] = torch.from_numpy(np.array(wide, copy=True))
+        return {"$ndarray": key, "dtype": obj.dtype.str}
+    if isinstance(obj, np.generic):
+        return pack(obj.item(), tensors, path)
     if isinstance(obj, dict):
         if all(isinstance(k, str) for k in obj):
             return {"$dict": {k: pack(v, tensors, f"{path}/{k}") for k, v in obj.items()}}
@@ -52,6 +63,8 @@ def unpack(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
     if isinstance(obj, dict):
         if "$tensor" in obj:
             return tensors[obj["$tensor"]]
+        if "$ndarray" in obj:
+            return tensors[obj["$ndarray"]].numpy().astype(np.dtype(obj["dtype"]))
         if "$dict" in obj:
             return {k: unpack(v, tensors) for k, v in obj["$dict"].items()}
         if "$items" in obj:
@@ -114,6 +127,24 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu"
 def _read_header(blob: bytes) -> dict[str, str]:
     n = int.from_bytes(blob[:8], "little")
     return json.loads(blob[8:8 + n]).get("__metadata__", {})
+
+
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """The `meta` of a checkpoint, read from its header alone (not its tensors)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if not 0 < n < 100_000_000:
+                raise ValueError(f"header length {n}")
+            header = json.loads(f.read(n)).get("__metadata__", {})
+        if header.get("format") != FORMAT:
+            raise ValueError(f"format {header.get('format')!r}")
+        return json.loads(header["meta"])
+    except OSError as e:
+        raise CheckpointError(f"cannot read checkpoint {path}: {e.strerror}") from None
+    except (ValueError, KeyError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path} is not a {FORMAT} checkpoint ({e})") from None
 
 
 def _to(obj: Any, device: torch.device) -> Any:

@@ -54,7 +54,7 @@ def field_types(cls: type) -> dict[str, Any]:
 
 
 def expected(f: dataclasses.Field, tp: Any) -> str:
-    """Words for what a field accepts, e.g. 'an integer ≥ 1' or 'one of lstm, gru'."""
+    """Words for what a field accepts, e.g. 'an integer ≥ 1' or 'one of adam, sgd'."""
     m = f.metadata
     choices = m.get("choices") or (typing.get_args(tp) if typing.get_origin(tp) is Literal else None)
     if choices:

@@ -9,19 +9,28 @@ from __future__ import annotations
 
 import gzip
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from milestones.data import dataset_path
+from milestones.data import dataset_path, download_files
 
 UNSIGNED_BYTE = 0x08
 FASHION_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
                  "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
                    "Bag", "Ankle boot")
+
+
+FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+FASHION_SOURCE = "github.com/zalandoresearch/fashion-mnist"
+FASHION_MD5 = {"train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+               "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+               "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+               "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310"}
 
 
 class IdxError(ValueError):
@@ -73,3 +82,10 @@ def load_fashion_mnist(split: str = "train", data_dir: str | Path | None = None)
     if labels.numel() and int(labels.max()) >= len(FASHION_CLASSES):
         raise IdxError(f"{folder / labels_name}: label {int(labels.max())}, expected 0-9")
     return images.float() / 255, labels.long()
+
+
+def download_fashion_mnist(option: str | Path | None = None, *, base_url: str | None = None,
+                           log: Callable[[str], object] = print) -> Path:
+    """The four IDX files of Fashion-MNIST from its official source (or a mirror), MD5-checked."""
+    return download_files("fashion-mnist", FASHION_MD5, FASHION_URL, FASHION_SOURCE, option, base_url=base_url,
+                          log=log)

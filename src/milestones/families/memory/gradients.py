@@ -22,12 +22,12 @@ from typing import Any
 import torch
 
 from milestones.config import BaseConfig, ConfigError, param
-from milestones.experiments import memory
+from milestones.families.memory import experiments as memory
+from milestones.family import Experiment
 from milestones.memory.babi import Encoded
 from milestones.memory.gradient_flow import RANKS, measure_flow, summary
 from milestones.memory.training import epoch, error_rate, errors, trimmed
-from milestones.registry import Experiment
-from milestones.runs import Run, TrainingDiverged
+from milestones.runs import Run
 
 MODELS = ("memn2n", "memn2n-ls", "entnet")
 # the numbers averaged over a training's updates into the run's metrics
@@ -81,24 +81,24 @@ def probe_of(data: memory.TaskData, size: int, device) -> Encoded:
 
 
 def train(cfg: GradientFlowConfig, run: Run) -> dict[str, float]:
-    peeked = memory._peek(run)
-    done: dict[str, dict] = dict(peeked[1].get("done", {})) if peeked else {}
-    step = peeked[0] if peeked else 0  # updates so far, over all trainings
+    peeked = run.peek()  # which training the last checkpoint belongs to, and the finished ones
+    done: dict[str, dict] = dict(peeked.extra.get("done", {})) if peeked else {}
+    step = peeked.step if peeked else 0  # updates so far, over all trainings
     todo = units(cfg)
     for index, (model, task) in enumerate(todo):
-        name, final = f"{model}-task{task}", index == len(todo) - 1
+        name = f"{model}-task{task}"
         if name in done:
             continue
         mcfg = model_config(cfg, model, task)
         sched = memory.schedule(mcfg)
         data = memory.task_data(mcfg, [task])
-        state = memory._fresh(mcfg, data, [task], run, sched)
-        state["arch"] = state["arch"] | {"unit": name}
-        ens, optimizer, generator = (state["modules"]["ensemble"], state["optimizers"].get("adam"),
-                                     state["generators"]["data"])
+        state = memory.fresh_state(mcfg, data, [task], run, sched)
+        state.arch = state.arch | {"unit": name}
+        ens, optimizer, generator = (state.modules["ensemble"], state.optimizers.get("adam"),
+                                     state.generators["data"])
         start, spent = 0, 0.0
-        if peeked and peeked[1].get("unit") == name:  # this training was stopped part-way
-            step, extra = run.resume(**state)
+        if peeked and peeked.extra.get("unit") == name:  # this training was stopped part-way
+            step, extra = run.resume(state)
             start, spent = int(extra["epoch"]), float(extra.get("unit_time", 0.0))
         began = time.perf_counter() - spent
         train_data, valid_data = data.train.to(run.device), data.valid.to(run.device)
@@ -113,26 +113,23 @@ def train(cfg: GradientFlowConfig, run: Run) -> dict[str, float]:
             run.log(step, unit=index, task=task, epoch=ep + 1, **summary(flow, before))
             before = flow
 
-        with run.progress(sched.total, initial=start, desc=f"{run.experiment.name} {name}") as bar, \
-                run.stoppable() as stop_requested:
-            for ep in range(start, sched.total):
-                try:
-                    loss = epoch(ens, sched, train_data, ep, optimizer, generator, after_update)
-                except FloatingPointError as e:
-                    raise TrainingDiverged(f"{name}: {e}; last good checkpoint {run.checkpoint_path}") from None
-                valid = float(error_rate(errors(ens, sched.kind, valid_data))[0])
-                run.log(step, unit=index, task=task, epoch=ep + 1, loss=loss, valid_error=valid)
-                bar.set_postfix(loss=f"{loss:.3g}", valid=f"{valid:.1f}%")
-                bar.update(1)
-                last = ep + 1 == sched.total
-                if last:
-                    test = float(error_rate(errors(ens, sched.kind, data.test[task].to(run.device)))[0])
-                    done[name] = {"test_error": test, "valid_error": valid, "time_s": time.perf_counter() - began}
-                if (ep + 1) % cfg.checkpoint_every == 0 or last or stop_requested():
-                    run.save(step, **state, extra={"done": done, "unit": name, "epoch": ep + 1,
-                                                   "unit_time": time.perf_counter() - began})
-                if stop_requested() and not (last and final):  # between trainings too
-                    run.stop(step)
+        loop = run.loop(state, sched.total, start=start, checkpoint_every=cfg.checkpoint_every,
+                        final=index == len(todo) - 1, unit="epoch", checkpoint_step=lambda k: step,
+                        desc=f"{run.experiment.name} {name}",
+                        extra=lambda: {"done": done, "unit": name, "epoch": loop.position,
+                                       "unit_time": time.perf_counter() - began})
+        for k in loop:
+            ep = k - 1
+            try:
+                loss = epoch(ens, sched, train_data, ep, optimizer, generator, after_update)
+            except FloatingPointError as e:
+                raise loop.diverged(f"{name}: {e}") from None
+            valid = float(error_rate(errors(ens, sched.kind, valid_data))[0])
+            run.log(step, unit=index, task=task, epoch=ep + 1, loss=loss, valid_error=valid)
+            loop.postfix(loss=f"{loss:.3g}", valid=f"{valid:.1f}%")
+            if loop.last:
+                test = float(error_rate(errors(ens, sched.kind, data.test[task].to(run.device)))[0])
+                done[name] = {"test_error": test, "valid_error": valid, "time_s": time.perf_counter() - began}
     metrics = summarize(cfg, run.metrics(), done)
     plot(cfg, run)
     return metrics
@@ -165,7 +162,7 @@ def summarize(cfg: GradientFlowConfig, rows: list[dict[str, float]], done: dict[
 def plot(cfg: GradientFlowConfig, run: Run) -> list[Path]:
     """One figure per task: a column per model; rows: the gradient shares, the jumps, and the heat
     map of the gradient share by read rank over training."""
-    from milestones.plots import gradient_flow_figure
+    from milestones.families.memory.figures import gradient_flow_figure
     rows = run.metrics()
     paths = []
     for task in memory.parse_tasks(cfg.tasks):
@@ -192,10 +189,10 @@ def plot(cfg: GradientFlowConfig, run: Run) -> list[Path]:
 
 
 def evaluate(cfg: GradientFlowConfig, run: Run) -> dict[str, float]:
-    loaded = memory._peek(run)
+    loaded = run.peek()
     if loaded is None:
         raise FileNotFoundError(f"{run.dir} has no checkpoint")
-    done = loaded[1].get("done", {})
+    done = loaded.extra.get("done", {})
     missing = [f"{m}-task{t}" for m, t in units(cfg) if f"{m}-task{t}" not in done]
     if missing:
         raise FileNotFoundError(f"{run.dir} has not finished {', '.join(missing)}")

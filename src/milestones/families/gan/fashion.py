@@ -21,14 +21,15 @@ from torch import Tensor, nn
 
 from milestones.config import param
 from milestones.data import data_dir
-from milestones.experiments.gan import (GameConfig, check_finite, one_step, optimizers, penalty_fn,
-                                        snapshot_schedule)
+from milestones.families.gan.experiments import (GameConfig, check_finite, one_step, optimizers, penalty_fn,
+                                                 snapshot_schedule)
 from milestones.gan import features as ft
 from milestones.gan.dcgan import Discriminator, Generator
 from milestones.gan.idx import load_fashion_mnist
-from milestones.registry import Experiment
+from milestones.family import Experiment
 from milestones.runs import Run, read_jsonl, truncate_jsonl
 from milestones.seeding import seed_everything
+from milestones.state import State
 
 EVAL_SEED = 28_28  # fixed noise for the measured samples and the sample grids
 GRID_IMAGES = 16  # images per row of the strip over training
@@ -106,9 +107,9 @@ def train(cfg: FashionConfig, run: Run) -> dict[str, float]:
     judge = Judge.load()
     G, D = (m.to(run.device) for m in players(cfg))
     opt_d, opt_g = optimizers(cfg, G, D)
-    state = dict(modules={"G": G, "D": D}, optimizers={"D": opt_d, "G": opt_g}, generators={"data": data_gen},
-                 arch=architecture(cfg))
-    start, _ = run.resume(**state)
+    state = State(architecture(cfg), modules={"G": G, "D": D}, optimizers={"D": opt_d, "G": opt_g},
+                  generators={"data": data_gen})
+    start, _ = run.resume(state)
     snapshot_steps = snapshot_schedule(cfg)
     truncate_jsonl(run.dir / "sample_rows.jsonl", start)
 
@@ -118,21 +119,16 @@ def train(cfg: FashionConfig, run: Run) -> dict[str, float]:
         return x.to(run.device), z.to(run.device)
 
     penalty = penalty_fn(cfg, D, data_gen)
-    with run.progress(cfg.steps, initial=start) as bar, run.stoppable() as stop_requested:
-        for step in range(start + 1, cfg.steps + 1):
-            out = one_step(cfg, step, G, D, opt_d, opt_g, draw, penalty)
-            check_finite(step, out, G, D, run)
-            if step % cfg.eval_every == 0 or step == cfg.steps:
-                m = judge.measure(generate(G, cfg.eval_samples, cfg.z_dim, run.device))
-                run.log(step, **out, **m)
-                bar.set_postfix(fd=f"{m['fd']:.3g}")
-            if step in snapshot_steps:
-                _grid_row(run.dir, step, generate(G, GRID_IMAGES, cfg.z_dim, run.device))
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps or stop_requested():
-                run.save(step, **state)
-            if stop_requested():
-                run.stop(step)
-            bar.update(1)
+    loop = run.loop(state, cfg.steps, start=start, checkpoint_every=cfg.checkpoint_every)
+    for step in loop:
+        out = one_step(cfg, step, G, D, opt_d, opt_g, draw, penalty)
+        check_finite(loop, out, G, D)
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            m = judge.measure(generate(G, cfg.eval_samples, cfg.z_dim, run.device))
+            run.log(step, **out, **m)
+            loop.postfix(fd=f"{m['fd']:.3g}")
+        if step in snapshot_steps:
+            _grid_row(run.dir, step, generate(G, GRID_IMAGES, cfg.z_dim, run.device))
     metrics = final_metrics(cfg, G, judge, run.device)
     plot(cfg, G, run)
     return metrics
@@ -146,7 +142,7 @@ def final_metrics(cfg: FashionConfig, G: nn.Module, judge: Judge, device: torch.
 
 def evaluate(cfg: FashionConfig, run: Run) -> dict[str, float]:
     G, D = (m.to(run.device) for m in players(cfg))
-    loaded = run.load("last", modules={"G": G, "D": D}, arch=architecture(cfg))
+    loaded = run.load(State(architecture(cfg), modules={"G": G, "D": D}))
     if loaded is None:
         raise FileNotFoundError(f"{run.dir} has no checkpoint to evaluate")
     return final_metrics(cfg, G, Judge.load(), run.device) | {"step": loaded.step}
@@ -165,7 +161,7 @@ def read_grids(directory: str | Path) -> list[tuple[int, Tensor]]:
 
 
 def plot(cfg: FashionConfig, G: nn.Module, run: Run) -> None:
-    from milestones.plots import image_grid, image_rows
+    from milestones.families.gan.figures import image_grid, image_rows
     rows = read_grids(run.dir)
     if rows:
         image_rows(rows, run.dir / "plots" / "samples_over_training.png",

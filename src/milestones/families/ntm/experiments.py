@@ -17,13 +17,15 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from milestones.config import BaseConfig, ConfigError, param
+from milestones.families.ntm.figures import ntm_heatmaps
+from milestones.family import Experiment, Reference
 from milestones.nn.ntm import NTM
 from milestones.nn.rnn import LSTM
 from milestones.optim import GravesRMSprop, SpikeClip
-from milestones.plots import learning_curves, ntm_heatmaps
-from milestones.registry import Experiment, Reference
-from milestones.runs import Run, TrainingDiverged
+from milestones.plots import learning_curves
+from milestones.runs import Run
 from milestones.seeding import seed_everything
+from milestones.state import State
 from milestones.tasks import algorithmic as tasks
 
 VALIDATION_SEED, TEST_SEED = 14_10_5401, 2014_10_20  # fixed: every seed is judged on the same data
@@ -188,9 +190,9 @@ def train(cfg: NTMTaskConfig, run: Run) -> dict[str, float]:
     forward_args = {"step": torch.compile(model.step)} if cfg.compile and cfg.model == "ntm" else {}
     opt = make_optimizer(cfg, model)
     validation = episodes(cfg.task, cfg.validation_size, VALIDATION_SEED)
-    state = dict(modules={"model": model}, optimizers={"opt": opt}, generators={"data": data_gen},
-                 arch=architecture(cfg))
-    start, extra = run.resume(**state)
+    state = State(architecture(cfg), modules={"model": model}, optimizers={"opt": opt},
+                  generators={"data": data_gen})
+    start, extra = run.resume(state)
     best = extra.get("best_bits", math.inf)
     if 0 < cfg.clip_spikes <= 1:
         raise ConfigError(f"--clip-spikes: expected 0 (off) or a factor > 1, got {cfg.clip_spikes}")
@@ -204,50 +206,42 @@ def train(cfg: NTMTaskConfig, run: Run) -> dict[str, float]:
     def extras() -> dict[str, Any]:
         return {"best_bits": best, "spike_clip": spikes.state_dict() if spikes else {}, "rollbacks": rollbacks}
 
-    with run.progress(total, initial=start) as bar, run.stoppable() as stop_requested:
-        for step in range(start + 1, total + 1):
-            ep = to(TASKS[cfg.task].make(cfg.batch_size, data_gen, **task_args(cfg, (step - 1) * cfg.batch_size)), run.device)
-            logits, _ = model(ep.inputs, generator=data_gen, **forward_args)
-            per_seq = tasks.bits_per_sequence(logits, ep.targets, ep.mask)  # (B,)
-            loss = per_seq.mean() * math.log(2)  # nats per sequence
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.clip_value > 0:
-                nn.utils.clip_grad_value_(model.parameters(), cfg.clip_value)
-            norm = nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm if cfg.clip_norm > 0 else math.inf)
-            if not (torch.isfinite(loss) and torch.isfinite(norm)):
-                raise TrainingDiverged(
-                    f"{'loss' if not torch.isfinite(loss) else 'gradient norm'} is not finite at update "
-                    f"{step} ({step * cfg.batch_size} sequences); nothing was updated. The last good "
-                    f"checkpoint is {run.checkpoint_path}; try a lower --lr or --clip-norm")
-            if spikes is not None:
-                spikes(model.parameters(), norm.item())
-            opt.step()
-            last = step == total or (cfg.minutes > 0 and run.wall_time >= cfg.minutes * 60)
-            if step % cfg.eval_every == 0 or last:
-                val = cost(model, validation, run.device)
-                run.log(step, sequences=step * cfg.batch_size, train_bits=per_seq.mean().item(),
-                        val_bits=val["bits"], val_bit_errors=val["bit_errors"])
-                bar.set_postfix(val_bits=f"{val['bits']:.3g}")
-                if val["bits"] < best:
-                    best = val["bits"]
-                    run.save(step, **state, extra=extras(), name="best")
-                elif cfg.rollback > 0 and val["bits"] > cfg.rollback * best + 1:
-                    # a collapse: go back to the best model and optimiser state; the data stream
-                    # goes on, so the batches that led here are not replayed
-                    loaded = run.load("best", modules=state["modules"], optimizers=state["optimizers"],
-                                      arch=state["arch"])
-                    if spikes is not None:
-                        spikes.load_state_dict(loaded.extra.get("spike_clip", {}))
-                    rollbacks += 1
-                    run.log(step, sequences=step * cfg.batch_size, rollback_to=loaded.step)
-            if step % cfg.checkpoint_every == 0 or last or stop_requested():
-                run.save(step, **state, extra=extras())
-            if stop_requested():
-                run.stop(step)
-            bar.update(1)
-            if last:
-                break
+    loop = run.loop(state, total, start=start, checkpoint_every=cfg.checkpoint_every, minutes=cfg.minutes,
+                    extra=extras, unit="update")
+    for step in loop:
+        ep = to(TASKS[cfg.task].make(cfg.batch_size, data_gen, **task_args(cfg, (step - 1) * cfg.batch_size)), run.device)
+        logits, _ = model(ep.inputs, generator=data_gen, **forward_args)
+        per_seq = tasks.bits_per_sequence(logits, ep.targets, ep.mask)  # (B,)
+        loss = per_seq.mean() * math.log(2)  # nats per sequence
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.clip_value > 0:
+            nn.utils.clip_grad_value_(model.parameters(), cfg.clip_value)
+        norm = nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm if cfg.clip_norm > 0 else math.inf)
+        if not (torch.isfinite(loss) and torch.isfinite(norm)):
+            raise loop.diverged(f"{'loss' if not torch.isfinite(loss) else 'gradient norm'} is not finite at "
+                                f"update {step} ({step * cfg.batch_size} sequences); nothing was updated",
+                                hint="try a lower --lr or --clip-norm")
+        if spikes is not None:
+            spikes(model.parameters(), norm.item())
+        opt.step()
+        last = loop.last  # decided now, before the evaluation's time counts against the cap
+        if step % cfg.eval_every == 0 or last:
+            val = cost(model, validation, run.device)
+            run.log(step, sequences=step * cfg.batch_size, train_bits=per_seq.mean().item(),
+                    val_bits=val["bits"], val_bit_errors=val["bit_errors"])
+            loop.postfix(val_bits=f"{val['bits']:.3g}")
+            if val["bits"] < best:
+                best = val["bits"]
+                run.save(step, state, extra=extras(), name="best")
+            elif cfg.rollback > 0 and val["bits"] > cfg.rollback * best + 1:
+                # a collapse: go back to the best model and optimiser state; the data stream
+                # goes on, so the batches that led here are not replayed
+                loaded = run.load(State(state.arch, modules=state.modules, optimizers=state.optimizers), "best")
+                if spikes is not None:
+                    spikes.load_state_dict(loaded.extra.get("spike_clip", {}))
+                rollbacks += 1
+                run.log(step, sequences=step * cfg.batch_size, rollback_to=loaded.step)
     plot(cfg, run)
     return evaluate(cfg, run)
 
@@ -255,7 +249,7 @@ def train(cfg: NTMTaskConfig, run: Run) -> dict[str, float]:
 def load_best(cfg: NTMTaskConfig, run: Run) -> tuple[nn.Module, int]:
     model = build_model(cfg).to(run.device)
     for name in ("best", "last"):
-        loaded = run.load(name, modules={"model": model}, arch=architecture(cfg))
+        loaded = run.load(State(architecture(cfg), modules={"model": model}), name)
         if loaded is not None:
             return model, loaded.step
     raise FileNotFoundError(f"{run.dir} has no checkpoint to evaluate")

@@ -37,9 +37,10 @@ from milestones.gan.consensus import jacobian_eigenvalues
 from milestones.gan.mixtures import GRID_SIGMA, RING_SIGMA, grid_means, mode_metrics, ring_means, sample
 from milestones.gan.steps import (LOSSES, critic_steps, discriminator_step, ema_update_, generator_step, mlp,
                                   simultaneous_step)
-from milestones.registry import Experiment, Reference
-from milestones.runs import Run, TrainingDiverged, read_jsonl, truncate_jsonl
+from milestones.family import Experiment, Reference
+from milestones.runs import Loop, Run, read_jsonl, truncate_jsonl
 from milestones.seeding import seed_everything
+from milestones.state import State
 
 EVAL_SEED = 2_500  # the fixed noise every seed's samples are drawn from
 EVAL_SAMPLES = 2_500  # the protocol's sample count
@@ -163,13 +164,10 @@ def one_step(cfg: GameConfig, step: int, G, D, opt_d, opt_g, draw, penalty) -> d
     return {"d_loss": loss_d, "g_loss": generator_step(G, D, z, opt_g, cfg.loss)}
 
 
-def check_finite(step: int, out: dict[str, float], G: nn.Module, D: nn.Module, run: Run) -> None:
-    bad = [k for k, v in out.items() if not math.isfinite(v)]
-    if not bad:
-        bad = [name for name, m in (("G", G), ("D", D)) if not all(torch.isfinite(p).all() for p in m.parameters())]
-    if bad:
-        raise TrainingDiverged(f"{', '.join(bad)} not finite at step {step}; the last good checkpoint is "
-                               f"{run.checkpoint_path} (lower the learning rates or γ)")
+def check_finite(loop: Loop, out: dict[str, float], G: nn.Module, D: nn.Module) -> None:
+    """End the run (TrainingDiverged) if a loss, else a player's parameters, stopped being finite."""
+    loop.check_finite(out, hint="lower the learning rates or γ")
+    loop.check_finite({"G": G, "D": D}, hint="lower the learning rates or γ")
 
 
 def train(cfg: MixtureConfig, run: Run) -> dict[str, float]:
@@ -178,10 +176,9 @@ def train(cfg: MixtureConfig, run: Run) -> dict[str, float]:
     G, D = (m.to(run.device) for m in players(cfg))
     opt_d, opt_g = optimizers(cfg, G, D)
     G_avg = copy.deepcopy(G) if cfg.ema else None  # the weight average we sample from
-    state = dict(modules={"G": G, "D": D} | ({"G_avg": G_avg} if G_avg is not None else {}),
-                 optimizers={"D": opt_d, "G": opt_g},
-                 generators={"data": data_gen}, arch=architecture(cfg))
-    start, _ = run.resume(**state)
+    state = State(architecture(cfg), modules={"G": G, "D": D} | ({"G_avg": G_avg} if G_avg is not None else {}),
+                  optimizers={"D": opt_d, "G": opt_g}, generators={"data": data_gen})
+    start, _ = run.resume(state)
     sampler = G_avg if G_avg is not None else G
     z_eval = eval_noise(cfg, run.device)
     snapshot_steps = snapshot_schedule(cfg)
@@ -195,24 +192,19 @@ def train(cfg: MixtureConfig, run: Run) -> dict[str, float]:
     penalty = penalty_fn(cfg, D, data_gen)
     if start == 0:
         _snapshot(run.dir, 0, measure(cfg, sampler, z_eval)[1])
-    with run.progress(cfg.steps, initial=start) as bar, run.stoppable() as stop_requested:
-        for step in range(start + 1, cfg.steps + 1):
-            out = one_step(cfg, step, G, D, opt_d, opt_g, draw, penalty)
-            check_finite(step, out, G, D, run)
-            if G_avg is not None:
-                ema_update_(G_avg, G, cfg.ema)
-            if step % cfg.eval_every == 0 or step == cfg.steps or step in snapshot_steps:
-                m, samples = measure(cfg, sampler, z_eval)
-                if step % cfg.eval_every == 0 or step == cfg.steps:
-                    run.log(step, **out, **m)
-                    bar.set_postfix(modes=int(m["modes"]), hq=f"{m['hq_percent']:.0f}%")
-                if step in snapshot_steps:
-                    _snapshot(run.dir, step, samples)
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps or stop_requested():
-                run.save(step, **state)
-            if stop_requested():
-                run.stop(step)
-            bar.update(1)
+    loop = run.loop(state, cfg.steps, start=start, checkpoint_every=cfg.checkpoint_every)
+    for step in loop:
+        out = one_step(cfg, step, G, D, opt_d, opt_g, draw, penalty)
+        check_finite(loop, out, G, D)
+        if G_avg is not None:
+            ema_update_(G_avg, G, cfg.ema)
+        if step % cfg.eval_every == 0 or step == cfg.steps or step in snapshot_steps:
+            m, samples = measure(cfg, sampler, z_eval)
+            if step % cfg.eval_every == 0 or step == cfg.steps:
+                run.log(step, **out, **m)
+                loop.postfix(modes=int(m["modes"]), hq=f"{m['hq_percent']:.0f}%")
+            if step in snapshot_steps:
+                _snapshot(run.dir, step, samples)
     metrics = final_metrics(cfg, G, D, run, sampler)
     plot(cfg, run)
     return metrics
@@ -272,7 +264,7 @@ def read_eigenvalues(directory: str | Path) -> Tensor | None:
 
 
 def plot(cfg: MixtureConfig, run: Run) -> None:
-    from milestones.plots import eigenvalue_plot, sample_strip
+    from milestones.families.gan.figures import eigenvalue_plot, sample_strip
     means, sigma = data_spec(cfg)
     sample_strip(read_snapshots(run.dir), means, run.dir / "plots" / "samples.png", title=run.experiment.name,
                  limit=1.6 if cfg.data == "ring" else 5.5)
@@ -281,35 +273,11 @@ def plot(cfg: MixtureConfig, run: Run) -> None:
         eigenvalue_plot({run.experiment.name: eig}, run.dir / "plots" / "eigenvalues.png")
 
 
-def numerics_figure_of(records: list[dict[str, Any]], path: str | Path) -> Path | None:
-    """The Numerics of GANs figure from the first seeds of gan/ring-simgd and gan/ring-conopt: their
-    sample snapshots and Jacobian eigenvalues. Drawn from their run directories where those are
-    here; else the copy committed beside the results (RESULTS_DIR/figures/gan__numerics.png); else None."""
-    import shutil
-    from milestones.plots import numerics_figure
-    by_name = {r["experiment"]: r for r in records}
-    pair = [by_name.get(f"gan/ring-{m}") for m in ("simgd", "conopt")]
-    if not all(pair):
-        return None
-    dirs = [Path(r["seeds"][0].get("run_dir") or "/nonexistent") for r in pair]
-    if all((d / "eigenvalues.json").exists() and (d / "snapshots.jsonl").exists() for d in dirs):
-        return numerics_figure({name: (read_snapshots(d), read_eigenvalues(d)) for name, d in
-                                zip(("simultaneous gradient descent", "consensus optimization (γ = 10)"), dirs)},
-                               ring_means(), path)
-    committed = Path(pair[0].get("_results_dir", "results")) / "figures" / "gan__numerics.png"
-    if committed.exists():
-        if committed.resolve() == Path(path).resolve():
-            return committed
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return Path(shutil.copyfile(committed, path))
-    return None
-
-
 def evaluate(cfg: MixtureConfig, run: Run) -> dict[str, float]:
     G, D = (m.to(run.device) for m in players(cfg))
     G_avg = copy.deepcopy(G) if cfg.ema else None
     modules = {"G": G, "D": D} | ({"G_avg": G_avg} if G_avg is not None else {})
-    loaded = run.load("last", modules=modules, arch=architecture(cfg))
+    loaded = run.load(State(architecture(cfg), modules=modules))
     if loaded is None:
         raise FileNotFoundError(f"{run.dir} has no checkpoint to evaluate")
     cfg = dataclasses.replace(cfg, eigenvalues=False)  # a diverged run's parameters may not be finite

@@ -18,16 +18,16 @@ from typing import Any, Literal
 import torch
 
 from milestones.config import BaseConfig, ConfigError, param
+from milestones.family import Experiment, Reference
 from milestones.memory import babi
 from milestones.memory.babi import Encoded, Sample, Vocab
 from milestones.memory.ensemble import Ensemble
 from milestones.memory.entnet import EntNet
 from milestones.memory.memn2n import MemN2N
 from milestones.memory.training import Schedule, epoch, error_rate, errors
-from milestones.registry import Experiment, Reference
-from milestones.checkpoint import load_checkpoint
-from milestones.runs import Run, TrainingDiverged, truncate_jsonl
+from milestones.runs import Run
 from milestones.seeding import seed_everything
+from milestones.state import State
 
 FAIL_PERCENT = 5.0
 
@@ -175,68 +175,50 @@ def architecture(cfg: BabiConfig, data: TaskData, tasks: list[int]) -> dict[str,
 
 # ---- training ------------------------------------------------------------------------------------
 
-def _fresh(cfg: BabiConfig, data: TaskData, tasks: list[int], run: Run, sched: Schedule) -> dict[str, Any]:
+def fresh_state(cfg: BabiConfig, data: TaskData, tasks: list[int], run: Run, sched: Schedule) -> State:
     """A new ensemble (and optimizer) for one training, seeded from (seed, its first task), so that
     a resumed run that skips the finished tasks trains the next one as an uninterrupted run does."""
     generator = seed_everything(cfg.seed * 1000 + tasks[0])
     ens = Ensemble(lambda: make_model(cfg, data), cfg.restarts).to(run.device)
     optimizer = torch.optim.Adam(ens.parameters(), lr=cfg.lr) if sched.kind == "entnet" else None
-    return dict(modules={"ensemble": ens}, optimizers={"adam": optimizer} if optimizer else {},
-                generators={"data": generator}, arch=architecture(cfg, data, tasks))
-
-
-def _peek(run: Run) -> tuple[int, dict[str, Any]] | None:
-    """(step, extra) of the run's last checkpoint, whichever training it belongs to; the metrics
-    logged after it are dropped and the wall time carries on."""
-    if not run.checkpoint_path.exists():
-        return None
-    state, meta = load_checkpoint(run.checkpoint_path)
-    run.elapsed_before, run.started = float(meta.get("wall_time_s", 0.0)), time.perf_counter()
-    truncate_jsonl(run.dir / "metrics.jsonl", int(meta["step"]))
-    return int(meta["step"]), state["extra"]
+    return State(architecture(cfg, data, tasks), modules={"ensemble": ens},
+                 optimizers={"adam": optimizer} if optimizer else {}, generators={"data": generator})
 
 
 def train(cfg: BabiConfig, run: Run) -> dict[str, float]:
     sched = schedule(cfg)
-    peeked = _peek(run)
-    done: dict[str, dict] = dict(peeked[1].get("done", {})) if peeked else {}
+    peeked = run.peek()  # which training the last checkpoint belongs to, and the finished ones
+    done: dict[str, dict] = dict(peeked.extra.get("done", {})) if peeked else {}
     todo = units(cfg)
     for index, tasks in enumerate(todo):
         name, base = unit_name(tasks), index * sched.total
-        final = index == len(todo) - 1
         if name in done:
             continue
         data = task_data(cfg, tasks)
-        state = _fresh(cfg, data, tasks, run, sched)
-        ens, optimizer, generator = state["modules"]["ensemble"], state["optimizers"].get("adam"), state["generators"]["data"]
+        state = fresh_state(cfg, data, tasks, run, sched)
+        ens, optimizer, generator = state.modules["ensemble"], state.optimizers.get("adam"), state.generators["data"]
         start, spent = 0, 0.0
-        if peeked and peeked[1].get("unit") == name:  # this training was stopped part-way
-            step, extra = run.resume(**state)
+        if peeked and peeked.extra.get("unit") == name:  # this training was stopped part-way
+            step, extra = run.resume(state)
             start, spent = step - base, float(extra.get("unit_time", 0.0))
         began = time.perf_counter() - spent
         train_data, valid_data = data.train.to(run.device), data.valid.to(run.device)
-        with run.progress(sched.total, initial=start, desc=f"{run.experiment.name} {name}") as bar, \
-                run.stoppable() as stop_requested:
-            for ep in range(start, sched.total):
-                try:
-                    loss = epoch(ens, sched, train_data, ep, optimizer, generator)
-                except FloatingPointError as e:
-                    raise TrainingDiverged(f"{name}: {e}; last good checkpoint {run.checkpoint_path}") from None
-                valid = error_rate(errors(ens, sched.kind, valid_data))
-                step = base + ep + 1
-                run.log(step, loss=loss, valid_error=float(valid.min()), valid_error_mean=float(valid.mean()),
-                        task=tasks[0] if len(tasks) == 1 else 0)
-                bar.set_postfix(loss=f"{loss:.3g}", valid=f"{float(valid.min()):.1f}%")
-                bar.update(1)
-                last = ep + 1 == sched.total
-                if last:
-                    done[name] = measure(cfg, ens, data, tasks, run.device) | {"time_s": time.perf_counter() - began}
-                    run.save(step, **state, extra={"done": done, "unit": name}, name=name)
-                if (ep + 1) % cfg.checkpoint_every == 0 or last or stop_requested():
-                    run.save(step, **state, extra={"done": done, "unit": name,
-                                                   "unit_time": time.perf_counter() - began})
-                if stop_requested() and not (last and final):  # between trainings too
-                    run.stop(step)
+        loop = run.loop(state, sched.total, start=start, checkpoint_every=cfg.checkpoint_every, offset=base,
+                        final=index == len(todo) - 1, unit="epoch", desc=f"{run.experiment.name} {name}",
+                        extra=lambda: {"done": done, "unit": name, "unit_time": time.perf_counter() - began})
+        for k in loop:
+            ep, step = k - 1, base + k
+            try:
+                loss = epoch(ens, sched, train_data, ep, optimizer, generator)
+            except FloatingPointError as e:
+                raise loop.diverged(f"{name}: {e}") from None
+            valid = error_rate(errors(ens, sched.kind, valid_data))
+            run.log(step, loss=loss, valid_error=float(valid.min()), valid_error_mean=float(valid.mean()),
+                    task=tasks[0] if len(tasks) == 1 else 0)
+            loop.postfix(loss=f"{loss:.3g}", valid=f"{float(valid.min()):.1f}%")
+            if loop.last:
+                done[name] = measure(cfg, ens, data, tasks, run.device) | {"time_s": time.perf_counter() - began}
+                run.save(step, state, extra={"done": done, "unit": name}, name=name)
     metrics = summarize(cfg, done)
     plot(cfg, run)
     tasks = parse_tasks(cfg.tasks)
@@ -281,7 +263,7 @@ def load_unit(cfg: BabiConfig, run: Run, task: int) -> tuple[Ensemble, TaskData,
         if task in tasks:
             data = task_data(cfg, tasks)
             ens = Ensemble(lambda: make_model(cfg, data), cfg.restarts).to(run.device)
-            loaded = run.load(unit_name(tasks), modules={"ensemble": ens}, arch=architecture(cfg, data, tasks))
+            loaded = run.load(State(architecture(cfg, data, tasks), modules={"ensemble": ens}), unit_name(tasks))
             if loaded is None or unit_name(tasks) not in loaded.extra.get("done", {}):
                 raise FileNotFoundError(f"{run.dir} has no finished training of task {task}")
             return ens, data, tasks, loaded.extra["done"][unit_name(tasks)]
@@ -314,7 +296,7 @@ def plot(cfg: BabiConfig, run: Run) -> None:
 def explain(cfg: BabiConfig, run: Run, options: dict[str, str]) -> list[Path]:
     """`--task N --example K`: the chosen restart's attention per hop (MemN2N) or its gates per
     slot over the story (EntNet) on test question K of task N."""
-    from milestones.plots import memory_attention
+    from milestones.families.memory import figures
     try:
         task = int(options.get("task", parse_tasks(cfg.tasks)[0]))
         k = int(options.get("example", 0))
@@ -344,7 +326,7 @@ def explain(cfg: BabiConfig, run: Run, options: dict[str, str]) -> list[Path]:
     answer = data.vocab.words[int(logits.argmax(-1))]
     kind = "attention" if recent_first else "gates"
     path = run.dir / "plots" / f"{kind}-task{task}-example{k}.png"
-    memory_attention(weights.cpu(), sentences, support, path, rows="hop" if recent_first else "slot",
+    figures.memory_attention(weights.cpu(), sentences, support, path, rows="hop" if recent_first else "slot",
                      title=(f"{run.experiment.name}, task {task}, test question {k}: "
                             f"{' '.join(sample.question)}? answer {answer!r} (truth {sample.answer_word!r})"))
     return [path]

@@ -21,11 +21,12 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from milestones.config import BaseConfig, param
+from milestones.family import Experiment, Reference
 from milestones.nn.rnn import GRU, LSTM, RNN
 from milestones.plots import learning_curves
-from milestones.registry import Experiment, Reference
 from milestones.runs import Run
 from milestones.seeding import seed_everything
+from milestones.state import State
 from milestones.tasks.synthetic import (COPY_SYMBOLS, adding_baseline, adding_batch, copy_baseline,
                                         copy_batch)
 
@@ -152,34 +153,31 @@ def train(cfg: RNNTaskConfig, run: Run) -> dict[str, float]:
     data_gen = seed_everything(cfg.seed)
     model = SequenceModel(cfg).to(run.device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    state = dict(modules={"model": model}, optimizers={"opt": opt}, generators={"data": data_gen},
-                 arch=architecture(cfg))
-    start, extra = run.resume(**state)
+    state = State(architecture(cfg), modules={"model": model}, optimizers={"opt": opt},
+                  generators={"data": data_gen})
+    start, extra = run.resume(state)
+    solved_at = extra.get("solved_at")
     last = start
-    end = start if extra.get("solved_at") else cfg.steps  # a run that stopped solved is done
     metric = "test_mse" if cfg.task == "adding" else "test_ce"
-    with run.progress(cfg.steps, initial=start) as bar, run.stoppable() as stop_requested:
-        for step in range(start + 1, end + 1):
-            x, y = (t.to(run.device) for t in batch(cfg, cfg.batch_size, data_gen))
-            loss = loss_fn(cfg, model(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.clip_norm > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
-            opt.step()
-            last = step
-            if step % cfg.eval_every == 0 or step == cfg.steps:
-                m = test_metrics(cfg, model, run.device)
-                run.log(step, train_loss=loss.item(), **{metric: m[metric]})
-                bar.set_postfix({metric: f"{m[metric]:.3g}"})
-                if cfg.stop_when_solved and m["solved"]:
-                    run.save(step, **state, extra={"solved_at": step})
-                    break
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps or stop_requested():
-                run.save(step, **state)
-            if stop_requested():
-                run.stop(step)
-            bar.update(1)
+    loop = run.loop(state, start if solved_at else cfg.steps, start=start,  # a run that stopped solved is done
+                    checkpoint_every=cfg.checkpoint_every,
+                    extra=lambda: {"solved_at": solved_at} if solved_at else {})
+    for step in loop:
+        x, y = (t.to(run.device) for t in batch(cfg, cfg.batch_size, data_gen))
+        loss = loss_fn(cfg, model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.clip_norm > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
+        opt.step()
+        last = step
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            m = test_metrics(cfg, model, run.device)
+            run.log(step, train_loss=loss.item(), **{metric: m[metric]})
+            loop.postfix(**{metric: f"{m[metric]:.3g}"})
+            if cfg.stop_when_solved and m["solved"]:
+                solved_at = step
+                loop.end()
     plot(cfg, run)
     return test_metrics(cfg, model, run.device) | {"steps": float(last),
                                                     "parameters": float(parameter_count(cfg))}
@@ -187,7 +185,7 @@ def train(cfg: RNNTaskConfig, run: Run) -> dict[str, float]:
 
 def evaluate(cfg: RNNTaskConfig, run: Run) -> dict[str, float]:
     model = SequenceModel(cfg).to(run.device)
-    loaded = run.load("last", modules={"model": model}, arch=architecture(cfg))
+    loaded = run.load(State(architecture(cfg), modules={"model": model}))
     if loaded is None:
         raise FileNotFoundError(f"{run.dir} has no checkpoint to evaluate")
     return test_metrics(cfg, model, run.device) | {"step": loaded.step}
