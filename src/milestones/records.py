@@ -92,7 +92,9 @@ class BenchmarkRecord(TypedDict):
     note: NotRequired[str]
 
 
-REQUIRED_RESULT_KEYS = ("experiment", "metric", "seeds")
+REQUIRED_RESULT_KEYS = ("experiment", "metric", "seeds")  # what a version-1 record already had
+REQUIRED_BENCHMARK_KEYS = ("version", "benchmark", "command", "commit", "date", "torch", "device", "machine",
+                           "settings", "results")
 
 
 def read_result(path: str | Path, family_of: Callable[[str], str | None] = lambda name: None) -> ResultRecord:
@@ -109,7 +111,7 @@ def read_result(path: str | Path, family_of: Callable[[str], str | None] = lambd
     if version == 1:
         data = upgrade_result(data, family_of)
     data["results_dir"] = str(path.parent)
-    return data  # type: ignore[return-value]
+    return data
 
 
 def upgrade_result(data: dict[str, Any], family_of: Callable[[str], str | None]) -> dict[str, Any]:
@@ -156,12 +158,12 @@ def save_benchmark(path: str | Path, benchmark: str, *, device: str, settings: d
 def read_benchmark(path: str | Path) -> BenchmarkRecord:
     path = Path(path)
     data = _read_json(path)
-    missing = [k for k in BenchmarkRecord.__required_keys__ if not isinstance(data, dict) or k not in data]
+    missing = [k for k in REQUIRED_BENCHMARK_KEYS if not isinstance(data, dict) or k not in data]
     if missing:
         raise RecordError(f"{path} is not a benchmark record (missing {', '.join(sorted(missing))})")
     if data["version"] != BENCHMARK_VERSION:
         raise RecordError(f"{path} is a version {data['version']!r} benchmark record; expected {BENCHMARK_VERSION}")
-    return data  # type: ignore[no-any-return]
+    return data
 
 
 def write_benchmark(record: BenchmarkRecord, path: str | Path) -> Path:
