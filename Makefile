@@ -1,5 +1,5 @@
 # make demo : create .venv, install milestones, train a small LSTM and an NTM briefly, build the HTML report
-# make test : create .venv, install milestones with its test extras, run the test suite
+# make test : create .venv, install milestones with its test and cluster extras, lint, type-check the core, run the tests
 # make bench: the speed benchmarks (benchmarks/*.py)
 PYTHON ?= python3
 VENV   ?= .venv
@@ -13,10 +13,12 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,cluster]'
 	touch $(STAMP)
 
 test: $(STAMP)
+	$(PY) -m ruff check
+	$(PY) -m mypy
 	$(PY) -m pytest -q
 
 demo: $(STAMP)

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import time
 
 import torch
 
 from milestones.families.gan import experiments as mix
 from milestones.families.gan import fashion as fx
-from milestones.machine import cpu_model
 from milestones.records import save_benchmark
 from milestones.registry import select
 

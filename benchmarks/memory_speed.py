@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import time
 
 import torch
@@ -23,11 +22,10 @@ from torch.nn import functional as F
 
 from milestones.data import data_dir
 from milestones.families.memory import experiments as mem
-from milestones.machine import cpu_model
-from milestones.records import save_benchmark
 from milestones.memory.ensemble import Ensemble
-from milestones.memory.memn2n import MemN2N, position_encoding
-from milestones.memory.training import Schedule, epoch
+from milestones.memory.memn2n import position_encoding
+from milestones.memory.training import epoch
+from milestones.records import save_benchmark
 from milestones.registry import select
 
 

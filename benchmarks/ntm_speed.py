@@ -11,14 +11,13 @@ same run, and the popular PyTorch port's 47-70 ms per sequence measured on the s
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import torch
 
 from milestones.machine import cpu_model
-from milestones.records import save_benchmark
 from milestones.nn.ntm import NTM
+from milestones.records import save_benchmark
 from milestones.tasks.algorithmic import bits_per_sequence, copy_episode
 
 PORT_MS_PER_SEQUENCE = (47.0, 70.0)  # quoted, see the docstring

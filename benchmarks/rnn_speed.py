@@ -10,8 +10,6 @@ machines.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import time
 

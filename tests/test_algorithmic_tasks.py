@@ -4,9 +4,19 @@ from collections import Counter
 import pytest
 import torch
 
-from milestones.tasks.algorithmic import (REPEAT_STD, associative_recall_episode, bit_errors, bits_per_sequence,
-                                          copy_episode, ngram_bits, ngram_episode, ngram_optimal_cost_bits,
-                                          ngram_optimal_probabilities, priority_sort_episode, repeat_copy_episode)
+from milestones.tasks.algorithmic import (
+    REPEAT_STD,
+    associative_recall_episode,
+    bit_errors,
+    bits_per_sequence,
+    copy_episode,
+    ngram_bits,
+    ngram_episode,
+    ngram_optimal_cost_bits,
+    ngram_optimal_probabilities,
+    priority_sort_episode,
+    repeat_copy_episode,
+)
 
 GENERATORS = [copy_episode, repeat_copy_episode, associative_recall_episode, ngram_episode, priority_sort_episode]
 

@@ -7,10 +7,8 @@ import json
 import tarfile
 import threading
 from importlib import resources
-from pathlib import Path
 
 import pytest
-import torch
 
 from milestones.data import DownloadError, download
 from milestones.memory import babi

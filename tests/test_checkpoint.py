@@ -4,8 +4,7 @@ import pickle
 import pytest
 import torch
 
-from milestones.checkpoint import (CheckpointError, check_architecture, load_checkpoint,
-                                   save_checkpoint)
+from milestones.checkpoint import CheckpointError, check_architecture, load_checkpoint, save_checkpoint
 
 
 def test_round_trip_of_model_optimizer_and_rng_state(tmp_path):

@@ -10,14 +10,14 @@ from torch.nn import functional as F
 
 from milestones.config import ConfigError, apply_overrides
 from milestones.families.memory import gradients as mg
+from milestones.families.memory.report import gradients_table
 from milestones.families.rnn import experiments as rnn
+from milestones.families.rnn.report import longest, sweep_table
 from milestones.memory.babi import Encoded
 from milestones.memory.entnet import EntNet
 from milestones.memory.gradient_flow import Flow, measure_flow, summary
 from milestones.memory.memn2n import MemN2N
 from milestones.registry import catalog, select
-from milestones.families.memory.report import gradients_table
-from milestones.families.rnn.report import longest, sweep_table
 from milestones.runs import Run, RunStopped
 
 D = torch.float64

@@ -44,7 +44,8 @@ def test_help_lists_the_experiment_options():
 
 
 def test_reproduce_quick_writes_a_result_per_experiment(tmp_path):
-    import json, os
+    import json
+    import os
     env = dict(os.environ, OMP_NUM_THREADS="1", MILESTONES_RUNS=str(tmp_path / "runs"))
     done = run("--no-progress", "reproduce", "rnn/adding-t100", "--seeds", "2", "--budget", "quick",
                "--steps", "10", "--eval-every", "5", "--length", "10", "--hidden-size", "4",
@@ -61,7 +62,8 @@ def test_reproduce_quick_writes_a_result_per_experiment(tmp_path):
 
 
 def test_reproduce_trains_seeds_in_parallel_jobs(tmp_path):
-    import json, os
+    import json
+    import os
     env = dict(os.environ, MILESTONES_RUNS=str(tmp_path / "runs"))
     done = run("--no-progress", "reproduce", "rnn/adding-t100/lstm", "--seeds", "2", "--jobs", "2",
                "--steps", "6", "--eval-every", "3", "--length", "10", "--hidden-size", "4",
@@ -78,6 +80,7 @@ def test_reproduce_trains_seeds_in_parallel_jobs(tmp_path):
 
 def test_a_diverged_seed_is_recorded_as_failed_not_fatal(tmp_path):
     import dataclasses
+
     from milestones import cli
     from milestones.registry import catalog
     from milestones.runs import TrainingDiverged

@@ -8,8 +8,6 @@ import torch
 from milestones.gan import losses
 from milestones.gan.consensus import consensus_gradients, consensus_step
 
-
-
 pytestmark = pytest.mark.usefixtures("float64")  # conftest: float64 by default, restored after
 
 

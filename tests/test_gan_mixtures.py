@@ -5,8 +5,7 @@ import math
 import pytest
 import torch
 
-from milestones.gan.mixtures import (GRID_SIGMA, RING_SIGMA, grid_means, mode_metrics, ring_means,
-                                     sample)
+from milestones.gan.mixtures import GRID_SIGMA, RING_SIGMA, grid_means, mode_metrics, ring_means, sample
 
 
 def test_the_ring_has_eight_distinct_unit_means_and_the_grid_twenty_five():

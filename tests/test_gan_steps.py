@@ -7,7 +7,6 @@ import torch
 from milestones.gan import losses
 from milestones.gan.steps import alternating_step, mlp, simultaneous_step
 
-
 pytestmark = pytest.mark.usefixtures("float64")  # conftest: float64 by default, restored after
 
 

@@ -5,8 +5,17 @@ import math
 import pytest
 import torch
 
-from milestones.nn.ntm import (NTM, address, circular_shift, content_weights, cosine_similarity,
-                               interpolate, read, sharpen, write)
+from milestones.nn.ntm import (
+    NTM,
+    address,
+    circular_shift,
+    content_weights,
+    cosine_similarity,
+    interpolate,
+    read,
+    sharpen,
+    write,
+)
 
 D = torch.float64
 TOL = 1e-12

@@ -1,7 +1,6 @@
 """The NTM experiments end to end on tiny settings: training, the best checkpoint, evaluation with
 generalisation sweeps, divergence handling, the explain figure, and parameter counts."""
 import dataclasses
-import json
 import subprocess
 import sys
 

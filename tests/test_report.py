@@ -49,7 +49,7 @@ def test_report_from_a_tiny_run(tiny_runs, tmp_path):
     rec = results.from_runs(tiny_runs)[0]
     ours = report.row(rec)["ours"]
     assert "rnn/adding-t100/gru" in page and ours in page and "0.167" in page
-    assert f"| rnn/adding-t100/gru |" in md and ours in md
+    assert "| rnn/adding-t100/gru |" in md and ours in md
     png = out / "plots" / "rnn__adding-t100.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     assert "plots/rnn__adding-t100.png" in page

@@ -90,6 +90,7 @@ def test_resume_refuses_a_different_architecture(uninterrupted, tmp_path):
 
 def test_resume_refuses_a_planted_pickle(uninterrupted, tmp_path):
     import shutil
+
     import torch
     clean, env = uninterrupted
     run_dir = tmp_path / "copy"

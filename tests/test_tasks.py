@@ -3,7 +3,7 @@ import math
 import torch
 from torch.nn import functional as F
 
-from milestones.tasks.synthetic import (adding_baseline, adding_batch, copy_baseline, copy_batch)
+from milestones.tasks.synthetic import adding_baseline, adding_batch, copy_baseline, copy_batch
 
 
 def test_adding_batch_shapes_markers_and_target():

@@ -24,6 +24,7 @@ import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from milestones import config as cfg_mod
 from milestones import data, registry
@@ -132,7 +133,8 @@ def build_parser(families: tuple[Family, ...]) -> argparse.ArgumentParser:
 
 
 def experiment_help(parser: argparse.ArgumentParser, command: str, exp: Experiment | None) -> str:
-    text = parser._subparsers._group_actions[0].choices[command].format_help()  # type: ignore[union-attr]  # noqa: SLF001
+    actions: Any = parser._subparsers._group_actions  # type: ignore[union-attr]  # noqa: SLF001
+    text: str = actions[0].choices[command].format_help()
     if exp is not None:
         text += (f"\n{exp.name}: {exp.summary}\n{exp.citation}\n\n"
                  f"options of {exp.name} (--key value):\n{cfg_mod.describe(exp.config)}\n")

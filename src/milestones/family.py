@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def slug(name: str) -> str:
-    """An experiment's (or group's) name as one file or folder name: `family/task/variant` -> `family__task__variant`."""
+    """An experiment's (or group's) name as one file or folder name: `family/task` -> `family__task`."""
     return name.replace("/", "__").replace(" ", "_")
 
 

@@ -34,6 +34,8 @@ from milestones.runs import Run, RunStopped, TrainingDiverged, write_config
 
 Seed = tuple[SeedEntry, dict[str, Any]]  # (record entry, result.json)
 EXECUTORS = ("auto", "local", "ray")
+STOPPED = ("reproduce was stopped: the running seeds saved a checkpoint; resume each with "
+           "`milestones train --resume RUN_DIR`")
 FORWARDED_ENV = ("MILESTONES_DATA", "MILESTONES_REQUIRE_DATA", "MILESTONES_FAMILIES", "MILESTONES_CACHE",
                  "PYTHONPATH")
 
@@ -105,7 +107,9 @@ def _process_seeds(exp: Experiment, configs: list[Any], run_dirs: list[Path], jo
     session of its own. A killed reproduction leaves its running seeds to finish on their own."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     print(f"{exp.name}: {len(configs)} seeds, {jobs} at a time with {threads} thread(s) each", file=sys.stderr)
-    todo, running, finished = list(zip(configs, run_dirs)), {}, {}
+    todo = list(zip(configs, run_dirs))
+    running: dict[subprocess.Popen[bytes], tuple[Any, Path]] = {}
+    finished: dict[int, Seed] = {}
     with _stop_on_sigterm():
         try:
             while todo or running:
@@ -121,11 +125,13 @@ def _process_seeds(exp: Experiment, configs: list[Any], run_dirs: list[Path], jo
                 for proc in [p for p in running if p.poll() is not None]:
                     config, directory = running.pop(proc)
                     finished[config.seed] = _process_result(exp, config, directory, proc.returncode)
-        except BaseException:
+        except BaseException as e:
             for proc in running:
                 proc.send_signal(signal.SIGTERM)  # each saves a checkpoint and exits
             for proc in running:
                 proc.wait()
+            if isinstance(e, KeyboardInterrupt):
+                raise RunStopped(STOPPED) from None
             raise
     return [finished[c.seed] for c in configs]
 
@@ -151,8 +157,7 @@ class _stop_on_sigterm:
 
     def __enter__(self) -> None:
         def stop(signum: int, frame: Any) -> None:
-            raise RunStopped("reproduce was stopped: the running seeds save a checkpoint; resume each "
-                             "with `milestones train --resume RUN_DIR`")
+            raise RunStopped(STOPPED)
         self.previous = signal.signal(signal.SIGTERM, stop)
 
     def __exit__(self, *exc: object) -> None:
@@ -181,14 +186,16 @@ def _ray_seeds(exp: Experiment, configs: list[Any], run_dirs: list[Path], jobs: 
     env |= {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     started = not ray.is_initialized()
     if started:  # "local": a private instance, never a `ray start` cluster that happens to run here
-        ray.init(address=address or "local", include_dashboard=False, log_to_driver=False,
-                 logging_level=logging.ERROR, runtime_env={"env_vars": env},
-                 **({} if address else {"num_cpus": os.cpu_count() or 1}))
+        ray.init(address=address or "local", num_cpus=None if address else os.cpu_count() or 1,
+                 include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+                 runtime_env={"env_vars": env})
     where = f"the Ray cluster at {address}" if address else "a local Ray"
     print(f"{exp.name}: {len(configs)} seeds, {jobs} at a time with {threads} thread(s) each, on {where}",
           file=sys.stderr)
-    task = ray.remote(train_seed_task).options(num_cpus=threads, max_calls=1, max_retries=0)
-    todo, running, finished = list(zip(configs, run_dirs)), {}, {}
+    task = ray.remote(num_cpus=threads, max_calls=1, max_retries=0)(train_seed_task)
+    todo = list(zip(configs, run_dirs))
+    running: dict[Any, tuple[Any, Path]] = {}
+    finished: dict[int, Seed] = {}
     try:
         with _stop_on_sigterm():
             try:
@@ -202,8 +209,10 @@ def _ray_seeds(exp: Experiment, configs: list[Any], run_dirs: list[Path], jobs: 
                     for ref in done:
                         config, directory = running.pop(ref)
                         finished[config.seed] = _ray_result(ray, ref, exp, config, directory)
-            except BaseException:
+            except BaseException as e:
                 _cancel(ray, list(running), lambda ref: running[ref][0].seed)
+                if isinstance(e, KeyboardInterrupt):
+                    raise RunStopped(STOPPED) from None
                 raise
     finally:
         if started:

@@ -36,8 +36,9 @@ Record = ResultRecord
 
 def group_of(record: Record) -> str:
     """The figure a record belongs on: its `group`, else `family/task` of `family/task/variant`."""
-    if record.get("group"):
-        return record["group"]
+    group = record.get("group")
+    if group:
+        return group
     parts = record["experiment"].split("/")
     return "/".join(parts[:2]) if len(parts) > 2 else record["experiment"]
 
@@ -111,7 +112,8 @@ def status(record: Record | None) -> str:
     for key in ("solved", "converged"):
         done = record["summary_stats"].get(key)
         if done:
-            parts.append(f"{key} in {round(done['mean'] * done['n'])} of {done['n']} seed{'s' if done['n'] > 1 else ''}")
+            seeds = f"{done['n']} seed{'s' if done['n'] > 1 else ''}"
+            parts.append(f"{key} in {round(done['mean'] * done['n'])} of {seeds}")
     if "diverged" in record["summary_stats"]:
         diverged = record["summary_stats"]["diverged"]
         parts.append(f"{round(diverged['mean'] * diverged['n'])} seed(s) diverged")
@@ -281,7 +283,8 @@ def html_section(group: str, records: list[Record], figure: Path, out: Path,
         seeds = ", ".join(f"seed {s['seed']}: {fmt(s['metrics'].get(rec['metric']))} "
                           f"({fmt_time(s['wall_time_s'])})" for s in rec["seeds"])
         devs = "".join(f"<li>{html.escape(d)}</li>" for d in rec.get("deviations", []))
-        cmd = f"<p>command: <code>{html.escape(rec['command'])}</code></p>" if rec.get("command") else ""
+        command = rec.get("command")
+        cmd = f"<p>command: <code>{html.escape(command)}</code></p>" if command else ""
         notes.append(f"<details><summary>{html.escape(rec['experiment'])}: seeds, command, "
                      f"deviations from the paper</summary><p>{html.escape(seeds)}</p>{cmd}"
                      f"<p>{html.escape(rec['citation'])}</p><ol>{devs}</ol></details>")

@@ -175,8 +175,9 @@ class Run:
             raise CheckpointError(f"{path} belongs to experiment {meta.get('experiment')!r}, "
                                   f"not {self.experiment.name!r}")
         check_architecture(meta.get("arch", {}), state.arch, path)
-        for part, objects in (("modules", state.modules), ("optimizers", state.optimizers),
-                              ("objects", state.objects)):
+        parts: tuple[tuple[str, Mapping[str, Any]], ...] = (
+            ("modules", state.modules), ("optimizers", state.optimizers), ("objects", state.objects))
+        for part, objects in parts:
             for k, obj in objects.items():
                 if k not in saved.get(part, {}):
                     raise CheckpointError(f"{path} holds no {part[:-1]} {k!r}")
@@ -185,10 +186,10 @@ class Run:
         if state.files:
             self.files.collect(self._checkpoints())  # files of a save that a kill cut short
             manifests = meta.get("files", {}).get("manifests", {})
-            for k, obj in state.files.items():
+            for k, large in state.files.items():
                 if k not in manifests:
                     raise CheckpointError(f"{path} holds no files for {k!r}")
-                obj.load_files(self.files, manifests[k])
+                large.load_files(self.files, manifests[k])
         return Loaded(int(meta["step"]), saved["extra"], meta)
 
     def peek(self) -> Loaded | None:

@@ -172,5 +172,8 @@ def load_ring(store: FileStore, manifest: dict[str, Any], array: np.ndarray | to
         raise CheckpointError(f"the checkpoint's buffer has {manifest['rows']} rows, this one {len(array)}")
     for lo, hi, name in manifest["chunks"]:
         rows = store.get(name)
-        array[lo:hi] = torch.from_numpy(rows) if isinstance(array, torch.Tensor) else rows
+        if isinstance(array, torch.Tensor):
+            array[lo:hi] = torch.from_numpy(rows)
+        else:
+            array[lo:hi] = rows
     return int(manifest["added"])

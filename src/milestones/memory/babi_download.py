@@ -61,7 +61,8 @@ def download(option: str | Path | None = None, *, base_url: str | None = None,
         except (tarfile.TarError, EOFError, OSError) as e:
             raise DownloadError(f"the downloaded bAbI archive is damaged ({e}); nothing was kept") from None
         if not staged:
-            raise DownloadError(f"the downloaded archive holds no {BABI_ARCHIVE['root']}/en*/qa*.txt files; nothing was kept")
+            raise DownloadError(f"the downloaded archive holds no {BABI_ARCHIVE['root']}/en*/qa*.txt files; "
+                                "nothing was kept")
         for path, relative in staged:
             if relative in known:
                 got = md5(path)
@@ -73,7 +74,8 @@ def download(option: str | Path | None = None, *, base_url: str | None = None,
                 except BabiFormatError as e:
                     raise DownloadError(f"{relative} is not a bAbI file ({e}); nothing was kept") from None
                 if questions not in (1000, 10000):
-                    raise DownloadError(f"{relative} has {questions} questions, expected 1000 or 10000; nothing was kept")
+                    raise DownloadError(f"{relative} has {questions} questions, expected 1000 or 10000; "
+                                        "nothing was kept")
         for path, relative in staged:
             (folder / relative).parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, folder / relative)

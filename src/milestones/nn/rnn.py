@@ -477,7 +477,7 @@ def _torch_names(layer: int, bias: bool) -> list[str]:
 
 
 def to_torch_state_dict(module: LSTM | GRU | RNN) -> dict[str, Tensor]:
-    """A state dict that torch.nn.LSTM / torch.nn.GRU (reset_after only) / torch.nn.RNN loads to compute our function."""
+    """A state dict that torch.nn.LSTM / GRU (reset_after only) / RNN loads to compute our function."""
     with torch.no_grad():
         return {name: w.detach().clone()
                 for k, cell in enumerate(module.cells)

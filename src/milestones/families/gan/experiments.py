@@ -32,12 +32,19 @@ import torch
 from torch import Tensor, nn
 
 from milestones.config import BaseConfig, ConfigError, param
+from milestones.family import Experiment, Reference
 from milestones.gan import losses
 from milestones.gan.consensus import jacobian_eigenvalues
 from milestones.gan.mixtures import GRID_SIGMA, RING_SIGMA, grid_means, mode_metrics, ring_means, sample
-from milestones.gan.steps import (LOSSES, critic_steps, discriminator_step, ema_update_, generator_step, mlp,
-                                  simultaneous_step)
-from milestones.family import Experiment, Reference
+from milestones.gan.steps import (
+    LOSSES,
+    critic_steps,
+    discriminator_step,
+    ema_update_,
+    generator_step,
+    mlp,
+    simultaneous_step,
+)
 from milestones.runs import Loop, Run, read_jsonl, truncate_jsonl
 from milestones.seeding import seed_everything
 from milestones.state import State

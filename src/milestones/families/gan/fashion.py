@@ -21,12 +21,18 @@ from torch import Tensor, nn
 
 from milestones.config import param
 from milestones.data import data_dir
-from milestones.families.gan.experiments import (GameConfig, check_finite, one_step, optimizers, penalty_fn,
-                                                 snapshot_schedule)
+from milestones.families.gan.experiments import (
+    GameConfig,
+    check_finite,
+    one_step,
+    optimizers,
+    penalty_fn,
+    snapshot_schedule,
+)
+from milestones.family import Experiment
 from milestones.gan import features as ft
 from milestones.gan.dcgan import Discriminator, Generator
 from milestones.gan.idx import load_fashion_mnist
-from milestones.family import Experiment
 from milestones.runs import Run, read_jsonl, truncate_jsonl
 from milestones.seeding import seed_everything
 from milestones.state import State

@@ -54,7 +54,8 @@ class BabiConfig(BaseConfig):
     joint: bool = param(False, "train one network on all tasks at once (else one per task)")
     restarts: int = param(10, "restarts trained side by side; the paper's choice among them is kept", low=1)
     select: Literal["train", "valid"] = param("train", "keep the restart with the lowest training or validation error")
-    valid_fraction: float = param(0.1, "share of each training file held out for validation (its end)", low=0.0, high=0.5)
+    valid_fraction: float = param(0.1, "share of each training file held out for validation (its end)",
+                                  low=0.0, high=0.5)
     batch_size: int = param(32, "questions per update", low=1)
     epochs: int = param(100, "epochs (after linear start)", low=1)
     lr: float = param(0.01, "learning rate", low=0.0, low_open=True)
@@ -335,13 +336,17 @@ def explain(cfg: BabiConfig, run: Run, options: dict[str, str]) -> list[Path]:
 # ---- the experiments ----------------------------------------------------------------------------
 
 MEMN2N_CITATION = "Sukhbaatar, Szlam, Weston & Fergus 2015, End-To-End Memory Networks (arXiv 1503.08895), Table 1"
-ENTNET_CITATION = "Henaff, Weston, Szlam, Bordes & LeCun 2017, Tracking the World State with Recurrent Entity Networks (arXiv 1612.03969), Table 2"
+ENTNET_CITATION = ("Henaff, Weston, Szlam, Bordes & LeCun 2017, Tracking the World State with Recurrent Entity "
+                   "Networks (arXiv 1612.03969), Table 2")
 # Per-task test errors (%) of the papers, tasks 1-20.
-PAPER_1K_JOINT = (0.0, 11.4, 21.9, 13.4, 14.4, 2.8, 18.3, 9.3, 1.9, 6.5, 0.3, 0.1, 0.2, 6.9, 0.0, 2.7, 40.4, 9.4, 88.0, 0.0)
-PAPER_10K_SINGLE = (0.0, 0.3, 9.3, 0.0, 0.6, 0.0, 3.7, 0.8, 0.8, 2.4, 0.0, 0.0, 0.0, 0.0, 0.0, 0.4, 40.7, 6.7, 66.5, 0.0)
+PAPER_1K_JOINT = (0.0, 11.4, 21.9, 13.4, 14.4, 2.8, 18.3, 9.3, 1.9, 6.5,
+                  0.3, 0.1, 0.2, 6.9, 0.0, 2.7, 40.4, 9.4, 88.0, 0.0)
+PAPER_10K_SINGLE = (0.0, 0.3, 9.3, 0.0, 0.6, 0.0, 3.7, 0.8, 0.8, 2.4,
+                    0.0, 0.0, 0.0, 0.0, 0.0, 0.4, 40.7, 6.7, 66.5, 0.0)
 # Single-task 1k, PE LS RN: recalled from Table 1 of the paper; not in our reference file, but their
 # mean (13.86) and failures (11) equal the reference's 13.9 % and 11.
-PAPER_1K_SINGLE = (0.0, 8.3, 40.3, 2.8, 13.1, 7.6, 17.3, 10.0, 13.2, 15.1, 0.9, 0.2, 0.4, 1.7, 0.0, 1.3, 51.0, 11.1, 82.8, 0.0)
+PAPER_1K_SINGLE = (0.0, 8.3, 40.3, 2.8, 13.1, 7.6, 17.3, 10.0, 13.2, 15.1,
+                   0.9, 0.2, 0.4, 1.7, 0.0, 1.3, 51.0, 11.1, 82.8, 0.0)
 PAPER_ENTNET_10K = (0, 0.1, 4.1, 0, 0.3, 0.2, 0, 0.5, 0.1, 0.6, 0.3, 0, 1.3, 0, 0, 0.2, 0.5, 0.3, 2.3, 0)
 
 

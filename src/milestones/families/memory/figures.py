@@ -17,8 +17,8 @@ def memory_attention(weights, sentences: Sequence[str], supporting: Sequence[int
     import numpy as np
     w = np.asarray(weights, dtype=float)
     n_rows, n = w.shape
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.32 * n + 3), 1.6 + 0.28 * n_rows + 0.09 * max(map(len, sentences or [""]))),
-                           dpi=110)
+    height = 1.6 + 0.28 * n_rows + 0.09 * max(map(len, sentences or [""]))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.32 * n + 3), height), dpi=110)
     im = ax.imshow(w, aspect="auto", cmap="viridis", vmin=0.0, vmax=max(1e-9, float(w.max())))
     ax.set_xticks(range(n))
     ax.set_xticklabels(sentences, rotation=60, ha="right", fontsize=7)

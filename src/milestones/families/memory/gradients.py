@@ -19,8 +19,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from milestones.config import BaseConfig, ConfigError, param
 from milestones.families.memory import experiments as memory
 from milestones.family import Experiment

@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from milestones.config import BaseConfig, ConfigError, param
 from milestones.families.ntm.figures import ntm_heatmaps
@@ -48,9 +47,8 @@ TASKS: dict[str, TaskSpec] = {
                      "max_length"),
     "repeat-copy": TaskSpec(tasks.repeat_copy_episode, 10, 9,
                             {"min_length": 1, "max_length": 10, "min_repeats": 1, "max_repeats": 10},
-                            {"length 10, repeats 10": dict(min_length=10, max_length=10, min_repeats=10, max_repeats=10),
-                             "length 20, repeats 10": dict(min_length=20, max_length=20, min_repeats=10, max_repeats=10),
-                             "length 10, repeats 20": dict(min_length=10, max_length=10, min_repeats=20, max_repeats=20)},
+                            {f"length {n}, repeats {r}": dict(min_length=n, max_length=n, min_repeats=r, max_repeats=r)
+                             for n, r in ((10, 10), (20, 10), (10, 20))},
                             "max_length"),
     "associative-recall": TaskSpec(tasks.associative_recall_episode, 8, 6, {"min_items": 2, "max_items": 6},
                                    {f"{k} items": {"min_items": k, "max_items": k} for k in (6, 9, 12, 15)},
@@ -209,7 +207,8 @@ def train(cfg: NTMTaskConfig, run: Run) -> dict[str, float]:
     loop = run.loop(state, total, start=start, checkpoint_every=cfg.checkpoint_every, minutes=cfg.minutes,
                     extra=extras, unit="update")
     for step in loop:
-        ep = to(TASKS[cfg.task].make(cfg.batch_size, data_gen, **task_args(cfg, (step - 1) * cfg.batch_size)), run.device)
+        args = task_args(cfg, (step - 1) * cfg.batch_size)
+        ep = to(TASKS[cfg.task].make(cfg.batch_size, data_gen, **args), run.device)
         logits, _ = model(ep.inputs, generator=data_gen, **forward_args)
         per_seq = tasks.bits_per_sequence(logits, ep.targets, ep.mask)  # (B,)
         loss = per_seq.mean() * math.log(2)  # nats per sequence

@@ -1,9 +1,7 @@
 """The NTM's figure: its heads at work on one input (the paper's Figure 6)."""
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from milestones.plots import plt, save_figure
 

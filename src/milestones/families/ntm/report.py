@@ -26,14 +26,14 @@ def generalization_table(records: list[Record], order: Sequence[str] = ()) -> st
         members = [r for r in recs if group_of(r) == group]
         labels = list(dict.fromkeys(m[4:-5] for r in members for s in r["seeds"] for m in s["metrics"]
                                     if m.startswith("gen_") and m.endswith("_bits") and not m.endswith("_bit_errors")))
-        lines += ["| " + group + " | seeds | " + " | ".join(l.replace("_", " ") for l in labels) + " |",
+        lines += ["| " + group + " | seeds | " + " | ".join(label.replace("_", " ") for label in labels) + " |",
                   "|" + "---|" * (2 + len(labels))]
         for r in members:
             def median(key: str) -> str:
                 values = sorted(s["metrics"][key] for s in r["seeds"] if key in s["metrics"])
                 n = len(values)
                 return fmt((values[(n - 1) // 2] + values[n // 2]) / 2) if n else "–"
-            cells = [f"{median(f'gen_{l}_bits')} ({median(f'gen_{l}_bit_errors')})" for l in labels]
+            cells = [f"{median(f'gen_{label}_bits')} ({median(f'gen_{label}_bit_errors')})" for label in labels]
             lines.append(f"| {r['experiment']} | {len(r['seeds'])} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)

@@ -27,8 +27,7 @@ from milestones.plots import learning_curves
 from milestones.runs import Run
 from milestones.seeding import seed_everything
 from milestones.state import State
-from milestones.tasks.synthetic import (COPY_SYMBOLS, adding_baseline, adding_batch, copy_baseline,
-                                        copy_batch)
+from milestones.tasks.synthetic import COPY_SYMBOLS, adding_baseline, adding_batch, copy_baseline, copy_batch
 
 TEST_SEED = 20_151_204  # the fixed test set's generator seed, shared by all training seeds
 SOLVED_FRACTION = 0.01  # solved: test loss ≤ 1 % of the memoryless baseline

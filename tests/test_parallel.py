@@ -1,0 +1,87 @@
+"""Seeds side by side: local processes and Ray give the same results, and Ctrl-C on a reproduction
+stops every running seed at a checkpoint, from which each resumes to an uninterrupted run's result."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from milestones.checkpoint import CheckpointError, read_meta
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--steps", "6", "--eval-every", "3", "--length", "10", "--hidden-size", "4", "--test-size", "16"]
+
+
+def env_for(tmp_path, **extra):
+    return dict(os.environ, **{"MILESTONES_FAMILIES": "tests.toy_family", "PYTHONPATH": str(ROOT),
+                               "MILESTONES_RUNS": str(tmp_path / "runs"), **extra})
+
+
+def milestones(args, env):
+    return subprocess.run([sys.executable, "-m", "milestones", "--no-progress", *args], env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_ray_and_local_processes_give_the_same_seeds(tmp_path):
+    out = {}
+    for executor in ("local", "ray"):
+        done = milestones(["reproduce", "rnn/adding-t100/lstm", "--seeds", "2", "--jobs", "2", "--executor",
+                           executor, *TINY, "--results-dir", str(tmp_path / executor)], env_for(tmp_path))
+        assert done.returncode == 0, done.stderr
+        out[executor] = json.loads((tmp_path / executor / "rnn__adding-t100__lstm.json").read_text())
+    assert "on a local Ray" in done.stderr
+    assert [s["metrics"] for s in out["ray"]["seeds"]] == [s["metrics"] for s in out["local"]["seeds"]]
+    assert all(Path(s["run_dir"], "result.json").exists() for s in out["ray"]["seeds"])
+
+
+def test_ray_without_the_extra_or_a_bad_executor_is_a_clear_error(tmp_path):
+    done = milestones(["reproduce", "rnn/adding-t100/lstm", "--executor", "spark"], env_for(tmp_path))
+    assert done.returncode == 2 and "invalid choice: 'spark'" in done.stderr
+    hide_ray = tmp_path / "noray"
+    hide_ray.mkdir()
+    (hide_ray / "ray.py").write_text("raise ImportError('no ray here')\n")
+    done = milestones(["reproduce", "rnn/adding-t100/lstm", "--executor", "ray", *TINY],
+                      env_for(tmp_path, PYTHONPATH=f"{hide_ray}:{ROOT}"))
+    assert done.returncode == 2 and "pip install 'milestones[cluster]'" in done.stderr
+
+
+def checkpoint_step(run_dir):
+    try:
+        return read_meta(run_dir / "checkpoints" / "last.safetensors")["step"]
+    except (CheckpointError, FileNotFoundError):
+        return 0
+
+
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_ctrl_c_stops_every_seed_at_a_checkpoint(tmp_path, executor):
+    """A terminal's Ctrl-C reaches the whole foreground process group: the reproduction's, here."""
+    env = env_for(tmp_path, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "milestones", "--no-progress", "reproduce", "toy/walk", "--seeds", "3", "--jobs",
+           "2", "--executor", executor, "--steps", "900", "--step-delay", "0.01", "--results-dir", str(tmp_path / "r")]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    runs = tmp_path / "runs" / "toy__walk"
+    deadline = time.time() + 180
+    while time.time() < deadline and proc.poll() is None:
+        dirs = sorted(runs.glob("*-s*")) if runs.exists() else []
+        if len(dirs) == 2 and all(checkpoint_step(d) >= 80 for d in dirs):
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 130, err
+    dirs = sorted(runs.glob("*-s*"))
+    assert [d.name[-2:] for d in dirs] == ["s0", "s1"], "a third seed was started after the stop"
+    for d in dirs:
+        assert not (d / "result.json").exists() and 80 <= checkpoint_step(d) < 900, err
+    assert not (tmp_path / "r").exists()
+    resumed = [milestones(["train", "--resume", str(d), "--step-delay", "0"], env) for d in dirs]
+    assert all(r.returncode == 0 for r in resumed), [r.stderr for r in resumed]
+    whole = milestones(["train", "toy/walk", "--steps", "900", "--seed", "1", "--run-dir", str(tmp_path / "whole")], env)
+    assert whole.returncode == 0, whole.stderr
+    assert (json.loads((dirs[1] / "result.json").read_text())["metrics"]
+            == json.loads((tmp_path / "whole" / "result.json").read_text())["metrics"])
