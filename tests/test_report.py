@@ -155,3 +155,23 @@ def test_babi_table_puts_each_task_beside_the_papers_column():
     assert "| failed (> 5 %) | 1 | 1 of 2 | 1 of 2 |" in lines
     assert "| restarts, epochs | – | best of 10, 120 | best of 10, 120 |" in lines
     assert "| wall time (1 core) | – | 1.5 min | 1.5 min |" in lines
+
+
+def test_the_page_opens_with_the_runs_just_trained_then_the_overview_and_every_link_lands(tiny_runs, tmp_path):
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "milestones", "report", *map(str, tiny_runs),
+                           "--results-dir", str(root / "results"), "--out", str(tmp_path / "report")],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "report" / "index.html").read_text()
+    sections = re.findall(r"<h2 id='([^']+)'>", page)
+    assert sections[:2] == ["fresh", "overview"] and sections[2:] == ["family-rnn", "family-ntm", "family-gan",
+                                                                      "family-memory"]
+    ids = re.findall(r"id='([^']+)'", page)
+    assert len(ids) == len(set(ids))
+    assert [h for h in re.findall(r"href='#([^']+)'", page) if h not in ids] == []
+    overview = page[page.index("id='overview'"):page.index("id='family-rnn'")]
+    assert "memn2n/babi-1k" in overview and "at or better than the reference" in overview
+    assert "rnn/adding-t100/gru (this run)" in page[page.index("id='fresh'"):page.index("id='overview'")]

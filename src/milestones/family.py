@@ -14,12 +14,9 @@ import argparse
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from milestones.records import ResultRecord
-
-if TYPE_CHECKING:
-    from milestones.runs import Run
 
 
 def slug(name: str) -> str:
@@ -48,8 +45,9 @@ class Experiment:
     name: str
     summary: str
     config: Any  # the frozen config dataclass instance holding the paper's preset
-    train: Callable[[Any, Run], dict[str, float]]  # (config, run) -> final metrics
-    evaluate: Callable[[Any, Run], dict[str, float]]  # (config, run with a checkpoint) -> metrics
+    # the run is a milestones.runs.Run (not imported here: runs.py needs this module, not the reverse)
+    train: Callable[[Any, Any], dict[str, float]]  # (config, run) -> final metrics
+    evaluate: Callable[[Any, Any], dict[str, float]]  # (config, run with a checkpoint) -> metrics
     metric: str  # the headline metric
     goal: Literal["min", "max"]
     citation: str
@@ -60,7 +58,7 @@ class Experiment:
     group: str = ""  # experiments shown on one figure in the report (default: name minus its variant)
     curve: tuple[str, str] = ("step", "")  # logged (x, y) keys of the learning curve; "" y: `metric`
     # (config, run, options) -> figures showing what the model does inside; None if it has none
-    explain: Callable[[Any, Run, dict[str, str]], list[Any]] | None = None
+    explain: Callable[[Any, Any, dict[str, str]], list[Any]] | None = None
 
     @property
     def group_name(self) -> str:

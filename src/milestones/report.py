@@ -269,13 +269,13 @@ def extra_figures(record: Record, out: Path) -> list[Path]:
 
 
 def html_section(group: str, records: list[Record], figure: Path, out: Path,
-                 caption: str = "learning curves, every seed, against the reference line", anchors: bool = True) -> str:
-    """A group's part of the page: its table, figure, the experiments' own figures and notes. With
-    `anchors`, the group and each experiment's row carry ids the overview links to."""
+                 caption: str = "learning curves, every seed, against the reference line") -> str:
+    """A group's part of the page: its table, figure, the experiments' own figures and notes; the
+    group and each experiment's row carry ids the summaries link to."""
     cols = ["experiment", "metric", "reference", "ours", "seeds", "solved", "gap", "wall time",
             "budget", "machine", "commit"]
     head = "".join(f"<th>{c}</th>" for c in cols)
-    body = "".join((f"<tr id='{html.escape(slug(r['experiment']))}'>" if anchors else "<tr>") + "".join(
+    body = "".join(f"<tr id='{html.escape(slug(r['experiment']))}'>" + "".join(
         f"<td{' class=num' if c in ('ours', 'gap', 'seeds', 'wall time') else ''}>{html.escape(r[c])}</td>"
         for c in cols) + "</tr>" for r in map(row, records))
     notes = []
@@ -293,8 +293,7 @@ def html_section(group: str, records: list[Record], figure: Path, out: Path,
         f"<figure><img src='{p.relative_to(out).as_posix()}' alt='{html.escape(p.stem)}'>"
         f"<figcaption>{html.escape(rec['experiment'])}: {html.escape(p.stem)}</figcaption></figure>"
         for rec in records for p in extra_figures(rec, out))
-    heading = f"<h3 id='group-{html.escape(slug(group))}'>" if anchors else "<h3>"
-    return (f"{heading}{html.escape(group)}</h3><table><tr>{head}</tr>{body}</table>"
+    return (f"<h3 id='group-{html.escape(slug(group))}'>{html.escape(group)}</h3><table><tr>{head}</tr>{body}</table>"
             f"<figure><img src='{rel}' alt='{html.escape(caption)} of {html.escape(group)}'>"
             f"<figcaption>{html.escape(caption)}</figcaption></figure>"
             + extras + "".join(notes))
@@ -348,6 +347,15 @@ nav a {{ margin-right: 1em; }}
 </body></html>
 """
 OVERVIEW_COLUMNS = ["family", "experiment", "metric", "reference", "ours", "seeds", "status"]
+FRESH_COLUMNS = ["experiment", "metric", "reference", "ours", "seeds", "status", "wall time"]
+
+
+def summary_row(record: Record | None, experiment: str, metric: str, family: str = "") -> dict[str, str]:
+    """One line about an experiment: its reference, ours, where ours stands (`status`)."""
+    cells = row(record) if record else {"reference": "–", "ours": "–", "seeds": "0", "wall time": "–"}
+    return {"family": family, "experiment": experiment, "metric": metric, "reference": cells["reference"],
+            "ours": cells["ours"], "seeds": cells["seeds"], "status": status(record),
+            "wall time": cells["wall time"]}
 
 
 def overview(families: Sequence[Family], records: list[Record]) -> list[dict[str, str]]:
@@ -357,42 +365,45 @@ def overview(families: Sequence[Family], records: list[Record]) -> list[dict[str
     for family in families:
         for name in family.headlines:
             record = by_name.get(name)
-            cells = row(record) if record else {"reference": "–", "ours": "–", "seeds": "0"}
             metric = record["metric"] if record else next(e.metric for e in family.experiments if e.name == name)
-            rows.append({"family": family.title, "anchor": f"family-{family.name}", "experiment": name,
-                         "metric": metric, "reference": cells["reference"], "ours": cells["ours"],
-                         "seeds": cells["seeds"], "status": status(record)})
+            rows.append(summary_row(record, name, metric, family.title) | {"anchor": f"family-{family.name}"})
     return rows
 
 
-def overview_html(rows: list[dict[str, str]]) -> str:
-    head = "".join(f"<th>{c}</th>" for c in OVERVIEW_COLUMNS)
+def summary_html(rows: list[dict[str, str]], columns: list[str]) -> str:
+    """A table of `summary_row`s; the family links to its section, the experiment to its row."""
+    head = "".join(f"<th>{c}</th>" for c in columns)
     body = []
-    for r in rows:
+    for k, r in enumerate(rows):
         kind = "short" if r["status"].startswith("short") else "meets" if r["status"].startswith("at or") else ""
-        body.append(
-            f"<tr><td><a href='#{r['anchor']}'>{html.escape(r['family'])}</a></td>"
-            f"<td><a href='#{html.escape(slug(r['experiment']))}'>{html.escape(r['experiment'])}</a></td>"
-            f"<td>{html.escape(r['metric'])}</td><td>{html.escape(r['reference'])}</td>"
-            f"<td class=num>{html.escape(r['ours'])}</td><td class=num>{r['seeds']}</td>"
-            f"<td class='{kind}'>{html.escape(r['status'])}</td></tr>")
+        links = {"family": f"<a href='#{r.get('anchor', '')}'>{html.escape(r['family'])}</a>",
+                 "experiment": f"<a href='#{html.escape(slug(r['experiment']))}'>{html.escape(r['experiment'])}</a>"}
+        cells = []
+        for c in columns:
+            if c == "family":  # one cell for the family's consecutive rows
+                if k and rows[k - 1]["family"] == r["family"]:
+                    continue
+                span = next((n for n, other in enumerate(rows[k:]) if other["family"] != r["family"]), len(rows) - k)
+                cells.append(f"<td rowspan={span}>{links['family']}</td>")
+                continue
+            css = " class=num" if c in ("ours", "seeds", "wall time") else f" class='{kind}'" if c == "status" else ""
+            cells.append(f"<td{css}>{links.get(c) or html.escape(r[c])}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
-def overview_markdown(rows: list[dict[str, str]]) -> str:
-    lines = ["| " + " | ".join(OVERVIEW_COLUMNS) + " |", "|" + "---|" * len(OVERVIEW_COLUMNS)]
-    lines += ["| " + " | ".join(r[c] for c in OVERVIEW_COLUMNS) + " |" for r in rows]
+def summary_markdown(rows: list[dict[str, str]], columns: list[str]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(r[c] for c in columns) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
 
-def _groups_html(records: list[Record], out: Path, families: Sequence[Family],
-                 anchors: bool = True, figures: Path | None = None) -> tuple[list[str], list[str]]:
-    """Per group of `records`: its HTML part (table, figure, notes) and its Markdown; the group's
-    figure is drawn under `figures` (default `out`)."""
+def _groups_html(records: list[Record], out: Path, families: Sequence[Family]) -> tuple[list[str], list[str]]:
+    """Per group of `records`: its HTML part (table, figure, notes) and its Markdown."""
     parts, md = [], []
     for group, recs in groups_of(records).items():
-        fig, caption = figure_of(group, recs, figures or out, families)
-        parts.append(html_section(group, recs, fig, out, caption, anchors))
+        fig, caption = figure_of(group, recs, out, families)
+        parts.append(html_section(group, recs, fig, out, caption))
         md += [f"### {group}\n", markdown_table(recs), f"![{group}]({fig.relative_to(out).as_posix()})\n"]
     return parts, md
 
@@ -407,17 +418,20 @@ def build(records: list[Record], out: str | Path, families: Sequence[Family] | N
     sections, md = [], ["# milestones report\n"]
     nav = []
     if fresh:
-        parts, part_md = _groups_html(list(fresh), out, families, anchors=False, figures=out / "fresh")
-        sections.append("<h2 id='fresh'>Runs you just trained</h2>" + "".join(parts))
-        md += ["## Runs you just trained\n", *part_md]
+        rows = [summary_row(r, r["experiment"], r["metric"]) for r in fresh]
+        sections.append("<h2 id='fresh'>Runs you just trained</h2><p>Each beside its reference; its learning "
+                        "curves and figures are in its family's section below.</p>"
+                        + summary_html(rows, FRESH_COLUMNS))
+        md += ["## Runs you just trained\n", summary_markdown(rows, FRESH_COLUMNS)]
         nav.append("<a href='#fresh'>runs you just trained</a>")
     rows = overview(families, records)
     if rows:
         sections.append("<h2 id='overview'>Overview: does it reproduce?</h2><p>Each family's headline "
                         "experiments: the paper's number (or the task's reference), ours (mean ± standard "
                         "deviation over seeds) and where ours stands. The family's section has every "
-                        "experiment, its deviations from the paper and its figures.</p>" + overview_html(rows))
-        md += ["## Overview: does it reproduce?\n", overview_markdown(rows)]
+                        "experiment, its deviations from the paper and its figures.</p>"
+                        + summary_html(rows, OVERVIEW_COLUMNS))
+        md += ["## Overview: does it reproduce?\n", summary_markdown(rows, OVERVIEW_COLUMNS)]
         nav.append("<a href='#overview'>overview</a>")
     known = {f.name for f in families}
     for family in families:

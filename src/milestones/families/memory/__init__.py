@@ -9,7 +9,7 @@ from milestones.memory.babi import BabiFormatError
 
 FAMILY = Family(
     name="memory",
-    title="Memory networks (End-to-End Memory Networks, Recurrent Entity Networks)",
+    title="Memory networks",
     experiments=experiments.EXPERIMENTS + gradients.EXPERIMENTS,
     headlines=("memn2n/babi-1k", "memn2n/babi-1k-joint", "memn2n/babi-10k", "entnet/babi-10k"),
     sections=report.sections,

@@ -13,7 +13,7 @@ def _demo_result(result: dict, run_dir) -> str:
 
 FAMILY = Family(
     name="rnn",
-    title="Gated recurrent networks (LSTM, GRU) and the plain RNN",
+    title="Gated recurrent networks",
     experiments=experiments.EXPERIMENTS,
     headlines=("rnn/adding-t200/lstm", "rnn/adding-t200/gru", "rnn/copy-t100/lstm"),
     sections=report.sections,
