@@ -13,6 +13,7 @@ passes it on once; Ray tasks are cancelled, which raises the same stop request i
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -141,7 +142,6 @@ def _process_result(exp: Experiment, config: Any, directory: Path, returncode: i
     checkpoint and marked diverged, any other failure ends the reproduction."""
     path = directory / "result.json"
     if returncode == 0 and path.exists():
-        import json
         print(f"{exp.name} seed {config.seed}: done", file=sys.stderr)
         return _entry(json.loads(path.read_text()), directory)
     if returncode == 1:  # TrainingDiverged; `milestones train` has printed why

@@ -300,7 +300,8 @@ class Loop:
     at the last step and when a stop was requested, then stops the run (RunStopped) if one was,
     unless this was the last step of the run's last training (`final`). The last step is `total`,
     the first step past the wall-time cap (`minutes`, 0: none), or the one in which the body
-    called `end()`. `extra()` is saved with each checkpoint; `offset` is added to the loop's own
+    called `end()` (end a training early with `end()`, not `break`, which would skip the last
+    checkpoint). `extra()` is saved with each checkpoint; `offset` is added to the loop's own
     position to give the run's step (a run of several trainings), or `checkpoint_step(position)`
     gives it. `check_finite` and `diverged` end a run whose numbers stopped being finite.
     """
