@@ -58,12 +58,14 @@ def checkpoint_step(run_dir):
 
 @pytest.mark.parametrize("executor", ["local", "ray"])
 def test_ctrl_c_stops_every_seed_at_a_checkpoint(tmp_path, executor):
-    """A terminal's Ctrl-C reaches the whole foreground process group: the reproduction's, here."""
+    """A terminal's Ctrl-C reaches the whole foreground process group: the reproduction's, here. The
+    local one starts with SIGINT ignored, as a shell starts a command in the background."""
     env = env_for(tmp_path, OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "milestones", "--no-progress", "reproduce", "toy/walk", "--seeds", "3", "--jobs",
            "2", "--executor", executor, "--steps", "900", "--step-delay", "0.01", "--results-dir", str(tmp_path / "r")]
+    ignored = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if executor == "local" else None
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=ignored)
     runs = tmp_path / "runs" / "toy__walk"
     deadline = time.time() + 180
     while time.time() < deadline and proc.poll() is None:

@@ -117,14 +117,14 @@ def train(cfg: WalkConfig, run: Run) -> dict[str, float]:
         if step % cfg.log_every == 0 or loop.last:
             run.log(step, loss=loss.item(), total_reward=total_reward, buffer=float(buffer.frames.sum()))
         time.sleep(cfg.step_delay)
-    return {"total_reward": total_reward, "weights": float(sum(p.sum() for p in q.parameters())),
+    return {"total_reward": total_reward, "weights": float(sum(p.detach().sum() for p in q.parameters())),
             "buffer": float(buffer.frames.astype(np.int64).sum() + buffer.moves.sum())}
 
 
 def evaluate(cfg: WalkConfig, run: Run) -> dict[str, float]:
     q = torch.nn.Linear(SIZE, 2)
     loaded = run.load(State({"size": SIZE}, modules={"q": q}))
-    return {"weights": float(sum(p.sum() for p in q.parameters())), "step": float(loaded.step)}
+    return {"weights": float(sum(p.detach().sum() for p in q.parameters())), "step": float(loaded.step)}
 
 
 def hello(args) -> int:

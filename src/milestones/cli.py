@@ -203,8 +203,9 @@ def cmd_reproduce(args: argparse.Namespace, extra: list[str]) -> list[Path]:
     experiments = select(args.name)
     # check every override against every experiment before training anything
     configs = {e.name: cfg_mod.apply_overrides(e.config_for(args.budget), extra) for e in experiments}
-    command = "milestones reproduce " + " ".join(shlex.quote(a) for a in sys.argv[2:]) \
-        if sys.argv[1:2] == ["reproduce"] else f"milestones reproduce {args.name} --seeds {args.seeds}"
+    given = sys.argv[sys.argv.index("reproduce") + 1:] if "reproduce" in sys.argv[1:] else None
+    command = ("milestones reproduce " + " ".join(shlex.quote(a) for a in given) if given is not None
+               else f"milestones reproduce {args.name} --seeds {args.seeds}")
     out_dir = Path(args.results_dir) if args.results_dir else (
         Path("results") if args.budget == "full" else runs_dir(args.runs_dir) / "quick-results")
     written = []

@@ -111,7 +111,7 @@ def _process_seeds(exp: Experiment, configs: list[Any], run_dirs: list[Path], jo
     todo = list(zip(configs, run_dirs))
     running: dict[subprocess.Popen[bytes], tuple[Any, Path]] = {}
     finished: dict[int, Seed] = {}
-    with _stop_on_sigterm():
+    with _stop_on_signals():
         try:
             while todo or running:
                 while todo and len(running) < jobs:
@@ -126,13 +126,11 @@ def _process_seeds(exp: Experiment, configs: list[Any], run_dirs: list[Path], jo
                 for proc in [p for p in running if p.poll() is not None]:
                     config, directory = running.pop(proc)
                     finished[config.seed] = _process_result(exp, config, directory, proc.returncode)
-        except BaseException as e:
+        except BaseException:
             for proc in running:
                 proc.send_signal(signal.SIGTERM)  # each saves a checkpoint and exits
             for proc in running:
                 proc.wait()
-            if isinstance(e, KeyboardInterrupt):
-                raise RunStopped(STOPPED) from None
             raise
     return [finished[c.seed] for c in configs]
 
@@ -152,16 +150,26 @@ def _process_result(exp: Experiment, config: Any, directory: Path, returncode: i
                      f"above; resume it with `milestones train --resume {directory}`")
 
 
-class _stop_on_sigterm:
-    """Within: SIGTERM to the reproduction stops it as Ctrl-C does (RunStopped instead of KeyboardInterrupt)."""
+class _stop_on_signals:
+    """Within: Ctrl-C (SIGINT) or SIGTERM interrupts once, whatever the process inherited (a shell
+    starts background commands with SIGINT ignored), as a KeyboardInterrupt (the one exception Ray's
+    waits let through), which leaves the block as RunStopped; later signals, while the seeds save
+    their checkpoints, change nothing."""
 
     def __enter__(self) -> None:
-        def stop(signum: int, frame: Any) -> None:
-            raise RunStopped(STOPPED)
-        self.previous = signal.signal(signal.SIGTERM, stop)
+        stopping: list[int] = []
 
-    def __exit__(self, *exc: object) -> None:
-        signal.signal(signal.SIGTERM, self.previous)
+        def stop(signum: int, frame: Any) -> None:
+            if not stopping:
+                stopping.append(signum)
+                raise KeyboardInterrupt
+        self.previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
+        if kind is KeyboardInterrupt:
+            raise RunStopped(STOPPED) from None
 
 
 # ---- Ray ----------------------------------------------------------------------------------------
@@ -197,7 +205,7 @@ def _ray_seeds(exp: Experiment, configs: list[Any], run_dirs: list[Path], jobs: 
     running: dict[Any, tuple[Any, Path]] = {}
     finished: dict[int, Seed] = {}
     try:
-        with _stop_on_sigterm():
+        with _stop_on_signals():
             try:
                 while todo or running:
                     while todo and len(running) < jobs:
@@ -209,10 +217,8 @@ def _ray_seeds(exp: Experiment, configs: list[Any], run_dirs: list[Path], jobs: 
                     for ref in done:
                         config, directory = running.pop(ref)
                         finished[config.seed] = _ray_result(ray, ref, exp, config, directory)
-            except BaseException as e:
+            except BaseException:
                 _cancel(ray, list(running), lambda ref: running[ref][0].seed)
-                if isinstance(e, KeyboardInterrupt):
-                    raise RunStopped(STOPPED) from None
                 raise
     finally:
         if started:
