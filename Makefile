@@ -1,6 +1,6 @@
 # make demo : create .venv, install milestones, train a small LSTM and an NTM briefly, build the HTML report
 # make test : create .venv, install milestones with its test and cluster extras, lint, type-check the core, run the tests
-# make bench: the speed benchmarks (benchmarks/*.py)
+# make bench: the speed benchmarks (benchmarks/*.py), with the peers they measure (the bench extra)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -25,6 +25,7 @@ demo: $(STAMP)
 	$(PY) -m milestones demo
 
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[bench]'
 	$(PY) benchmarks/rnn_speed.py
 	$(PY) benchmarks/ntm_speed.py --compile
 	$(PY) benchmarks/gan_speed.py

@@ -363,10 +363,14 @@ def overview(families: Sequence[Family], records: list[Record]) -> list[dict[str
     by_name = {r["experiment"]: r for r in records}
     rows = []
     for family in families:
+        has_section = any(e.name in by_name for e in family.experiments)
         for name in family.headlines:
             record = by_name.get(name)
             metric = record["metric"] if record else next(e.metric for e in family.experiments if e.name == name)
-            rows.append(summary_row(record, name, metric, family.title) | {"anchor": f"family-{family.name}"})
+            row = summary_row(record, name, metric, family.title)
+            # links only to what the page has: the family's section, the experiment's row
+            rows.append(row | ({"anchor": f"family-{family.name}"} if has_section else {})
+                        | ({"row": slug(name)} if record else {}))
     return rows
 
 
@@ -376,8 +380,10 @@ def summary_html(rows: list[dict[str, str]], columns: list[str]) -> str:
     body = []
     for k, r in enumerate(rows):
         kind = "short" if r["status"].startswith("short") else "meets" if r["status"].startswith("at or") else ""
-        links = {"family": f"<a href='#{r.get('anchor', '')}'>{html.escape(r['family'])}</a>",
-                 "experiment": f"<a href='#{html.escape(slug(r['experiment']))}'>{html.escape(r['experiment'])}</a>"}
+        links = {"family": (f"<a href='#{r['anchor']}'>{html.escape(r['family'])}</a>" if "anchor" in r
+                            else html.escape(r["family"])),
+                 "experiment": (f"<a href='#{html.escape(r['row'])}'>{html.escape(r['experiment'])}</a>" if "row" in r
+                                else html.escape(r["experiment"]))}
         cells = []
         for c in columns:
             if c == "family":  # one cell for the family's consecutive rows
@@ -418,7 +424,7 @@ def build(records: list[Record], out: str | Path, families: Sequence[Family] | N
     sections, md = [], ["# milestones report\n"]
     nav = []
     if fresh:
-        rows = [summary_row(r, r["experiment"], r["metric"]) for r in fresh]
+        rows = [summary_row(r, r["experiment"], r["metric"]) | {"row": slug(r["experiment"])} for r in fresh]
         sections.append("<h2 id='fresh'>Runs you just trained</h2><p>Each beside its reference; its learning "
                         "curves and figures are in its family's section below.</p>"
                         + summary_html(rows, FRESH_COLUMNS))

@@ -103,15 +103,15 @@ def from_runs(run_dirs: Iterable[str | Path],
 
 
 def run_figures(record: ResultRecord) -> list[Path]:
-    """The figures its first seed's run drew besides the learning curve (plots/*.png), if that run
-    directory is still here."""
+    """The figures its first seed's run drew besides the learning curve (plots/*.png, and animations
+    as plots/*.gif), if that run directory is still here."""
     plots = Path(record["seeds"][0].get("run_dir") or "/nonexistent") / "plots"
-    return sorted(p for p in plots.glob("*.png") if p.name != "learning_curve.png")
+    return sorted(p for p in [*plots.glob("*.png"), *plots.glob("*.gif")] if p.name != "learning_curve.png")
 
 
 def write(record: ResultRecord, directory: str | Path) -> Path:
     """Write the record as directory/EXPERIMENT.json, with copies of the first seed's figures
-    (its run's plots/*.png besides the learning curve) under directory/figures/EXPERIMENT/."""
+    (its run's plots/*.png and *.gif besides the learning curve) under directory/figures/EXPERIMENT/."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     name = slug(record["experiment"])

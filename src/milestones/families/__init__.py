@@ -9,4 +9,5 @@ BUILTIN = (
     "milestones.families.ntm",
     "milestones.families.gan",
     "milestones.families.memory",
+    "milestones.families.dqn",
 )

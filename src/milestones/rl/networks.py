@@ -1,0 +1,78 @@
+"""Q-networks: one output per action, Q(s, ·).
+
+    NatureQNetwork   Mnih et al. 2015, Methods "Model architecture": the (4, 84, 84) uint8 stack
+                     scaled to [0, 1] → conv 32 8×8 stride 4 → conv 64 4×4 stride 2 → conv 64 3×3
+                     stride 1 → fc 512 → one linear output per action; ReLU after every hidden layer.
+    MinAtarQNetwork  Young & Tian 2019 (the MinAtar paper's DQN): (C, 10, 10) binary → conv 16 3×3
+                     stride 1 → fc 128 → actions.
+    MLPQNetwork      CartPole: obs → 120 → 84 → actions (CleanRL's dqn.py sizes).
+
+`layer_norm=True` puts a LayerNorm before each hidden ReLU (PQN, Gallici et al. 2024, which trains
+without a target network and relies on it). `forward(x, hidden=True)` also returns the last hidden
+layer (the 512 units of Nature Fig. 4's t-SNE). Shapes: B batch, A actions.
+"""
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+
+def _hidden(layer: nn.Module, features: int, layer_norm: bool, conv: bool = False) -> list[nn.Module]:
+    if not layer_norm:
+        return [layer, nn.ReLU()]
+    norm = nn.GroupNorm(1, features) if conv else nn.LayerNorm(features)  # one group: LayerNorm over C, H, W
+    return [layer, norm, nn.ReLU()]
+
+
+class QNetwork(nn.Module):
+    """`body` (observations → the last hidden layer, (B, H)) and a linear `head` (H → A)."""
+
+    body: nn.Module
+    head: nn.Linear
+
+    def forward(self, x: Tensor, hidden: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        h = self.body(self.prepare(x))  # (B, H)
+        q = self.head(h)  # (B, A)
+        return (q, h) if hidden else q
+
+    def prepare(self, x: Tensor) -> Tensor:
+        return x.to(self.head.weight.dtype)
+
+
+class NatureQNetwork(QNetwork):
+    def __init__(self, actions: int, frames: int = 4, layer_norm: bool = False) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            *_hidden(nn.Conv2d(frames, 32, 8, stride=4), 32, layer_norm, conv=True),  # (B, 32, 20, 20)
+            *_hidden(nn.Conv2d(32, 64, 4, stride=2), 64, layer_norm, conv=True),  # (B, 64, 9, 9)
+            *_hidden(nn.Conv2d(64, 64, 3, stride=1), 64, layer_norm, conv=True),  # (B, 64, 7, 7)
+            nn.Flatten(),  # (B, 3136)
+            *_hidden(nn.Linear(64 * 7 * 7, 512), 512, layer_norm))  # (B, 512)
+        self.head = nn.Linear(512, actions)
+
+    def prepare(self, x: Tensor) -> Tensor:
+        return x.to(self.head.weight.dtype) / 255.0  # uint8 (B, 4, 84, 84) → [0, 1]
+
+
+class MinAtarQNetwork(QNetwork):
+    def __init__(self, channels: int, actions: int, layer_norm: bool = False) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            *_hidden(nn.Conv2d(channels, 16, 3, stride=1), 16, layer_norm, conv=True),  # (B, 16, 8, 8)
+            nn.Flatten(),  # (B, 1024)
+            *_hidden(nn.Linear(16 * 8 * 8, 128), 128, layer_norm))  # (B, 128)
+        self.head = nn.Linear(128, actions)
+
+    def prepare(self, x: Tensor) -> Tensor:
+        return x.to(self.head.weight.dtype).permute(0, 3, 1, 2)  # MinAtar's (B, 10, 10, C) → (B, C, 10, 10)
+
+
+class MLPQNetwork(QNetwork):
+    def __init__(self, inputs: int, actions: int, hidden: tuple[int, ...] = (120, 84),
+                 layer_norm: bool = False) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for width in hidden:
+            layers += _hidden(nn.Linear(inputs, width), width, layer_norm)
+            inputs = width
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(inputs, actions)
