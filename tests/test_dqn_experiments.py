@@ -92,10 +92,16 @@ def test_list_says_how_much_memory_the_replay_takes(env):
     assert "replay 1,000,000 frames: 7.07 GB" in out
 
 
-def test_cartpole_trains_and_is_evaluated_greedily(env, tmp_path):
-    done = milestones(["train", "dqn/cartpole", "--steps", "1500", "--eval-every", "500", "--eval-episodes", "2",
-                       "--final-episodes", "3", "--run-dir", str(tmp_path / "run")], env)
+def test_cartpole_ends_when_solved_and_keeps_its_best_network(env, tmp_path):
+    """Every CartPole episode lasts ≥ 8 steps, so `--solved-at 8` ends training at the first
+    evaluation; the network kept is the one evaluated, as `evaluate` on the run shows."""
+    done = milestones(["train", "dqn/cartpole", "--steps", "1500", "--replay-start", "200", "--eval-every", "500",
+                       "--eval-episodes", "2", "--final-episodes", "3", "--solved-at", "8",
+                       "--run-dir", str(tmp_path / "run")], env)
     assert done.returncode == 0, done.stderr
     metrics = json.loads((tmp_path / "run" / "result.json").read_text())["metrics"]
-    assert metrics["episodes"] == 3 and 8 <= metrics["return"] <= 500
-    assert [r["step"] for r in rows(tmp_path / "run")] == [500, 1000, 1500]
+    assert metrics["episodes"] == 3 and metrics["steps_trained"] == 500 and metrics["best_step"] == 500
+    assert [r["step"] for r in rows(tmp_path / "run")] == [500]
+    again = milestones(["evaluate", str(tmp_path / "run")], env)
+    assert again.returncode == 0, again.stderr
+    assert f'"return": {metrics["return"]}' in again.stdout

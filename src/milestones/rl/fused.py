@@ -76,32 +76,38 @@ class FusedMinAtarLearner:
 
     # ---- the network by hand ---------------------------------------------------------------------------
 
-    @staticmethod
-    def _weights(net: MinAtarQNetwork) -> tuple[Tensor, ...]:
+    def _weights(self, net: MinAtarQNetwork) -> tuple[Tensor, ...]:
+        """(W₁ as (16, 9C), b₁, W₂, b₂, W₃, b₃), the matrices in the products' dtype."""
         conv, fc, head = net.body[0], net.body[3], net.head
-        return (conv.weight.detach().reshape(conv.out_channels, -1), conv.bias.detach(), fc.weight.detach(),
-                fc.bias.detach(), head.weight.detach(), head.bias.detach())
+        w1, w2, w3 = conv.weight.detach().reshape(conv.out_channels, -1), fc.weight.detach(), head.weight.detach()
+        if self.matmul_dtype is not None:
+            w1, w2, w3 = w1.to(self.matmul_dtype), w2.to(self.matmul_dtype), w3.to(self.matmul_dtype)
+        return w1, conv.bias.detach(), w2, fc.bias.detach(), w3, head.bias.detach()
 
     def _mm(self, a: Tensor, b: Tensor) -> Tensor:
+        """a @ b in the products' dtype, returned in float32 (or float64)."""
         if self.matmul_dtype is None:
             return a @ b
-        return (a.to(self.matmul_dtype) @ b.to(self.matmul_dtype)).float()
+        return (a.to(self.matmul_dtype) @ b).to(self.flat.dtype)
 
-    def _forward(self, net: MinAtarQNetwork, s: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
-        w1, b1, w2, b2, w3, b3 = self._weights(net)
-        batch = s.shape[0]
-        dtype = self.matmul_dtype or self.flat.dtype  # (index_select of floats is the fast gather)
-        patches = s.reshape(batch, -1).to(dtype).index_select(1, self.index).view(batch * 64, -1)  # (B·64, 9C)
+    def _forward(self, weights: tuple[Tensor, ...], s: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """Q(s, ·) (B, A) and the activations the backward pass needs; the products' inputs
+        (patches, h₁, h₂) are kept in the products' dtype."""
+        w1, b1, w2, b2, w3, b3 = weights
+        batch, dtype = s.shape[0], self.matmul_dtype or self.flat.dtype
+        # index_select of float32 is the fast gather (of bool, uint8 or bfloat16 several times slower)
+        patches = s.reshape(batch, -1).to(self.flat.dtype).index_select(1, self.index)
+        patches = patches.view(batch * 64, -1).to(dtype)  # (B·64, 9C)
         z1 = self._mm(patches, w1.t()).add_(b1)  # (B·64, 16)
-        h1 = z1.relu().view(batch, 64, 16).transpose(1, 2).reshape(batch, 1024)  # (B, 16·64), channel-major
-        z2 = self._mm(h1, w2.t()).add_(b2)
-        h2 = z2.relu()
+        h1 = z1.relu().view(batch, 64, 16).transpose(1, 2).reshape(batch, 1024).to(dtype)  # channel-major
+        z2 = self._mm(h1, w2.t()).add_(b2)  # (B, 128)
+        h2 = z2.relu().to(dtype)
         return self._mm(h2, w3.t()).add_(b3), (patches, z1, h1, z2, h2)
 
     @torch.no_grad()
     def q_values(self, s: Tensor) -> Tensor:
         """Q(s, ·) of the online network, (B, A)."""
-        return self._forward(self.online, s)[0]
+        return self._forward(self._weights(self.online), s)[0]
 
     # ---- the update ------------------------------------------------------------------------------------
 
@@ -112,13 +118,14 @@ class FusedMinAtarLearner:
     def update(self, s: Tensor, a: Tensor, r: Tensor, discount: Tensor, s_next: Tensor) -> float:
         """One gradient step on a minibatch; returns the loss (as `DQNLearner.update`)."""
         batch = s.shape[0]
-        q_next = self._forward(self.target, s_next)[0]
+        weights = self._weights(self.online)
+        q_next = self._forward(self._weights(self.target), s_next)[0]
         if self.double:
-            best = q_next.gather(1, self._forward(self.online, s_next)[0].argmax(1, keepdim=True)).squeeze(1)
+            best = q_next.gather(1, self._forward(weights, s_next)[0].argmax(1, keepdim=True)).squeeze(1)
         else:
             best = q_next.max(1).values
         y = r.to(q_next.dtype) + discount.to(q_next.dtype) * best
-        q, (patches, z1, h1, z2, h2) = self._forward(self.online, s)
+        q, (patches, z1, h1, z2, h2) = self._forward(weights, s)
         a = a.long().unsqueeze(1)
         delta = q.gather(1, a).squeeze(1) - y  # (B,)
         scale = 1.0 / batch if self.reduction == "mean" else 1.0
@@ -130,8 +137,8 @@ class FusedMinAtarLearner:
             losses, d_taken = delta * delta, 2.0 * delta
         dq = torch.zeros_like(q).scatter_(1, a, (d_taken * scale).unsqueeze(1))  # ∂L/∂Q (B, A)
         gw1, gb1, gw2, gb2, gw3, gb3 = self.grads
-        _, _, w2, _, w3, _ = self._weights(self.online)
-        torch.mm(dq.t(), h2, out=gw3)
+        _, _, w2, _, w3, _ = weights
+        gw3.copy_(self._mm(dq.t(), h2))
         torch.sum(dq, 0, out=gb3)
         dz2 = self._mm(dq, w3).mul_(z2 > 0)  # (B, 128)
         gw2.copy_(self._mm(dz2.t(), h1))

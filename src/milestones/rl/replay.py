@@ -133,6 +133,8 @@ class ReplayMemory:
         the episode ends before (terminated, or the next entry starts a new one)."""
         low = max(0, self.added - self.rows)  # the oldest row still held
         ok = (rows >= low + 1) & (rows < self.added) & ~self.first[rows % self.rows, streams]
+        if self.stack == 1 and n == 1:
+            return ok
         whole = rows - self.stack >= low
         for j in range(1, self.stack):  # or an episode starts within the stack, at a row still held
             back = rows - j
@@ -166,6 +168,13 @@ class ReplayMemory:
         else:
             raise ValueError(f"found fewer than {batch} transitions to sample after 100 tries")
         rows, streams = rows[:batch], streams[:batch]
+        if n == 1 and self.stack == 1:  # the one-step, one-frame case (MinAtar, CartPole) without the loops
+            at = rows % self.rows
+            before = (rows - 1) % self.rows
+            return {"s": self.frame[before, streams], "a": self.action[at, streams].astype(np.int64),
+                    "r": self.reward[at, streams].copy(),
+                    "discount": np.where(self.done[at, streams], 0.0, gamma).astype(np.float32),
+                    "s_next": self.frame[at, streams]}
         returns = np.zeros(batch, np.float64)
         discount = np.ones(batch, np.float64)
         last = rows.copy()  # the entry s' ends at

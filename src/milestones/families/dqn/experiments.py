@@ -24,6 +24,7 @@ from milestones.rl import envs
 from milestones.rl.atari import make_atari
 from milestones.rl.dqn import DQNLearner, epsilon, nature_rmsprop
 from milestones.rl.evaluation import NATURE_TABLE, NATURE_TABLE_NAME, act, play
+from milestones.rl.fused import FusedMinAtarLearner
 from milestones.rl.networks import MinAtarQNetwork, MLPQNetwork, NatureQNetwork, QNetwork
 from milestones.rl.replay import ReplayMemory, format_bytes, memory_bytes
 from milestones.runs import Run
@@ -72,6 +73,11 @@ class DQNConfig(BaseConfig):
                             "stopping on the validation episodes; not in the paper)")
     solved_at: float = param(0.0, "end training once an evaluation during training reaches this mean return "
                              "(0: never)", low=0.0)
+    update: Literal["eager", "fused"] = param(
+        "eager", "eager: autograd and a torch optimizer; fused: the hand-written MinAtar update "
+        "(milestones.rl.fused, the same mathematics; MinAtar with rmsprop-dm only; see benchmarks/dqn_speed.py)")
+    matmul: Literal["float32", "bfloat16"] = param(
+        "float32", "the fused update's matrix products in float32, or bfloat16 (parameters stay float32)")
     minutes: float = param(0.0, "stop after this many minutes of wall time (0: no limit)", low=0.0)
     checkpoint_every: int = param(10_000, "agent steps between checkpoints (resume restarts from the last)", low=1)
 
@@ -80,17 +86,46 @@ class DQNConfig(BaseConfig):
             envs.kind_of(self.env)
         except envs.EnvError as e:
             raise ConfigError(f"--env: {e}") from None
+        if self.update == "fused" and not fused_applies(self):
+            raise ConfigError(f"--update fused covers MinAtar with --optimizer rmsprop-dm, not {self.env} with "
+                              f"--optimizer {self.optimizer}: use --update eager")
         if self.replay_start < self.batch_size and self.replay_start > 0:
             raise ConfigError(f"--replay-start ({self.replay_start}) must be ≥ --batch-size ({self.batch_size})")
 
 
 # ---- building the agent and its world -------------------------------------------------------------
 
+def fused_applies(cfg: DQNConfig) -> bool:
+    return envs.kind_of(cfg.env) == "minatar" and cfg.optimizer == "rmsprop-dm"
+
+
+def uses_fused(cfg: Any) -> bool:
+    return getattr(cfg, "update", "eager") == "fused"
+
+
+def make_learner(cfg: DQNConfig, online: QNetwork, target: QNetwork) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """The learner, and what a checkpoint holds of its optimizer: (learner, optimizers, objects)."""
+    if uses_fused(cfg):
+        assert isinstance(online, MinAtarQNetwork) and isinstance(target, MinAtarQNetwork)
+        fused = FusedMinAtarLearner(online, target, lr=cfg.lr, loss=cfg.loss, reduction=cfg.reduction,
+                                    double=cfg.double,
+                                    matmul_dtype=torch.bfloat16 if cfg.matmul == "bfloat16" else None)
+        return fused, {}, {"fused_rmsprop": fused}
+    if cfg.optimizer == "adam":  # fused: one kernel for every parameter (the per-tensor loop costs more here)
+        optimizer: torch.optim.Optimizer = torch.optim.Adam(online.parameters(), lr=cfg.lr, eps=cfg.adam_eps,
+                                                            fused=online.head.weight.device.type in ("cpu", "cuda"))
+    else:
+        optimizer = nature_rmsprop(online.parameters(), lr=cfg.lr)
+    learner = DQNLearner(online, target, optimizer, loss=cfg.loss, reduction=cfg.reduction, double=cfg.double,
+                         max_grad_norm=cfg.max_grad_norm)
+    return learner, {"opt": optimizer}, {}
+
+
 def game_of(env_id: str) -> str:
     return env_id.split("/")[-1].rsplit("-v", 1)[0]
 
 
-def make_env(cfg: DQNConfig, seed: int, training: bool):
+def make_env(cfg: Any, seed: int, training: bool):
     """The environment as the agent sees it: for Atari the Nature preprocessing, a lost life ending
     the episode for training only, whole games and the frame cap for evaluation."""
     if envs.kind_of(cfg.env) == "ale":
@@ -99,14 +134,15 @@ def make_env(cfg: DQNConfig, seed: int, training: bool):
     return envs.make(cfg.env, seed)
 
 
-def make_network(cfg: DQNConfig, env) -> QNetwork:
-    kind, actions = envs.kind_of(cfg.env), int(env.action_space.n)
+def make_network(cfg: Any, env) -> QNetwork:
+    """The paper's network for the environment (`layer_norm`: PQN's LayerNorm before each ReLU)."""
+    kind, actions, norm = envs.kind_of(cfg.env), int(env.action_space.n), bool(getattr(cfg, "layer_norm", False))
     if kind == "ale":
-        return NatureQNetwork(actions)
+        return NatureQNetwork(actions, layer_norm=norm)
     if kind == "minatar":
-        return MinAtarQNetwork(env.observation_space.shape[-1], actions)
+        return MinAtarQNetwork(env.observation_space.shape[-1], actions, layer_norm=norm)
     hidden = (cfg.hidden, cfg.hidden) if cfg.hidden else (120, 84)
-    return MLPQNetwork(int(np.prod(env.observation_space.shape)), actions, hidden)
+    return MLPQNetwork(int(np.prod(env.observation_space.shape)), actions, hidden, layer_norm=norm)
 
 
 def frame_spec(cfg: DQNConfig, env) -> tuple[tuple[int, ...], Any, int]:
@@ -128,8 +164,12 @@ def replay_size_text(cfg: DQNConfig) -> str:
     return f"; replay {cfg.replay_size:,} frames: {format_bytes(memory_bytes(cfg.replay_size, shape))}"
 
 
-def architecture(cfg: DQNConfig, env) -> dict[str, Any]:
-    return {"env": cfg.env, "actions": int(env.action_space.n), "hidden": cfg.hidden}
+def architecture(cfg: Any, env) -> dict[str, Any]:
+    """What a checkpoint must match: the network, and the update (eager and fused keep their
+    optimizers' state apart); `layer_norm` only where it is on, so older checkpoints still load."""
+    arch = {"env": cfg.env, "actions": int(env.action_space.n), "hidden": cfg.hidden,
+            "update": "fused" if uses_fused(cfg) else "eager"}
+    return arch | ({"layer_norm": True} if getattr(cfg, "layer_norm", False) else {})
 
 
 class Episodes:
@@ -185,12 +225,7 @@ def train(cfg: DQNConfig, run: Run) -> dict[str, float]:
     env = make_env(cfg, cfg.seed, training=True)
     online = make_network(cfg, env).to(run.device)
     target = copy.deepcopy(online)
-    if cfg.optimizer == "adam":
-        optimizer: torch.optim.Optimizer = torch.optim.Adam(online.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
-    else:
-        optimizer = nature_rmsprop(online.parameters(), lr=cfg.lr)
-    learner = DQNLearner(online, target, optimizer, loss=cfg.loss, reduction=cfg.reduction, double=cfg.double,
-                         max_grad_norm=cfg.max_grad_norm)
+    learner, optimizers, learner_objects = make_learner(cfg, online, target)
     shape, dtype, stack = frame_spec(cfg, env)
     memory = ReplayMemory(cfg.replay_size, shape, stack=stack, dtype=dtype, pad="zero")
     world, episodes, best = EnvState(env), Episodes(), Best()
@@ -198,8 +233,9 @@ def train(cfg: DQNConfig, run: Run) -> dict[str, float]:
     act_rng, sample_rng = np.random.default_rng([cfg.seed, 1]), np.random.default_rng([cfg.seed, 2])
     modules = {"online": online, "target": target} | ({"best": best_net} if cfg.keep_best else {})
     state = State(architecture(cfg, env), modules=modules,
-                  optimizers={"opt": optimizer}, generators={"act": act_rng, "sample": sample_rng},
-                  objects={"env": world, "episodes": episodes, "best": best}, files={"replay": memory})
+                  optimizers=optimizers, generators={"act": act_rng, "sample": sample_rng},
+                  objects={"env": world, "episodes": episodes, "best": best} | learner_objects,
+                  files={"replay": memory})
     start, extra = run.resume(state)
     if start == 0:
         world.obs, _ = env.reset(seed=cfg.seed)
@@ -248,7 +284,7 @@ def train(cfg: DQNConfig, run: Run) -> dict[str, float]:
         "steps_trained": float(loop.position if best.solved else cfg.steps)}
 
 
-def evaluate_agent(cfg: DQNConfig, online: QNetwork, episodes: int, device: torch.device, seed: int,
+def evaluate_agent(cfg: Any, online: QNetwork, episodes: int, device: torch.device, seed: int,
                    on_step=None) -> list[float]:
     env = make_env(cfg, seed, training=False)
     was = online.training
@@ -258,7 +294,7 @@ def evaluate_agent(cfg: DQNConfig, online: QNetwork, episodes: int, device: torc
     return scores
 
 
-def final_metrics(cfg: DQNConfig, online: QNetwork, run: Run) -> dict[str, float]:
+def final_metrics(cfg: Any, online: QNetwork, run: Run) -> dict[str, float]:
     """The Nature protocol's final evaluation (on episodes seeded apart from those of the evaluations
     during training, which recipes are chosen on), and the mean of the last five evaluations during
     training (returns oscillate: the window beside the last value)."""
@@ -275,7 +311,7 @@ def final_metrics(cfg: DQNConfig, online: QNetwork, run: Run) -> dict[str, float
     return metrics
 
 
-def frame_image(cfg: DQNConfig, obs: np.ndarray) -> np.ndarray:
+def frame_image(cfg: Any, obs: np.ndarray) -> np.ndarray:
     """What a person sees of an observation: Atari's newest 84×84 frame; MinAtar's channels in colours."""
     kind = envs.kind_of(cfg.env)
     if kind == "ale":
@@ -296,7 +332,7 @@ def plt_colours(n: int) -> list[tuple[float, float, float]]:
     return [cmap(k % 10)[:3] for k in range(n)]
 
 
-def explain(cfg: DQNConfig, run: Run, options: dict[str, str]) -> list[Any]:
+def explain(cfg: Any, run: Run, options: dict[str, str]) -> list[Any]:
     """Nature Fig. 4 for this agent: `--episodes N` evaluation episodes (default 2) are played, the
     last hidden layer of every visited state embedded with t-SNE (`--points`, default 2 000, states
     kept) and coloured by V = max_a Q; and the first episode as a GIF."""
@@ -338,16 +374,17 @@ def explain(cfg: DQNConfig, run: Run, options: dict[str, str]) -> list[Any]:
     return paths
 
 
-def load_online(cfg: DQNConfig, run: Run) -> tuple[QNetwork, int]:
+def load_online(cfg: Any, run: Run) -> tuple[QNetwork, int]:
     env = make_env(cfg, TEST_SEED, training=False)
     online = make_network(cfg, env).to(run.device)  # the network the run finishes with
-    loaded = run.load(State(architecture(cfg, env), modules={"best" if cfg.keep_best else "online": online}))
+    loaded = run.load(State(architecture(cfg, env),
+                            modules={"best" if getattr(cfg, "keep_best", False) else "online": online}))
     if loaded is None:
         raise FileNotFoundError(f"{run.dir} has no checkpoint to evaluate")
     return online, loaded.step
 
 
-def evaluate(cfg: DQNConfig, run: Run) -> dict[str, float]:
+def evaluate(cfg: Any, run: Run) -> dict[str, float]:
     online, step = load_online(cfg, run)
     return final_metrics(cfg, online, run) | {"step": float(step)}
 
@@ -360,10 +397,11 @@ CLEANRL = "CleanRL dqn.py (Huang et al. 2022) on CartPole-v1"
 # MinAtar's DQN at 5 M frames, read off the README's plot (30 runs): shared/reference/dqn.md
 MINATAR_PAPER = {"Asterix": 17.0, "Breakout": 10.0, "Freeway": 50.0, "Seaquest": 20.0, "SpaceInvaders": 43.0}
 
-CARTPOLE = DQNConfig(env="CartPole-v1", steps=50_000, replay_size=50_000, replay_start=1_000, batch_size=64,
-                     optimizer="adam", lr=1e-3, reduction="mean", target_update=500, train_every=1,
-                     epsilon_end=0.05, epsilon_decay=10_000, eval_every=5_000, eval_episodes=10,
-                     final_episodes=30, eval_epsilon=0.0, checkpoint_every=5_000)
+CARTPOLE = DQNConfig(env="CartPole-v1", steps=200_000, replay_size=10_000, replay_start=1_000, batch_size=128,
+                     optimizer="adam", lr=2.5e-4, adam_eps=1e-8, loss="l2", reduction="mean", target_update=500,
+                     train_every=4, epsilon_end=0.05, epsilon_decay=25_000, eval_every=5_000, eval_episodes=10,
+                     final_episodes=30, eval_epsilon=0.0, keep_best=True, solved_at=500.0,
+                     checkpoint_every=10_000)
 MINATAR_CONFIG = dict(steps=5_000_000, replay_size=100_000, replay_start=5_000, batch_size=32, lr=2.5e-4,
                       optimizer="rmsprop-dm", reduction="mean", target_update=1_000, train_every=1,
                       epsilon_end=0.1, epsilon_decay=100_000, eval_every=100_000, eval_episodes=10,
@@ -403,9 +441,13 @@ def _atari(game: str) -> Experiment:
 
 
 CARTPOLE_DEVIATIONS = (
-    "Not a task of the paper: CartPole-v1 checks the agent in seconds. Adam 1e-3, the minibatch loss averaged, "
-    "an MLP 120-84 (CleanRL's), target copy every 500 steps, ε 1 → 0.05 over 10 000 steps, 50 000 steps.",
-    "Evaluated greedily (ε = 0) over 30 episodes at the end; CleanRL reports training returns.",
+    "Not a task of the paper: CartPole-v1 checks the agent in a minute. CleanRL's dqn.py settings (Adam 2.5e-4, "
+    "the squared error averaged over a minibatch of 128, replay 10 000, target copy every 500 steps, an MLP "
+    "120-84) except: trained every 4 steps (CleanRL: 10) from step 1 000 (10 000), ε 1 → 0.05 over 25 000 steps "
+    "(250 000), at most 200 000 steps (500 000). Chosen on the validation evaluations of 5 seeds.",
+    "Training ends when an evaluation during training (10 greedy episodes on validation seeds) scores 500, and "
+    "the run keeps the network of its best evaluation (early stopping); the final score is 30 greedy episodes "
+    "on other seeds. CleanRL reports training returns (ε = 0.05) instead.",
 )
 MINATAR_DEVIATIONS = (
     "The MinAtar paper's DQN and settings (RMSProp 2.5e-4, centered, ε inside the root, batch 32, replay "
@@ -417,6 +459,23 @@ ATARI_DEVIATIONS = (
 )
 
 
+VARIANTS = {  # options beyond the Nature paper, each a recipe of its own on MinAtar Breakout
+    "double": ({"double": True}, "Double DQN targets (van Hasselt et al. 2016): the online network picks a', the "
+               "target network values it."),
+    "adam": ({"optimizer": "adam", "lr": 1e-4, "adam_eps": 1.5e-4}, "Adam (lr 1e-4, ε 1.5e-4, Dopamine's "
+             "choice) instead of DeepMind's RMSProp."),
+    "nstep3": ({"n_step": 3}, "3-step returns (the replay memory sums r_t + γ r_t+1 + γ² r_t+2 and bootstraps "
+               "with γ³; cut at an episode's end)."),
+}
+
+
+def _variant(base: Experiment, key: str) -> Experiment:
+    changes, text = VARIANTS[key]
+    return dataclasses.replace(base, name=f"{base.name}-{key}", summary=f"{base.summary}, {text.split(' (')[0]}",
+                               config=dataclasses.replace(base.config, **changes),
+                               deviations=(f"A variant beyond the paper: {text}", *base.deviations), group="")
+
+
 EXPERIMENTS = (
     Experiment(name="dqn/cartpole", summary="DQN on CartPole-v1", config=CARTPOLE, train=train, evaluate=evaluate,
                metric="return", goal="max", citation=CLEANRL,
@@ -425,5 +484,6 @@ EXPERIMENTS = (
                budgets={"quick": {"steps": 3_000, "eval_every": 1_000, "eval_episodes": 2, "final_episodes": 2,
                                   "checkpoint_every": 1_000}, "full": {}}),
     *(_minatar(game) for game in MINATAR_GAMES),
+    *(_variant(_minatar("Breakout"), key) for key in VARIANTS),
     *(_atari(game) for game in ATARI_GAMES),
 )

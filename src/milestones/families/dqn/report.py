@@ -31,8 +31,9 @@ def games_table(records: list[Record], order: Sequence[str] = ()) -> str:
                   key=lambda r: (rank.get(r["experiment"], len(rank)), r["experiment"]))
     if not recs:
         return "_no DQN results yet_\n"
-    head = ["experiment", "return (final, 30 episodes)", "last 5 evaluations", "paper's DQN", "human", "random",
-            f"human-normalized ({NATURE_TABLE_NAME})", "agent steps", "seeds", "wall time"]
+    head = ["experiment", "return (final, 30 episodes)", "last 5 evaluations", "paper's DQN (CartPole: solved)",
+            "human", "random", f"human-normalized ({NATURE_TABLE_NAME})", "agent steps trained", "seeds",
+            "wall time per seed"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in recs:
         game = game_of((r.get("config") or {}).get("env", ""))
@@ -40,10 +41,13 @@ def games_table(records: list[Record], order: Sequence[str] = ()) -> str:
         random, human = (NATURE_TABLE[game][:2] if r["experiment"].startswith("dqn/atari") and game in NATURE_TABLE
                          else (None, None))
         steps = (r.get("config") or {}).get("steps")
+        trained = r["summary_stats"].get("steps_trained")  # runs that end when solved stop early
+        steps_text = (f"{trained['mean']:,.0f} (at most {steps:,})" if trained and steps and trained["mean"] < steps
+                      else f"{steps:,}" if steps else "–")
         lines.append(f"| {r['experiment']} | {_stat(r, 'return')} | {_stat(r, 'return_last5_evals')} | "
                      f"{fmt(ref['value']) if ref else '–'} | {fmt(human)} | {fmt(random)} | "
                      f"{_stat(r, 'human_normalized') if human is not None else '–'} | "
-                     f"{f'{steps:,}' if steps else '–'} | {len(r['seeds'])} | "
+                     f"{steps_text} | {len(r['seeds'])} | "
                      f"{fmt_time(r['wall_time_s'] / len(r['seeds']))} |")
     return "\n".join(lines) + "\n"
 

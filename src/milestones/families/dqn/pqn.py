@@ -1,0 +1,236 @@
+"""PQN (Gallici et al. 2024) as a variant of the DQN recipes: no replay memory, no target network.
+
+Each round, `envs` environments step side by side for `rollout` steps with ε-greedy actions from one
+batched forward pass; the rollout's Q(λ) targets (`milestones.rl.pqn.lambda_returns`) come from the
+Q-values computed while acting; then `epochs` passes of `minibatches` minibatches regress Q(s, a)
+on them (½ (Q − G)², RAdam, the gradient's norm clipped, the learning rate decaying linearly to 0).
+The network is the paper's for the environment with LayerNorm before each ReLU. The evaluation is
+the DQN recipes' (ε = 0.05, whole games, the same validation and test seeds), so the two compare.
+
+A checkpoint is taken between rounds and holds every environment mid-episode, so a killed run
+resumes to the same returns.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from milestones.config import BaseConfig, ConfigError, param
+from milestones.families.dqn.experiments import (
+    VALID_SEED,
+    Episodes,
+    architecture,
+    evaluate_agent,
+    final_metrics,
+    make_env,
+    make_network,
+)
+from milestones.rl import envs
+from milestones.rl.pqn import epsilon_greedy, lambda_returns, linear
+from milestones.runs import Run
+from milestones.seeding import seed_everything
+from milestones.state import State
+
+
+@dataclasses.dataclass(frozen=True)
+class PQNConfig(BaseConfig):
+    env: str = param("MinAtar/Breakout-v1", "environment: CartPole-v1, MinAtar/<Game>-v1 or ALE/<Game>-v5")
+    steps: int = param(10_000_000, "environment steps in all (each round: envs × rollout)", low=1)
+    envs: int = param(128, "environments stepped side by side", low=1)
+    rollout: int = param(32, "steps of each environment per round", low=1)
+    epochs: int = param(2, "passes over each round's transitions", low=1)
+    minibatches: int = param(32, "minibatches per pass (envs × rollout must divide by it)", low=1)
+    optimizer: Literal["radam", "adam"] = param("radam", "RAdam (the paper's code) or Adam")
+    lr: float = param(5e-4, "learning rate at the start", low=0.0, high=1.0, low_open=True)
+    lr_decay: bool = param(True, "decay the learning rate linearly to 0 over training")
+    max_grad_norm: float = param(10.0, "clip the gradient's global norm (0: off)", low=0.0)
+    gamma: float = param(0.99, "discount γ", low=0.0, high=1.0)
+    lam: float = param(0.65, "λ of the Q(λ) targets (0: one-step targets)", low=0.0, high=1.0)
+    epsilon_start: float = param(1.0, "ε at the start", low=0.0, high=1.0)
+    epsilon_end: float = param(0.05, "ε after the decay", low=0.0, high=1.0)
+    epsilon_fraction: float = param(0.1, "fraction of the steps over which ε falls", low=0.0, high=1.0,
+                                    low_open=True)
+    layer_norm: bool = param(True, "LayerNorm before each hidden ReLU (PQN relies on it)")
+    hidden: int = param(0, "MLP widths for CartPole: 0 is 120-84; else two layers of this width", low=0)
+    reward_clip: bool = param(True, "clip rewards to [−1, 1] for learning (scores stay unclipped)")
+    eval_every: int = param(500_000, "environment steps between evaluations (at the round's end)", low=1)
+    eval_episodes: int = param(10, "episodes per evaluation during training", low=1)
+    final_episodes: int = param(30, "episodes of the final evaluation (Nature: 30)", low=1)
+    eval_epsilon: float = param(0.05, "ε while evaluating (Nature: 0.05)", low=0.0, high=1.0)
+    eval_max_frames: int = param(18_000, "Atari: frames per evaluation episode (Nature: 18 000 = 5 min)", low=1)
+    noop_max: int = param(30, "Atari: up to this many random no-ops at the start of an episode", low=0)
+    minutes: float = param(0.0, "stop after this many minutes of wall time (0: no limit)", low=0.0)
+    checkpoint_every: int = param(20, "rounds between checkpoints (resume restarts from the last)", low=1)
+
+    def __post_init__(self) -> None:
+        try:
+            envs.kind_of(self.env)
+        except envs.EnvError as e:
+            raise ConfigError(f"--env: {e}") from None
+        if (self.envs * self.rollout) % self.minibatches:
+            raise ConfigError(f"--envs × --rollout ({self.envs} × {self.rollout}) must divide by --minibatches "
+                              f"({self.minibatches})")
+
+    @property
+    def rounds(self) -> int:
+        return max(1, self.steps // (self.envs * self.rollout))
+
+
+class Environments:
+    """The N training environments mid-episode, their current observations and episode returns."""
+
+    def __init__(self, cfg: PQNConfig) -> None:
+        self.cfg = cfg
+        self.envs = [make_env(cfg, cfg.seed * 10_000 + k, training=True) for k in range(cfg.envs)]
+        self.obs: list[Any] = []
+        self.episodes = [Episodes() for _ in self.envs]
+
+    def reset(self) -> None:
+        self.obs = [env.reset(seed=self.cfg.seed * 10_000 + k)[0] for k, env in enumerate(self.envs)]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"envs": [envs.env_state(e) for e in self.envs], "obs": np.stack([np.asarray(o) for o in self.obs]),
+                "episodes": [e.state_dict() for e in self.episodes]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for env, saved in zip(self.envs, state["envs"]):
+            envs.set_env_state(env, saved)
+        self.obs = list(np.asarray(state["obs"]))
+        for ep, saved in zip(self.episodes, state["episodes"]):
+            ep.load_state_dict(saved)
+
+    def finished(self) -> list[float]:
+        return [score for ep in self.episodes for score in ep.finished[-2:]]
+
+
+def q_values(net: nn.Module, obs: list[Any] | np.ndarray, device: torch.device) -> np.ndarray:
+    with torch.no_grad():
+        return net(torch.as_tensor(np.stack([np.asarray(o) for o in obs]), device=device)).double().cpu().numpy()
+
+
+def train(cfg: PQNConfig, run: Run) -> dict[str, float]:
+    seed_everything(cfg.seed)
+    world = Environments(cfg)
+    net = make_network(cfg, world.envs[0]).to(run.device)
+    optimizer: torch.optim.Optimizer = (torch.optim.RAdam if cfg.optimizer == "radam" else torch.optim.Adam)(
+        net.parameters(), lr=cfg.lr, foreach=True)  # one call for every parameter: fewer small kernels
+    act_rng, batch_rng = np.random.default_rng([cfg.seed, 11]), np.random.default_rng([cfg.seed, 12])
+    state = State(architecture(cfg, world.envs[0]), modules={"online": net}, optimizers={"opt": optimizer},
+                  generators={"act": act_rng, "batch": batch_rng}, objects={"envs": world})
+    per_round = cfg.envs * cfg.rollout
+    saved_steps, extra = run.resume(state)  # checkpoints and the metrics log count environment steps
+    if saved_steps == 0:
+        world.reset()
+    loss = float(extra.get("loss", math.nan))
+    loop = run.loop(state, cfg.rounds, start=saved_steps // per_round, checkpoint_every=cfg.checkpoint_every,
+                    minutes=cfg.minutes, unit="round", extra=lambda: {"loss": loss},
+                    checkpoint_step=lambda position: position * per_round)
+    for rnd in loop:
+        done_steps = (rnd - 1) * per_round
+        eps = linear(cfg.epsilon_start, cfg.epsilon_end, done_steps / (cfg.epsilon_fraction * cfg.steps))
+        s, a, r, term, trunc, next_max = rollout(cfg, net, world, eps, act_rng, run.device)
+        targets = lambda_returns(r, term, trunc, next_max, cfg.gamma, cfg.lam)
+        if cfg.lr_decay:
+            for group in optimizer.param_groups:
+                group["lr"] = cfg.lr * (1.0 - (rnd - 1) / cfg.rounds)
+        loss = learn(cfg, net, optimizer, s, a, targets, batch_rng, run.device)
+        loop.check_finite({"loss": loss}, hint="lower --lr")
+        steps = rnd * per_round
+        if steps // cfg.eval_every > done_steps // cfg.eval_every or loop.last:
+            scores = evaluate_agent(cfg, net, cfg.eval_episodes, run.device, VALID_SEED)
+            recent = world.finished()
+            run.log(steps, eval_return=float(np.mean(scores)), eval_std=float(np.std(scores)),
+                    train_return=float(np.mean(recent)) if recent else math.nan, epsilon=eps, loss=loss,
+                    episodes=sum(ep.count for ep in world.episodes))
+            loop.postfix(eval=f"{np.mean(scores):.1f}", eps=f"{eps:.2f}")
+    return final_metrics(cfg, net, run) | {"steps_trained": float(loop.position * per_round)}
+
+
+def rollout(cfg: PQNConfig, net: nn.Module, world: Environments, eps: float, generator: np.random.Generator,
+            device: torch.device) -> tuple[np.ndarray, ...]:
+    """`rollout` steps of every environment: observations (T, N, …), actions, rewards, terminations,
+    truncations and max_a Q(s', a) of each next observation (T, N)."""
+    steps, n = cfg.rollout, cfg.envs
+    obs = np.zeros((steps, n, *np.asarray(world.obs[0]).shape), np.asarray(world.obs[0]).dtype)
+    actions, rewards = np.zeros((steps, n), np.int64), np.zeros((steps, n), np.float64)
+    term, trunc, next_max = np.zeros((steps, n), bool), np.zeros((steps, n), bool), np.zeros((steps, n))
+    q = q_values(net, world.obs, device)
+    for t in range(steps):
+        obs[t] = np.stack([np.asarray(o) for o in world.obs])
+        actions[t] = epsilon_greedy(q, eps, generator)
+        last: dict[int, Any] = {}  # an episode's last observation where it was truncated
+        for k, env in enumerate(world.envs):
+            o, reward, terminated, truncated, info = env.step(int(actions[t, k]))
+            rewards[t, k] = float(np.clip(reward, -1, 1)) if cfg.reward_clip else float(reward)
+            term[t, k], trunc[t, k] = terminated, truncated and not terminated
+            world.episodes[k].step(float(info.get("game_reward", reward)),
+                                   ended=bool(info.get("game_over", terminated or truncated)))
+            if terminated or truncated:
+                if trunc[t, k]:
+                    last[k] = o
+                o, _ = env.reset()
+            world.obs[k] = o
+        q = q_values(net, world.obs, device)
+        next_max[t] = q.max(1)
+        if last:
+            next_max[t, list(last)] = q_values(net, list(last.values()), device).max(1)
+    return obs, actions, rewards, term, trunc, next_max
+
+
+def learn(cfg: PQNConfig, net: nn.Module, optimizer: torch.optim.Optimizer, obs: np.ndarray, actions: np.ndarray,
+          targets: np.ndarray, generator: np.random.Generator, device: torch.device) -> float:
+    """`epochs` passes of minibatch regression of Q(s, a) on the targets; the last minibatch's loss."""
+    s = torch.as_tensor(obs.reshape(-1, *obs.shape[2:]), device=device)
+    a = torch.as_tensor(actions.reshape(-1), device=device)
+    g = torch.as_tensor(targets.reshape(-1), dtype=torch.float32, device=device)
+    size = len(a) // cfg.minibatches
+    loss = torch.zeros(())
+    for _ in range(cfg.epochs):
+        order = torch.as_tensor(generator.permutation(len(a)), device=device)
+        for b in range(cfg.minibatches):
+            idx = order[b * size:(b + 1) * size]
+            q = net(s[idx]).gather(1, a[idx].unsqueeze(1)).squeeze(1)
+            loss = 0.5 * (q - g[idx]).pow(2).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.max_grad_norm > 0:
+                nn.utils.clip_grad_norm_(net.parameters(), cfg.max_grad_norm)
+            optimizer.step()
+    return float(loss.detach())
+
+
+# ---- the experiments ----------------------------------------------------------------------------------
+
+PQN_PAPER = "Gallici et al. 2024, Simplifying Deep Temporal Difference Learning (PQN), its MinAtar settings"
+PQN_DEVIATIONS = (
+    "A variant beyond the Nature paper: PQN (no replay, no target network, LayerNorm, Q(λ) targets) with its "
+    "code's MinAtar settings: 128 environments × 32 steps, 2 epochs of 32 minibatches, RAdam 5e-4 decaying "
+    "linearly, gradient norm 10, λ 0.65, ε 1 → 0.05 over the first 10 % of 10 M steps.",
+    "The MinAtar paper's network (conv 16 3×3, fc 128) with LayerNorm, v1 environments with sticky actions "
+    "0.1; the reference line is the MinAtar paper's DQN at 5 M frames, not a PQN number.",
+    "Evaluated as the DQN recipes: ε = 0.05, 10 episodes every 500 000 steps on validation seeds, 30 at the "
+    "end on test seeds (the paper's code evaluates greedily).",
+)
+
+
+def _pqn_minatar(game: str) -> Any:
+    from milestones.families.dqn.experiments import MINATAR, MINATAR_PAPER, evaluate, explain
+    from milestones.family import Experiment, Reference
+    name = game.lower() if game != "SpaceInvaders" else "space-invaders"
+    return Experiment(
+        name=f"dqn/minatar-{name}-pqn", summary=f"PQN on MinAtar {game} (10 M steps, 128 environments)",
+        config=PQNConfig(env=f"MinAtar/{game}-v1"), train=train, evaluate=evaluate, metric="return", goal="max",
+        citation=PQN_PAPER,
+        references=(Reference("return", MINATAR_PAPER[game], MINATAR, "the MinAtar paper's DQN at 5 M frames "
+                              "(read off its plot, 30 runs)", verified=False),),
+        deviations=PQN_DEVIATIONS, curve=("step", "eval_return"), explain=explain,
+        budgets={"quick": {"steps": 4_096, "envs": 8, "rollout": 32, "minibatches": 4, "eval_every": 2_048,
+                           "eval_episodes": 1, "final_episodes": 2, "checkpoint_every": 4}, "full": {}})
+
+
+EXPERIMENTS = tuple(_pqn_minatar(game) for game in ("Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders"))

@@ -1,0 +1,107 @@
+"""PQN's Q(λ) targets against their definitions: with no episode end in the rollout, the λ-weighted
+mixture of n-step returns (each bootstrapped from max Q), computed literally; λ = 0 gives one-step
+targets; λ = 1 gives the discounted rewards to a termination; a truncation bootstraps from the
+episode's last observation and cuts the chain. And a PQN run killed with SIGKILL resumes to the
+returns of one run straight through."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from milestones.checkpoint import CheckpointError, read_meta
+from milestones.rl.pqn import epsilon_greedy, lambda_returns, linear
+
+
+def n_step(rewards, next_max_q, t, n, gamma):
+    return sum(gamma ** k * rewards[t + k] for k in range(n)) + gamma ** n * next_max_q[t + n - 1]
+
+
+def test_without_episode_ends_the_targets_are_the_lambda_mixture_of_n_step_returns():
+    rng = np.random.default_rng(0)
+    steps, gamma, lam = 7, 0.9, 0.65
+    rewards, next_max = rng.normal(size=(steps, 3)), rng.normal(size=(steps, 3))
+    no = np.zeros((steps, 3), bool)
+    ours = lambda_returns(rewards, no, no, next_max, gamma, lam)
+    for env in range(3):
+        r, q = rewards[:, env], next_max[:, env]
+        for t in range(steps):
+            horizon = steps - t
+            mixture = sum((1 - lam) * lam ** (n - 1) * n_step(r, q, t, n, gamma) for n in range(1, horizon))
+            mixture += lam ** (horizon - 1) * n_step(r, q, t, horizon, gamma)
+            assert ours[t, env] == pytest.approx(mixture, rel=1e-12, abs=1e-12)
+
+
+def test_lambda_zero_is_the_one_step_target_and_one_the_return_to_termination():
+    rewards = np.array([[1.0], [2.0], [3.0], [4.0]])
+    next_max = np.array([[10.0], [20.0], [30.0], [40.0]])
+    term = np.array([[False], [False], [True], [False]])
+    trunc = np.zeros_like(term)
+    one_step = lambda_returns(rewards, term, trunc, next_max, 0.5, 0.0)
+    np.testing.assert_allclose(one_step[:, 0], [1 + 0.5 * 10, 2 + 0.5 * 20, 3, 4 + 0.5 * 40])
+    full = lambda_returns(rewards, term, trunc, next_max, 0.5, 1.0)
+    np.testing.assert_allclose(full[:, 0], [1 + 0.5 * 2 + 0.25 * 3, 2 + 0.5 * 3, 3, 4 + 0.5 * 40])
+
+
+def test_a_truncation_bootstraps_from_the_last_observation_and_cuts_the_chain():
+    rewards = np.array([[1.0], [1.0], [1.0]])
+    next_max = np.array([[5.0], [7.0], [9.0]])  # step 1's: Q of the truncated episode's last observation
+    trunc = np.array([[False], [True], [False]])
+    term = np.zeros_like(trunc)
+    ours = lambda_returns(rewards, term, trunc, next_max, 0.5, 1.0)
+    np.testing.assert_allclose(ours[:, 0], [1 + 0.5 * (1 + 0.5 * 7), 1 + 0.5 * 7, 1 + 0.5 * 9])
+
+
+def test_schedules_and_exploration():
+    assert linear(1.0, 0.05, 0.0) == 1.0 and linear(1.0, 0.05, 0.5) == pytest.approx(0.525)
+    assert linear(1.0, 0.05, 2.0) == 0.05
+    q = np.array([[0.0, 1.0, 0.0]] * 1000)
+    g = np.random.default_rng(0)
+    assert (epsilon_greedy(q, 0.0, g) == 1).all()
+    share = (epsilon_greedy(q, 0.3, g) != 1).mean()  # 0.3 × 2/3 of the random actions differ from argmax
+    assert share == pytest.approx(0.2, abs=0.04)
+
+
+PQN = ["train", "dqn/minatar-breakout-pqn", "--steps", "3072", "--envs", "8", "--rollout", "16", "--minibatches",
+       "4", "--eval-every", "1024", "--eval-episodes", "1", "--final-episodes", "2", "--checkpoint-every", "1"]
+
+
+def _run(args, env):
+    return subprocess.run([sys.executable, "-m", "milestones", "--no-progress", *args], env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def _step(run_dir):
+    try:
+        return read_meta(run_dir / "checkpoints" / "last.safetensors")["step"]
+    except (CheckpointError, FileNotFoundError):
+        return 0
+
+
+def test_a_killed_pqn_run_resumes_to_the_same_returns(tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    straight = tmp_path / "straight"
+    assert _run([*PQN, "--run-dir", str(straight)], env).returncode == 0
+    run_dir = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "milestones", "--no-progress", *PQN, "--run-dir", str(run_dir)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while _step(run_dir) < 9 * 128 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert not (run_dir / "result.json").exists(), "the run finished before it could be killed"
+    assert 9 * 128 <= _step(run_dir) < 3072 and _step(run_dir) % 128 == 0  # checkpoints count env steps
+    resumed = _run(["train", "--resume", str(run_dir)], env)
+    assert resumed.returncode == 0, resumed.stderr
+
+    def rows(d):
+        return [{k: v for k, v in json.loads(line).items() if k != "time_s"}
+                for line in (d / "metrics.jsonl").read_text().splitlines()]
+    assert json.loads((run_dir / "result.json").read_text())["metrics"] == \
+        json.loads((straight / "result.json").read_text())["metrics"]
+    assert rows(run_dir) == rows(straight)
