@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/ntm_speed.py --compile
 	$(PY) benchmarks/gan_speed.py
 	$(PY) benchmarks/memory_speed.py
+	$(PY) benchmarks/dqn_speed.py
 
 clean:
 	rm -rf $(VENV) runs report

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import sys
 from typing import Any, Literal
 
 import numpy as np
@@ -280,6 +281,7 @@ def train(cfg: DQNConfig, run: Run) -> dict[str, float]:
                 best.solved = True
                 loop.end()
     final = best_net if cfg.keep_best else online
+    draw_figures(cfg, run)
     return final_metrics(cfg, final, run) | ({"best_step": float(best.step)} if cfg.keep_best else {}) | {
         "steps_trained": float(loop.position if best.solved else cfg.steps)}
 
@@ -372,6 +374,18 @@ def explain(cfg: Any, run: Run, options: dict[str, str]) -> list[Any]:
         paths.append(episode_gif(first_episode, run.dir / "plots" / "episode.gif", every=2 if kind == "ale" else 1,
                                  scale=3 if kind == "ale" else 20))
     return paths
+
+
+def draw_figures(cfg: Any, run: Run) -> None:
+    """At the end of a MinAtar or Atari training: `explain`'s t-SNE and episode GIF, so that the
+    result and the report carry them. A figure that fails is reported, never the training lost."""
+    if envs.kind_of(cfg.env) == "cartpole":
+        return
+    try:
+        explain(cfg, run, {})
+    except Exception as e:  # noqa: BLE001 - the run's numbers matter more than its pictures
+        print(f"{run.experiment.name}: figures not drawn ({type(e).__name__}: {e}); "
+              f"`milestones explain {run.dir}` draws them", file=sys.stderr)
 
 
 def load_online(cfg: Any, run: Run) -> tuple[QNetwork, int]:

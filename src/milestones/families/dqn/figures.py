@@ -3,6 +3,7 @@ t-SNE of the last hidden layer coloured by the predicted value (Nature Fig. 4), 
 episode as an animated GIF."""
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -36,17 +37,18 @@ def tsne_figure(embedding: np.ndarray, values: np.ndarray, frames: Sequence[np.n
     """Nature Fig. 4: the t-SNE embedding (N, 2) of the last hidden layer over the states of evaluation
     play, coloured by V = max_a Q (N,), with the frames (N, H, W) of a few states — the highest and
     lowest valued and some between — drawn beside the points they belong to."""
-    fig = plt.figure(figsize=(10.0, 6.2), dpi=110)
-    ax = fig.add_axes((0.06, 0.08, 0.62, 0.84))
+    fig = plt.figure(figsize=(10.0, 6.6), dpi=110)
+    ax = fig.add_axes((0.03, 0.06, 0.58, 0.78))
     points = ax.scatter(embedding[:, 0], embedding[:, 1], c=values, cmap="viridis", s=6, alpha=0.85, linewidths=0)
-    fig.colorbar(points, ax=ax, fraction=0.04, pad=0.01, label="V = max_a Q(s, a)")
+    bar = fig.add_axes((0.62, 0.06, 0.015, 0.78))
+    fig.colorbar(points, cax=bar, label="V = max_a Q(s, a)")
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(title, fontsize=10)
+    fig.suptitle(textwrap.fill(title, 110), fontsize=9, x=0.03, ha="left", y=0.985)
     order = np.argsort(values)
     picks = [int(order[round(q * (len(order) - 1))]) for q in np.linspace(0, 1, thumbnails)]
     for k, i in enumerate(picks):
-        inset = fig.add_axes((0.73 + 0.13 * (k % 2), 0.70 - 0.31 * (k // 2), 0.12, 0.27))
+        inset = fig.add_axes((0.72 + 0.14 * (k % 2), 0.60 - 0.27 * (k // 2), 0.12, 0.22))
         inset.imshow(np.asarray(frames[i]), cmap="gray", interpolation="nearest")
         inset.set_xticks([])
         inset.set_yticks([])

@@ -25,6 +25,7 @@ from milestones.families.dqn.experiments import (
     VALID_SEED,
     Episodes,
     architecture,
+    draw_figures,
     evaluate_agent,
     final_metrics,
     make_env,
@@ -148,6 +149,7 @@ def train(cfg: PQNConfig, run: Run) -> dict[str, float]:
                     train_return=float(np.mean(recent)) if recent else math.nan, epsilon=eps, loss=loss,
                     episodes=sum(ep.count for ep in world.episodes))
             loop.postfix(eval=f"{np.mean(scores):.1f}", eps=f"{eps:.2f}")
+    draw_figures(cfg, run)
     return final_metrics(cfg, net, run) | {"steps_trained": float(loop.position * per_round)}
 
 

@@ -42,8 +42,9 @@ def games_table(records: list[Record], order: Sequence[str] = ()) -> str:
                          else (None, None))
         steps = (r.get("config") or {}).get("steps")
         trained = r["summary_stats"].get("steps_trained")  # runs that end when solved stop early
-        steps_text = (f"{trained['mean']:,.0f} (at most {steps:,})" if trained and steps and trained["mean"] < steps
-                      else f"{steps:,}" if steps else "–")
+        stops_early = bool((r.get("config") or {}).get("solved_at"))
+        steps_text = (f"{trained['mean']:,.0f} (at most {steps:,})" if trained and steps and stops_early
+                      else f"{trained['mean']:,.0f}" if trained else f"{steps:,}" if steps else "–")
         lines.append(f"| {r['experiment']} | {_stat(r, 'return')} | {_stat(r, 'return_last5_evals')} | "
                      f"{fmt(ref['value']) if ref else '–'} | {fmt(human)} | {fmt(random)} | "
                      f"{_stat(r, 'human_normalized') if human is not None else '–'} | "
