@@ -78,6 +78,22 @@ def test_reproduce_trains_seeds_in_parallel_jobs(tmp_path):
         assert result["machine"]["torch_threads"] == threads
 
 
+def test_reproduce_in_this_process_uses_the_threads_it_is_given(tmp_path):
+    """One job trains in this process: `--threads 1` must hold there too (it used to be ignored,
+    and the command line recorded beside the result said otherwise)."""
+    import json
+    import os
+    env = dict(os.environ, MILESTONES_RUNS=str(tmp_path / "runs"))
+    env.pop("OMP_NUM_THREADS", None)
+    env.pop("MKL_NUM_THREADS", None)
+    done = run("--no-progress", "reproduce", "rnn/adding-t100/lstm", "--seeds", "1", "--threads", "1",
+               "--steps", "3", "--eval-every", "3", "--length", "10", "--hidden-size", "4",
+               "--test-size", "16", "--results-dir", str(tmp_path / "res"), env=env)
+    assert done.returncode == 0, done.stderr
+    rec = json.loads((tmp_path / "res" / "rnn__adding-t100__lstm.json").read_text())
+    assert rec["machine"]["torch_threads"] == 1
+
+
 def test_a_diverged_seed_is_recorded_as_failed_not_fatal(tmp_path):
     import dataclasses
 

@@ -93,6 +93,8 @@ def run_seeds(exp: Experiment, configs: list[Any], run_dirs: list[Path], *, jobs
     if executor == "ray":
         return _ray_seeds(exp, configs, run_dirs, jobs, threads or max(1, (os.cpu_count() or 1) // jobs), address)
     if jobs == 1 or len(configs) == 1:
+        if threads:  # in this process: --threads must hold here too (the result records the count)
+            torch.set_num_threads(threads)
         return [_entry(*train_one(exp, c, d, progress, record_divergence=True)) for c, d in zip(configs, run_dirs)]
     return _process_seeds(exp, configs, run_dirs, jobs, threads or max(1, (os.cpu_count() or 1) // jobs))
 
