@@ -3,15 +3,12 @@ resumes to the returns of one run straight through (replay memory, ε, every gen
 environment mid-episode); bad options and unknown games are clear errors; the figures are drawn."""
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from milestones.checkpoint import CheckpointError, read_meta
+from tests.killing import assert_same_run, kill_after_checkpoint, milestones
+from tests.killing import metric_rows as rows
 
 ROOT = Path(__file__).resolve().parents[1]
 MINATAR = ["train", "dqn/minatar-breakout", "--steps", "1800", "--replay-start", "200", "--replay-size", "1000",
@@ -19,26 +16,9 @@ MINATAR = ["train", "dqn/minatar-breakout", "--steps", "1800", "--replay-start",
            "--checkpoint-every", "100"]
 
 
-def milestones(args, env, timeout=600):
-    return subprocess.run([sys.executable, "-m", "milestones", "--no-progress", *args], env=env,
-                          capture_output=True, text=True, timeout=timeout)
-
-
 @pytest.fixture(scope="module")
 def env():
     return dict(os.environ, OMP_NUM_THREADS="1")
-
-
-def rows(run_dir):
-    return [{k: v for k, v in json.loads(line).items() if k != "time_s"}
-            for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-
-
-def checkpoint_step(run_dir):
-    try:
-        return read_meta(run_dir / "checkpoints" / "last.safetensors")["step"]
-    except (CheckpointError, FileNotFoundError):
-        return 0
 
 
 @pytest.fixture(scope="module")
@@ -51,21 +31,11 @@ def uninterrupted(tmp_path_factory, env):
 
 def test_a_killed_run_resumes_to_the_same_returns(uninterrupted, env, tmp_path):
     run_dir = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "milestones", "--no-progress", *MINATAR, "--run-dir", str(run_dir)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 300
-    while checkpoint_step(run_dir) < 700 and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=60)
-    assert not (run_dir / "result.json").exists(), "the run finished before it could be killed"
-    killed_at = checkpoint_step(run_dir)
+    killed_at = kill_after_checkpoint(MINATAR, env, run_dir, at_least=700)
     assert 700 <= killed_at < 1800 and killed_at % 100 == 0  # mid-episode: the env's state came back too
     resumed = milestones(["train", "--resume", str(run_dir)], env)
     assert resumed.returncode == 0, resumed.stderr
-    ours = json.loads((run_dir / "result.json").read_text())["metrics"]
-    assert ours == json.loads((uninterrupted / "result.json").read_text())["metrics"]
-    assert rows(run_dir) == rows(uninterrupted)
+    assert_same_run(run_dir, uninterrupted)
 
 
 def test_the_figures_of_a_trained_agent(uninterrupted, env):

@@ -2,19 +2,18 @@
 trains, resumes after SIGKILL to the same result, appears in the report and adds a command, while
 no core module names any family; the modules import without cycles."""
 import ast
-import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from milestones import registry
-from milestones.checkpoint import CheckpointError, read_meta
+from milestones.checkpoint import read_meta
+from tests.killing import assert_same_run, kill_after_checkpoint
+from tests.killing import milestones as _milestones
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ["registry", "runs", "results", "report", "cli", "plots", "data", "checkpoint", "config", "family",
@@ -28,21 +27,8 @@ def toy_env(tmp_path):
                 MILESTONES_RUNS=str(tmp_path / "runs"))
 
 
-def milestones(args, env, **kw):
-    return subprocess.run([sys.executable, "-m", "milestones", "--no-progress", *args], env=env,
-                          capture_output=True, text=True, timeout=300, **kw)
-
-
-def rows(run_dir):
-    return [{k: v for k, v in json.loads(line).items() if k != "time_s"}
-            for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-
-
-def checkpoint_step(run_dir):
-    try:
-        return read_meta(run_dir / "checkpoints" / "last.safetensors")["step"]
-    except (CheckpointError, FileNotFoundError):
-        return 0
+def milestones(args, env):
+    return _milestones(args, env, timeout=300)
 
 
 def test_the_toy_family_is_listed_and_adds_a_command(toy_env):
@@ -69,24 +55,14 @@ def test_a_killed_toy_run_resumes_to_the_uninterrupted_result(uninterrupted, toy
     """The walk's NumPy generator, the exploration's `random.Random`, the sampler, the agent and the
     replay buffer (in files beside the checkpoint) all come back: SIGKILL mid-run, then resume."""
     run_dir = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "milestones", "--no-progress", *WALK, "--run-dir", str(run_dir)],
-                            env=toy_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while checkpoint_step(run_dir) < 280 and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=60)
-    killed_at = checkpoint_step(run_dir)
-    assert not (run_dir / "result.json").exists(), "the run finished before it could be killed"
+    killed_at = kill_after_checkpoint(WALK, toy_env, run_dir, at_least=280, timeout=120)
     assert 280 <= killed_at < 900
     files = read_meta(run_dir / "checkpoints" / "last.safetensors")["files"]
     # 200 rows in chunks of 32: by step 280 the ring has wrapped; each chunk is one file per array
     assert len(files["manifests"]["buffer"]["frames"]["chunks"]) == 7
     resumed = milestones(["train", "--resume", str(run_dir), "--step-delay", "0"], toy_env)
     assert resumed.returncode == 0, resumed.stderr
-    ours = json.loads((run_dir / "result.json").read_text())["metrics"]
-    assert ours == json.loads((uninterrupted / "result.json").read_text())["metrics"]
-    assert rows(run_dir) == rows(uninterrupted)
+    assert_same_run(run_dir, uninterrupted)
     # only the files the last checkpoint names are left, and no temporary ones
     named = set(read_meta(run_dir / "checkpoints" / "last.safetensors")["files"]["names"])
     assert {p.stem for p in (run_dir / "checkpoints" / "files").iterdir()} == named

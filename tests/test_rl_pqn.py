@@ -3,18 +3,13 @@ mixture of n-step returns (each bootstrapped from max Q), computed literally; λ
 targets; λ = 1 gives the discounted rewards to a termination; a truncation bootstraps from the
 episode's last observation and cuts the chain. And a PQN run killed with SIGKILL resumes to the
 returns of one run straight through."""
-import json
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
 
-from milestones.checkpoint import CheckpointError, read_meta
 from milestones.rl.pqn import epsilon_greedy, lambda_returns, linear
+from tests.killing import assert_same_run, kill_after_checkpoint, milestones
 
 
 def n_step(rewards, next_max_q, t, n, gamma):
@@ -70,38 +65,13 @@ PQN = ["train", "dqn/minatar-breakout-pqn", "--steps", "3072", "--envs", "8", "-
        "4", "--eval-every", "1024", "--eval-episodes", "1", "--final-episodes", "2", "--checkpoint-every", "1"]
 
 
-def _run(args, env):
-    return subprocess.run([sys.executable, "-m", "milestones", "--no-progress", *args], env=env,
-                          capture_output=True, text=True, timeout=600)
-
-
-def _step(run_dir):
-    try:
-        return read_meta(run_dir / "checkpoints" / "last.safetensors")["step"]
-    except (CheckpointError, FileNotFoundError):
-        return 0
-
-
 def test_a_killed_pqn_run_resumes_to_the_same_returns(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     straight = tmp_path / "straight"
-    assert _run([*PQN, "--run-dir", str(straight)], env).returncode == 0
+    assert milestones([*PQN, "--run-dir", str(straight)], env).returncode == 0
     run_dir = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "milestones", "--no-progress", *PQN, "--run-dir", str(run_dir)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 300
-    while _step(run_dir) < 9 * 128 and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=60)
-    assert not (run_dir / "result.json").exists(), "the run finished before it could be killed"
-    assert 9 * 128 <= _step(run_dir) < 3072 and _step(run_dir) % 128 == 0  # checkpoints count env steps
-    resumed = _run(["train", "--resume", str(run_dir)], env)
+    killed_at = kill_after_checkpoint(PQN, env, run_dir, at_least=9 * 128)
+    assert 9 * 128 <= killed_at < 3072 and killed_at % 128 == 0  # checkpoints count env steps
+    resumed = milestones(["train", "--resume", str(run_dir)], env)
     assert resumed.returncode == 0, resumed.stderr
-
-    def rows(d):
-        return [{k: v for k, v in json.loads(line).items() if k != "time_s"}
-                for line in (d / "metrics.jsonl").read_text().splitlines()]
-    assert json.loads((run_dir / "result.json").read_text())["metrics"] == \
-        json.loads((straight / "result.json").read_text())["metrics"]
-    assert rows(run_dir) == rows(straight)
+    assert_same_run(run_dir, straight)
