@@ -5,26 +5,31 @@ loop, and the MinAtar update against the MinAtar paper's loop.
 
 CartPole-v1 (`dqn/cartpole`'s hyperparameters for all three): the wall time until an evaluation
 reaches a mean return ≥ 475 (10 greedy episodes on the validation seeds every `eval_every` agent
-steps, evaluation time included for all three, at most the recipe's steps), per seed:
-  - ours: `milestones train dqn/cartpole` (its wall time to `--solved-at 475`);
+steps, evaluation time included for all three, at most the recipe's steps), per seed, all on one
+thread:
+  - ours: `milestones train dqn/cartpole` (its wall time to `--solved-at 475`; the recipe's hand-written
+    update and NumPy acting);
   - Stable-Baselines3's DQN (the `bench` extra, as installed), its Huber loss and its ε schedule
     (SB3 decays ε from step 0: the fraction is set so that ε reaches its end at the same step);
   - a CleanRL-style loop: CleanRL's `dqn.py` structure re-implemented here (a Gymnasium vector
     environment of one, SB3's `ReplayBuffer` as CleanRL uses, its network and update).
 Acting and learning are also timed apart: agent steps per second with ε-greedy acting and no
-updates, and updates per second alone.
+updates (the module's call and our NumPy path), and updates per second alone (autograd with
+`torch.optim.Adam` as the CleanRL-style loop does it, and our hand-written update).
 
 MinAtar (Breakout, the paper's network, batch 32): milliseconds per update of ours (autograd with
 DeepMind's RMSProp; the hand-written update in float32 and in bfloat16 products) and of the MinAtar
 paper's `examples/dqn.py` update re-implemented here (a list of transitions sampled with `random`,
 `torch.cat` of the states, `torch.optim.RMSprop(centered=True)`); and agent steps per second of the
-whole loop (acting, stepping, storing and one update per frame) for ours and the reference loop.
+whole loop (acting, stepping, storing and one update per frame) for ours (eager, and the hand-written
+update in float32 and bfloat16) and the reference loop.
 """
 from __future__ import annotations
 
 import argparse
 import copy
 import json
+import os
 import random
 import subprocess
 import sys
@@ -42,12 +47,13 @@ from milestones.families.dqn import experiments as dqn
 from milestones.records import save_benchmark
 from milestones.rl import envs
 from milestones.rl.dqn import DQNLearner, epsilon, nature_rmsprop
-from milestones.rl.fused import FusedMinAtarLearner
-from milestones.rl.networks import MinAtarQNetwork
+from milestones.rl.fused import FusedMinAtarLearner, FusedMLPLearner
+from milestones.rl.networks import MinAtarQNetwork, q_of_one
 from milestones.rl.replay import ReplayMemory
 
 SOLVED = 475.0
 CFG = dqn.CARTPOLE
+ONE_THREAD = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")  # our training runs in a subprocess
 
 
 def greedy_return(q_of, episodes: int = 10) -> float:
@@ -71,7 +77,7 @@ def ours_to_solved(seed: int) -> tuple[float, int]:
         start = time.perf_counter()
         subprocess.run([sys.executable, "-m", "milestones", "--no-progress", "train", "dqn/cartpole", "--seed",
                         str(seed), "--solved-at", str(SOLVED), "--run-dir", f"{tmp}/run"], check=True,
-                       capture_output=True)
+                       capture_output=True, env=ONE_THREAD)
         wall = time.perf_counter() - start
         rows = [json.loads(line) for line in Path(f"{tmp}/run/metrics.jsonl").read_text().splitlines()]
     solved = [r for r in rows if r.get("eval_return", 0) >= SOLVED]
@@ -171,18 +177,19 @@ def cleanrl_to_solved(seed: int) -> tuple[float, int]:
 
 # ---- acting and learning apart ----------------------------------------------------------------------------
 
-def acting_steps_per_s(steps: int = 20_000) -> float:
-    """Ours: ε-greedy acting with the network (ε = 0.05), stepping and storing; no updates."""
+def acting_steps_per_s(kind: str, steps: int = 20_000) -> float:
+    """Ours: ε-greedy acting with the network (ε = 0.05; `kind` "module": its call, "numpy": our
+    NumPy path), stepping and storing; no updates."""
     env = envs.make("CartPole-v1", 0)
     net = dqn.make_network(CFG, env)
+    q_of = q_of_one(net) if kind == "numpy" else (lambda o: net(torch.as_tensor(o).unsqueeze(0))[0].detach())
     memory = ReplayMemory(CFG.replay_size, env.observation_space.shape, dtype=np.float32)
     rng = np.random.default_rng(0)
     obs, _ = env.reset(seed=0)
     memory.add(obs, first=True)
     start = time.perf_counter()
     for _ in range(steps):
-        with torch.no_grad():
-            q = net(torch.as_tensor(obs).unsqueeze(0))[0]
+        q = q_of(obs)
         action = int(q.argmax()) if rng.random() > 0.05 else int(rng.integers(2))
         obs, r, terminated, truncated, _ = env.step(action)
         memory.add(obs, first=False, action=action, reward=float(r), done=terminated)
@@ -192,11 +199,16 @@ def acting_steps_per_s(steps: int = 20_000) -> float:
     return steps / (time.perf_counter() - start)
 
 
-def cartpole_updates_per_s(updates: int = 2_000) -> float:
+def cartpole_updates_per_s(kind: str, updates: int = 2_000) -> float:
     env = envs.make("CartPole-v1", 0)
     online = dqn.make_network(CFG, env)
-    learner = DQNLearner(online, copy.deepcopy(online), torch.optim.Adam(online.parameters(), lr=CFG.lr),
-                         loss=CFG.loss, reduction=CFG.reduction)
+    learner: DQNLearner | FusedMLPLearner
+    if kind == "fused":
+        learner = FusedMLPLearner(online, copy.deepcopy(online), optimizer="adam", lr=CFG.lr, adam_eps=CFG.adam_eps,
+                                  loss=CFG.loss, reduction=CFG.reduction)
+    else:
+        learner = DQNLearner(online, copy.deepcopy(online), torch.optim.Adam(online.parameters(), lr=CFG.lr),
+                             loss=CFG.loss, reduction=CFG.reduction)
     memory = ReplayMemory(CFG.replay_size, env.observation_space.shape, dtype=np.float32)
     memory.add(np.zeros(4, np.float32), first=True)
     for k in range(5_000):
@@ -320,7 +332,7 @@ def ours_minatar_loop(steps: int, update: str, matmul: str = "float32") -> float
                         "--steps", str(steps), "--replay-start", "1000", "--eval-every", str(steps),
                         "--eval-episodes", "1", "--final-episodes", "1", "--checkpoint-every", str(steps),
                         "--update", update, "--matmul", matmul, "--run-dir", f"{tmp}/run"],
-                       check=True, capture_output=True)
+                       check=True, capture_output=True, env=ONE_THREAD)
         rows = [json.loads(line) for line in Path(f"{tmp}/run/metrics.jsonl").read_text().splitlines()]
     return steps / rows[-1]["time_s"] if rows else steps / (time.perf_counter() - start)
 
@@ -349,8 +361,10 @@ def main() -> None:
         for name in ("stable_baselines3", "cleanrl_style"):
             summary[name]["ours_speedup_median"] = summary[name]["median_wall_s"] / summary["ours"]["median_wall_s"]
         results["cartpole_to_solved"] = summary
-        results["cartpole_apart"] = {"acting_steps_per_s": acting_steps_per_s(),
-                                     "updates_per_s": cartpole_updates_per_s()}
+        results["cartpole_apart"] = {
+            "acting_steps_per_s": {"module": acting_steps_per_s("module"), "numpy": acting_steps_per_s("numpy")},
+            "updates_per_s": {"autograd_adam": cartpole_updates_per_s("eager"),
+                              "fused": cartpole_updates_per_s("fused")}}
         print(json.dumps(results["cartpole_apart"]), flush=True)
     if not args.skip_minatar:
         ref_steps_per_s, ref_update_ms = reference_minatar_loop(args.minatar_steps)
@@ -358,6 +372,7 @@ def main() -> None:
             "update_ms": {"eager": minatar_update_ms("eager"), "fused_float32": minatar_update_ms("fused"),
                           "fused_bfloat16": minatar_update_ms("fused-bf16"), "reference_loop": ref_update_ms},
             "loop_steps_per_s": {"ours_eager": ours_minatar_loop(args.minatar_steps, "eager"),
+                                 "ours_fused_float32": ours_minatar_loop(args.minatar_steps, "fused"),
                                  "ours_fused_bfloat16": ours_minatar_loop(args.minatar_steps, "fused", "bfloat16"),
                                  "reference_loop": ref_steps_per_s}}
         results["atari_nature_update_ms"] = atari_update_ms()

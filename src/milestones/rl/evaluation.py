@@ -9,6 +9,7 @@ and those after it) use a different human table: the table is named wherever a n
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,26 +35,26 @@ def human_normalized(game: str, score: float) -> float:
     return 100.0 * (score - random) / (human - random)
 
 
-def act(q_values: torch.Tensor, eps: float, generator: np.random.Generator) -> int:
+def act(q_values: torch.Tensor | np.ndarray, eps: float, generator: np.random.Generator) -> int:
     """ε-greedy: a random action with probability ε, else the greedy one (ties: the first)."""
     if generator.random() < eps:
         return int(generator.integers(q_values.shape[-1]))
     return int(q_values.argmax())
 
 
-@torch.no_grad()
-def play(q: Callable[[torch.Tensor], torch.Tensor], env, episodes: int, eps: float, seed: int,
-         device: torch.device = torch.device("cpu"), on_step: Callable[..., None] | None = None) -> list[float]:
+def play(q: Callable[[np.ndarray], Any], env, episodes: int, eps: float, seed: int,
+         on_step: Callable[..., None] | None = None) -> list[float]:
     """Scores of `episodes` episodes of ε-greedy play on `env` (already wrapped for evaluation: whole
-    games, the frame cap, the random no-ops), episode k reset with seed `seed + k`. `on_step(obs,
-    q_values, action)` sees every step (for figures)."""
+    games, the frame cap, the random no-ops), episode k reset with seed `seed + k`; `q(obs)` gives
+    Q(obs, ·) of one observation (`milestones.rl.networks.q_of_one`). `on_step(obs, q_values,
+    action)` sees every step (for figures)."""
     generator = np.random.default_rng(seed)
     scores = []
     for k in range(episodes):
         obs, _ = env.reset(seed=seed + k)
         total, done = 0.0, False
         while not done:
-            values = q(torch.as_tensor(np.asarray(obs), device=device).unsqueeze(0))[0]
+            values = q(obs)
             action = act(values, eps, generator)
             if on_step is not None:
                 on_step(obs, values, action)

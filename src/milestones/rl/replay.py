@@ -92,6 +92,15 @@ class ReplayMemory:
         action, reward and done are ignored), else the action that led to it, its reward and whether
         the episode terminated there."""
         row = self.added % self.rows
+        if self.streams == 1 and np.ndim(first) == 0:  # one environment: element writes, no broadcasting
+            self.frame[row, 0] = frame  # (*F), or (1, *F)
+            new = bool(first)
+            self.first[row, 0] = new
+            self.action[row, 0] = 0 if new else int(action)
+            self.reward[row, 0] = 0.0 if new else float(reward)
+            self.done[row, 0] = False if new else bool(done)
+            self.added += 1
+            return
         frame = np.asarray(frame)
         if frame.shape != (self.streams, *self.frame_shape):
             frame = frame.reshape(self.streams, *self.frame_shape)
@@ -171,6 +180,11 @@ class ReplayMemory:
         if n == 1 and self.stack == 1:  # the one-step, one-frame case (MinAtar, CartPole) without the loops
             at = rows % self.rows
             before = (rows - 1) % self.rows
+            if self.streams == 1:  # one environment: gathers along the rows (`take` is the fast one)
+                return {"s": self.frame[:, 0].take(before, 0), "a": self.action[:, 0].take(at).astype(np.int64),
+                        "r": self.reward[:, 0].take(at),
+                        "discount": np.where(self.done[:, 0].take(at), np.float32(0.0), np.float32(gamma)),
+                        "s_next": self.frame[:, 0].take(at, 0)}
             return {"s": self.frame[before, streams], "a": self.action[at, streams].astype(np.int64),
                     "r": self.reward[at, streams].copy(),
                     "discount": np.where(self.done[at, streams], 0.0, gamma).astype(np.float32),

@@ -25,8 +25,8 @@ from milestones.rl import envs
 from milestones.rl.atari import make_atari
 from milestones.rl.dqn import DQNLearner, epsilon, nature_rmsprop
 from milestones.rl.evaluation import NATURE_TABLE, NATURE_TABLE_NAME, act, play
-from milestones.rl.fused import FusedMinAtarLearner
-from milestones.rl.networks import MinAtarQNetwork, MLPQNetwork, NatureQNetwork, QNetwork
+from milestones.rl.fused import FusedMinAtarLearner, FusedMLPLearner
+from milestones.rl.networks import MinAtarQNetwork, MLPQNetwork, NatureQNetwork, QNetwork, q_of_one
 from milestones.rl.replay import ReplayMemory, format_bytes, memory_bytes
 from milestones.runs import Run
 from milestones.seeding import seed_everything
@@ -40,8 +40,28 @@ ATARI_GAMES = ("Pong", "Breakout", "SpaceInvaders")
 
 
 @dataclasses.dataclass(frozen=True)
-class DQNConfig(BaseConfig):
+class AgentConfig(BaseConfig):
+    """What every agent of the family has: its environment, and the evaluation (the Nature protocol)."""
+
     env: str = param("CartPole-v1", "environment: CartPole-v1, MinAtar/<Game>-v1 or ALE/<Game>-v5")
+    hidden: int = param(0, "MLP widths for CartPole: 0 is 120-84; else two layers of this width", low=0)
+    reward_clip: bool = param(True, "clip rewards to [−1, 1] for learning (scores stay unclipped)")
+    eval_episodes: int = param(10, "episodes per evaluation during training", low=1)
+    final_episodes: int = param(30, "episodes of the final evaluation (Nature: 30)", low=1)
+    eval_epsilon: float = param(0.05, "ε while evaluating (Nature: 0.05)", low=0.0, high=1.0)
+    eval_max_frames: int = param(18_000, "Atari: frames per evaluation episode (Nature: 18 000 = 5 min)", low=1)
+    noop_max: int = param(30, "Atari: up to this many random no-ops at the start of an episode", low=0)
+    minutes: float = param(0.0, "stop after this many minutes of wall time (0: no limit)", low=0.0)
+
+    def __post_init__(self) -> None:
+        try:
+            envs.kind_of(self.env)
+        except envs.EnvError as e:
+            raise ConfigError(f"--env: {e}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class DQNConfig(AgentConfig):
     steps: int = param(50_000, "agent steps to train (on Atari one agent step is 4 frames)", low=1)
     replay_size: int = param(100_000, "replay memory: transitions kept", low=1)
     replay_start: int = param(1_000, "agent steps of ε = 1 play before the first update", low=0)
@@ -62,34 +82,23 @@ class DQNConfig(BaseConfig):
     epsilon_start: float = param(1.0, "ε at the start", low=0.0, high=1.0)
     epsilon_end: float = param(0.1, "ε after the decay", low=0.0, high=1.0)
     epsilon_decay: int = param(10_000, "agent steps over which ε falls, after the replay start", low=1)
-    hidden: int = param(0, "MLP widths for CartPole: 0 is 120-84; else two layers of this width", low=0)
-    reward_clip: bool = param(True, "clip rewards to [−1, 1] for learning (scores stay unclipped)")
     eval_every: int = param(5_000, "agent steps between evaluations", low=1)
-    eval_episodes: int = param(10, "episodes per evaluation during training", low=1)
-    final_episodes: int = param(30, "episodes of the final evaluation (Nature: 30)", low=1)
-    eval_epsilon: float = param(0.05, "ε while evaluating (Nature: 0.05)", low=0.0, high=1.0)
-    eval_max_frames: int = param(18_000, "Atari: frames per evaluation episode (Nature: 18 000 = 5 min)", low=1)
-    noop_max: int = param(30, "Atari: up to this many random no-ops at the start of an episode", low=0)
     keep_best: bool = param(False, "finish with the network of the best evaluation during training (early "
                             "stopping on the validation episodes; not in the paper)")
     solved_at: float = param(0.0, "end training once an evaluation during training reaches this mean return "
                              "(0: never)", low=0.0)
     update: Literal["eager", "fused"] = param(
-        "eager", "eager: autograd and a torch optimizer; fused: the hand-written MinAtar update "
-        "(milestones.rl.fused, the same mathematics; MinAtar with rmsprop-dm only; see benchmarks/dqn_speed.py)")
+        "eager", "eager: autograd and a torch optimizer; fused: the update written out by hand (milestones.rl.fused, "
+        "the same mathematics; MinAtar and CartPole networks, without --max-grad-norm; see benchmarks/dqn_speed.py)")
     matmul: Literal["float32", "bfloat16"] = param(
         "float32", "the fused update's matrix products in float32, or bfloat16 (parameters stay float32)")
-    minutes: float = param(0.0, "stop after this many minutes of wall time (0: no limit)", low=0.0)
     checkpoint_every: int = param(10_000, "agent steps between checkpoints (resume restarts from the last)", low=1)
 
     def __post_init__(self) -> None:
-        try:
-            envs.kind_of(self.env)
-        except envs.EnvError as e:
-            raise ConfigError(f"--env: {e}") from None
+        super().__post_init__()
         if self.update == "fused" and not fused_applies(self):
-            raise ConfigError(f"--update fused covers MinAtar with --optimizer rmsprop-dm, not {self.env} with "
-                              f"--optimizer {self.optimizer}: use --update eager")
+            raise ConfigError(f"--update fused covers MinAtar and CartPole without --max-grad-norm, not {self.env} "
+                              f"with --max-grad-norm {self.max_grad_norm}: use --update eager")
         if self.replay_start < self.batch_size and self.replay_start > 0:
             raise ConfigError(f"--replay-start ({self.replay_start}) must be ≥ --batch-size ({self.batch_size})")
 
@@ -97,7 +106,7 @@ class DQNConfig(BaseConfig):
 # ---- building the agent and its world -------------------------------------------------------------
 
 def fused_applies(cfg: DQNConfig) -> bool:
-    return envs.kind_of(cfg.env) == "minatar" and cfg.optimizer == "rmsprop-dm"
+    return envs.kind_of(cfg.env) in ("minatar", "cartpole") and cfg.max_grad_norm == 0
 
 
 def uses_fused(cfg: Any) -> bool:
@@ -107,11 +116,16 @@ def uses_fused(cfg: Any) -> bool:
 def make_learner(cfg: DQNConfig, online: QNetwork, target: QNetwork) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """The learner, and what a checkpoint holds of its optimizer: (learner, optimizers, objects)."""
     if uses_fused(cfg):
-        assert isinstance(online, MinAtarQNetwork) and isinstance(target, MinAtarQNetwork)
-        fused = FusedMinAtarLearner(online, target, lr=cfg.lr, loss=cfg.loss, reduction=cfg.reduction,
-                                    double=cfg.double,
-                                    matmul_dtype=torch.bfloat16 if cfg.matmul == "bfloat16" else None)
-        return fused, {}, {"fused_rmsprop": fused}
+        options = dict(optimizer=cfg.optimizer, lr=cfg.lr, adam_eps=cfg.adam_eps, loss=cfg.loss,
+                       reduction=cfg.reduction, double=cfg.double)
+        fused: FusedMinAtarLearner | FusedMLPLearner
+        if isinstance(online, MinAtarQNetwork) and isinstance(target, MinAtarQNetwork):
+            fused = FusedMinAtarLearner(online, target, **options,
+                                        matmul_dtype=torch.bfloat16 if cfg.matmul == "bfloat16" else None)
+        else:
+            assert isinstance(online, MLPQNetwork) and isinstance(target, MLPQNetwork)
+            fused = FusedMLPLearner(online, target, **options)
+        return fused, {}, {"fused_rmsprop" if cfg.optimizer == "rmsprop-dm" else "fused_adam": fused}
     if cfg.optimizer == "adam":  # fused: one kernel for every parameter (the per-tensor loop costs more here)
         optimizer: torch.optim.Optimizer = torch.optim.Adam(online.parameters(), lr=cfg.lr, eps=cfg.adam_eps,
                                                             fused=online.head.weight.device.type in ("cpu", "cuda"))
@@ -244,14 +258,13 @@ def train(cfg: DQNConfig, run: Run) -> dict[str, float]:
     loss = float(extra.get("loss", math.nan))  # the last update's, logged with the next evaluation
     loop = run.loop(state, start if best.solved else cfg.steps, start=start, checkpoint_every=cfg.checkpoint_every,
                     minutes=cfg.minutes, extra=lambda: {"loss": loss})
+    q_online = q_of_one(online, run.device)  # built after the learner: the fused one moves the parameters
     for step in loop:
         eps = epsilon(step - 1, start=cfg.epsilon_start, end=cfg.epsilon_end, decay=cfg.epsilon_decay,
                       replay_start=cfg.replay_start)
-        with torch.no_grad():
-            q = online(torch.as_tensor(np.asarray(world.obs), device=run.device).unsqueeze(0))[0]
-        action = act(q, eps, act_rng)
+        action = act(q_online(world.obs), eps, act_rng)
         obs, reward, terminated, truncated, info = env.step(action)
-        learn_reward = float(np.clip(reward, -1.0, 1.0)) if cfg.reward_clip else float(reward)
+        learn_reward = min(1.0, max(-1.0, float(reward))) if cfg.reward_clip else float(reward)
         memory.add(newest_frame(cfg, obs), first=False, action=action, reward=learn_reward, done=terminated)
         game_over = info.get("game_over", terminated or truncated)
         episodes.step(float(info.get("game_reward", reward)), ended=bool(game_over))
@@ -291,7 +304,7 @@ def evaluate_agent(cfg: Any, online: QNetwork, episodes: int, device: torch.devi
     env = make_env(cfg, seed, training=False)
     was = online.training
     online.eval()
-    scores = play(online, env, episodes, cfg.eval_epsilon, seed, device, on_step)
+    scores = play(q_of_one(online, device), env, episodes, cfg.eval_epsilon, seed, on_step)
     online.train(was)
     return scores
 
@@ -350,7 +363,8 @@ def explain(cfg: Any, run: Run, options: dict[str, str]) -> list[Any]:
     kind = envs.kind_of(cfg.env)
 
     def record(obs, q_values, action) -> None:
-        _, h = online(torch.as_tensor(np.asarray(obs), device=run.device).unsqueeze(0), hidden=True)
+        with torch.no_grad():
+            _, h = online(torch.as_tensor(np.asarray(obs), device=run.device).unsqueeze(0), hidden=True)
         hidden.append(h[0].cpu().numpy())
         values.append(float(q_values.max()))
         frames.append(frame_image(cfg, obs) if kind != "cartpole" else np.zeros((1, 1), np.uint8))
@@ -359,7 +373,7 @@ def explain(cfg: Any, run: Run, options: dict[str, str]) -> list[Any]:
     for k in range(episodes):
         before = len(frames)
         env = make_env(cfg, TEST_SEED + k, training=False)
-        scores += play(online, env, 1, cfg.eval_epsilon, TEST_SEED + k, run.device, record)
+        scores += play(q_of_one(online, run.device), env, 1, cfg.eval_epsilon, TEST_SEED + k, record)
         if k == 0:
             first_episode = frames[before:]
     keep = np.random.default_rng(0).permutation(len(hidden))[:points]
@@ -414,7 +428,7 @@ MINATAR_PAPER = {"Asterix": 17.0, "Breakout": 10.0, "Freeway": 50.0, "Seaquest":
 CARTPOLE = DQNConfig(env="CartPole-v1", steps=200_000, replay_size=10_000, replay_start=1_000, batch_size=128,
                      optimizer="adam", lr=2.5e-4, adam_eps=1e-8, loss="l2", reduction="mean", target_update=500,
                      train_every=4, epsilon_end=0.05, epsilon_decay=25_000, eval_every=5_000, eval_episodes=10,
-                     final_episodes=30, eval_epsilon=0.0, keep_best=True, solved_at=500.0,
+                     final_episodes=30, eval_epsilon=0.0, keep_best=True, solved_at=500.0, update="fused",
                      checkpoint_every=10_000)
 MINATAR_CONFIG = dict(steps=5_000_000, replay_size=100_000, replay_start=5_000, batch_size=32, lr=2.5e-4,
                       optimizer="rmsprop-dm", reduction="mean", target_update=1_000, train_every=1,

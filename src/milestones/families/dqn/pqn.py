@@ -20,9 +20,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from milestones.config import BaseConfig, ConfigError, param
+from milestones.config import ConfigError, param
 from milestones.families.dqn.experiments import (
     VALID_SEED,
+    AgentConfig,
     Episodes,
     architecture,
     draw_figures,
@@ -39,7 +40,7 @@ from milestones.state import State
 
 
 @dataclasses.dataclass(frozen=True)
-class PQNConfig(BaseConfig):
+class PQNConfig(AgentConfig):
     env: str = param("MinAtar/Breakout-v1", "environment: CartPole-v1, MinAtar/<Game>-v1 or ALE/<Game>-v5")
     steps: int = param(10_000_000, "environment steps in all (each round: envs × rollout)", low=1)
     envs: int = param(128, "environments stepped side by side", low=1)
@@ -57,22 +58,11 @@ class PQNConfig(BaseConfig):
     epsilon_fraction: float = param(0.1, "fraction of the steps over which ε falls", low=0.0, high=1.0,
                                     low_open=True)
     layer_norm: bool = param(True, "LayerNorm before each hidden ReLU (PQN relies on it)")
-    hidden: int = param(0, "MLP widths for CartPole: 0 is 120-84; else two layers of this width", low=0)
-    reward_clip: bool = param(True, "clip rewards to [−1, 1] for learning (scores stay unclipped)")
     eval_every: int = param(500_000, "environment steps between evaluations (at the round's end)", low=1)
-    eval_episodes: int = param(10, "episodes per evaluation during training", low=1)
-    final_episodes: int = param(30, "episodes of the final evaluation (Nature: 30)", low=1)
-    eval_epsilon: float = param(0.05, "ε while evaluating (Nature: 0.05)", low=0.0, high=1.0)
-    eval_max_frames: int = param(18_000, "Atari: frames per evaluation episode (Nature: 18 000 = 5 min)", low=1)
-    noop_max: int = param(30, "Atari: up to this many random no-ops at the start of an episode", low=0)
-    minutes: float = param(0.0, "stop after this many minutes of wall time (0: no limit)", low=0.0)
     checkpoint_every: int = param(20, "rounds between checkpoints (resume restarts from the last)", low=1)
 
     def __post_init__(self) -> None:
-        try:
-            envs.kind_of(self.env)
-        except envs.EnvError as e:
-            raise ConfigError(f"--env: {e}") from None
+        super().__post_init__()
         if (self.envs * self.rollout) % self.minibatches:
             raise ConfigError(f"--envs × --rollout ({self.envs} × {self.rollout}) must divide by --minibatches "
                               f"({self.minibatches})")
