@@ -1,0 +1,86 @@
+"""The policy-value network and its evaluator: shapes and heads as AlphaGo Zero's; the loss equals
+its equation (1) written out in float64; a position's output does not depend on the batch it is
+evaluated in; a small network fits a few positions' targets (the loss falls near its floor, the
+entropy of the targets); the search runs on it."""
+import numpy as np
+import pytest
+import torch
+
+from milestones.games import Connect4, TicTacToe
+from milestones.nn.policy_value import SIZES, NetworkEvaluator, PolicyValueNet, alphazero_loss
+from milestones.search import Node, SearchConfig, search, visit_counts
+
+
+def net_for(game, seed=0):
+    torch.manual_seed(seed)
+    blocks, filters, hidden = SIZES[game.name]
+    return PolicyValueNet(game.planes_shape, game.num_moves, blocks, filters, hidden)
+
+
+def test_shapes_and_ranges():
+    for game in (TicTacToe(), Connect4()):
+        net = net_for(game)
+        logits, value = net(torch.randn(5, *game.planes_shape))
+        assert logits.shape == (5, game.num_moves) and value.shape == (5,)
+        assert value.abs().max() <= 1
+    with pytest.raises(ValueError, match="sizes must be positive"):
+        PolicyValueNet((2, 3, 3), 9, filters=0)
+
+
+def test_the_loss_is_equation_one():
+    g = torch.Generator().manual_seed(0)
+    logits, value = torch.randn(4, 7, generator=g, dtype=torch.float64), torch.rand(4, generator=g,
+                                                                                    dtype=torch.float64) * 2 - 1
+    pi = torch.rand(4, 7, generator=g, dtype=torch.float64)
+    pi = pi / pi.sum(1, keepdim=True)
+    z = torch.tensor([1.0, -1.0, 0.0, 1.0], dtype=torch.float64)
+    v_loss, p_loss, total = alphazero_loss(logits, value, pi, z)
+    expected_v = sum((z[i] - value[i]) ** 2 for i in range(4)) / 4
+    expected_p = 0.0
+    for i in range(4):
+        log_p = [logits[i, a] - torch.log(torch.exp(logits[i]).sum()) for a in range(7)]
+        expected_p += -sum(pi[i, a] * log_p[a] for a in range(7)) / 4
+    assert v_loss.item() == pytest.approx(expected_v.item(), abs=1e-12)
+    assert p_loss.item() == pytest.approx(float(expected_p), abs=1e-12)
+    assert total.item() == pytest.approx(v_loss.item() + p_loss.item(), abs=1e-12)
+
+
+def test_outputs_do_not_depend_on_the_batch():
+    game = Connect4()
+    net = net_for(game)
+    net.train()
+    net(torch.randn(16, *game.planes_shape))  # BatchNorm's running statistics move away from their start
+    evaluate = NetworkEvaluator(net)
+    positions = [game.from_moves(m) for m in ([], [3], [3, 3, 4], [0, 1, 2, 3, 4])]
+    priors, values = evaluate(positions)
+    assert net.training  # the evaluator restores the mode it found
+    for k, p in enumerate(positions):
+        one_p, one_v = evaluate([p])
+        np.testing.assert_allclose(one_p[0], priors[k], rtol=0, atol=1e-6)
+        assert one_v[0] == pytest.approx(values[k], abs=1e-6)
+    np.testing.assert_allclose(priors.sum(1), 1.0, atol=1e-9)
+
+
+def test_a_small_network_fits_a_few_targets():
+    game = TicTacToe()
+    net = net_for(game)
+    rng = np.random.default_rng(0)
+    positions = [game.from_moves(list(rng.permutation(9)[:k])) for k in (0, 1, 2, 3, 4, 5)]
+    planes = torch.from_numpy(np.stack([p.planes() for p in positions]))
+    pi = torch.from_numpy(rng.dirichlet(np.ones(9), size=len(positions))).float()
+    z = torch.tensor([0.0, 1.0, -1.0, 0.5, -0.5, 1.0])
+    floor = float(-(pi * pi.log()).sum(1).mean())  # the policy loss's minimum: the targets' entropy
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    for _ in range(150):
+        v_loss, p_loss, total = alphazero_loss(*net(planes), pi, z)
+        opt.zero_grad()
+        total.backward()
+        opt.step()
+    assert v_loss.item() < 0.01 and p_loss.item() < floor + 0.02
+
+
+def test_search_runs_on_the_network():
+    game = Connect4()
+    root = Node(game.from_moves([3, 3]))
+    search([root], NetworkEvaluator(net_for(game)), SearchConfig(simulations=30))
+    assert visit_counts(root).sum() == 30

@@ -1,0 +1,77 @@
+"""Self-play records replayed move by move: every move legal, every example's planes those of the
+position it was taken in, π the search's visit distribution (zero on illegal moves), z the final
+outcome seen from that position's player; the games' searches share evaluator calls; with perfect
+values (tic-tac-toe solved) greedy self-play draws; augmentation moves planes and π together."""
+import functools
+
+import numpy as np
+
+from milestones.games import Connect4, TicTacToe
+from milestones.search import SearchConfig
+from milestones.search.selfplay import Example, augment, play_games
+
+
+def uniform_counting(num_moves, calls):
+    def evaluate(positions):
+        calls.append(len(positions))
+        return np.ones((len(positions), num_moves)), np.zeros(len(positions))
+    return evaluate
+
+
+def test_records_replay_to_their_outcomes():
+    for game in (TicTacToe(), Connect4()):
+        calls = []
+        records = play_games(game, uniform_counting(game.num_moves, calls), SearchConfig(simulations=16), games=6,
+                             rng=np.random.default_rng(0), temperature_moves=4)
+        assert len(records) == 6 and max(calls) == 6  # the six games' leaves in one call
+        for record in records:
+            p = game.initial()
+            assert len(record.examples) == len(record.moves)
+            for move, example in zip(record.moves, record.examples):
+                np.testing.assert_array_equal(example.planes, p.planes())
+                legal = np.zeros(game.num_moves, bool)
+                legal[p.legal_moves()] = True
+                assert abs(example.pi.sum() - 1) < 1e-12
+                assert (example.pi[~legal] == 0).all()
+                assert example.z == (record.outcome if p.to_play == 0 else -record.outcome)
+                p = p.play(move)
+            assert p.is_terminal()
+            assert record.outcome == (p.terminal_value() if p.to_play == 0 else -p.terminal_value())
+
+
+@functools.lru_cache(maxsize=None)
+def _solve(position):
+    if position.is_terminal():
+        return position.terminal_value()
+    return max(-_solve(position.play(m)) for m in position.legal_moves())
+
+
+def test_perfect_values_make_greedy_self_play_draw():
+    game = TicTacToe()
+
+    def perfect(positions):  # uniform priors, the exact minimax value
+        return np.ones((len(positions), 9)), np.array([_solve(p) for p in positions])
+    records = play_games(game, perfect, SearchConfig(simulations=60), games=4, rng=np.random.default_rng(1),
+                         temperature_moves=0)
+    assert [r.outcome for r in records] == [0.0] * 4
+
+
+def test_augmentation_moves_planes_and_policy_together():
+    game = TicTacToe()
+    p = game.from_moves([0, 4, 1])  # X on 0 and 1, O on 4; O to move and must take 2
+    pi = np.zeros(9)
+    pi[2] = 1.0
+    images = augment(game, Example(p.planes(), pi, -0.5))
+    assert len(images) == 8 and all(e.z == -0.5 for e in images)
+    np.testing.assert_array_equal(images[0].planes, p.planes())
+    for image in images:  # the move to block is where the image's two X stones leave their gap
+        threat = image.planes[1].reshape(-1)
+        target = int(np.argmax(image.pi))
+        lines = [(0, 1, 2), (3, 4, 5), (6, 7, 8), (0, 3, 6), (1, 4, 7), (2, 5, 8), (0, 4, 8), (2, 4, 6)]
+        assert any(target in line and sum(threat[c] for c in line) == 2 for line in lines)
+    c4 = Connect4()
+    q = c4.from_moves([0, 0, 1])
+    pi7 = np.arange(7) / 21
+    mirrored = augment(c4, Example(q.planes(), pi7, 1.0))[1]
+    np.testing.assert_array_equal(mirrored.planes, c4.from_moves([6, 6, 5]).planes())
+    np.testing.assert_array_equal(mirrored.pi, pi7[::-1])
