@@ -10,4 +10,5 @@ BUILTIN = (
     "milestones.families.gan",
     "milestones.families.memory",
     "milestones.families.dqn",
+    "milestones.families.alphazero",
 )

@@ -1,0 +1,241 @@
+"""AlphaZero (Silver et al. 2018) on tic-tac-toe and Connect Four, measured against perfect play.
+
+Each iteration plays `games` self-play games side by side (`milestones.search.selfplay`), adds
+them to the replay window and takes `train_steps` minibatch steps on AlphaGo Zero's loss
+(`milestones.search.training`); a checkpoint after every iteration holds the network, the
+optimizer, the replay window and the generator, so a killed run replays at most the iteration it
+was in and ends with the network of a run straight through.
+
+Evaluation against perfect play, every `eval_every` iterations and at the end:
+- tic-tac-toe: the share of the 4 520 positions where a player is to move (every reachable one)
+  at which the network's move (the most likely under its policy; "policy") or the move of a search
+  with it ("search") loses value against exhaustive minimax; and the worst result of the search
+  player against a minimax opponent that may take any of its optimal moves, as first and as second
+  player (0: never loses, on every line);
+- Connect Four: on each of Pons' six test sets (`milestones.games.pons`), the share of positions
+  where the move loses value (win → draw or loss, draw → loss), for the policy and for the search;
+  `eval_positions` per set during training, all 1 000 at the end.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from milestones.config import BaseConfig, ConfigError, param
+from milestones.data import dataset_path
+from milestones.family import Experiment, Reference
+from milestones.games import Connect4, TicTacToe
+from milestones.games.game import Game, Position
+from milestones.games.pons import SETS, load_set, set_path
+from milestones.nn.policy_value import SIZES, NetworkEvaluator, PolicyValueNet
+from milestones.runs import Run
+from milestones.search.mcts import Node, SearchConfig, choose_move, search
+from milestones.search.training import Replay, TrainerConfig, train_iteration
+from milestones.seeding import seed_everything
+from milestones.state import State
+
+GAMES: dict[str, type] = {"tictactoe": TicTacToe, "connect4": Connect4}
+
+
+@dataclasses.dataclass(frozen=True)
+class AlphaZeroConfig(BaseConfig):
+    game: Literal["tictactoe", "connect4"] = param("tictactoe", "the game")
+    iterations: int = param(30, "training iterations (self-play, then training steps)", low=1)
+    games: int = param(64, "self-play games per iteration, played side by side", low=1)
+    simulations: int = param(50, "search simulations per self-play move", low=1)
+    c_puct: float = param(1.25, "PUCT's exploration weight", low=0.0)
+    dirichlet_alpha: float = param(0.3, "root noise Dir(α) in self-play", low=0.0, low_open=True)
+    dirichlet_fraction: float = param(0.25, "share ε of the root priors replaced by noise in self-play",
+                                      low=0.0, high=1.0)
+    temperature_moves: int = param(4, "self-play moves drawn ∝ visits before the most visited is taken", low=0)
+    window_games: int = param(1_000, "the replay holds the last this many games", low=1)
+    batch_size: int = param(128, "examples per training step", low=1)
+    train_steps: int = param(100, "training steps per iteration", low=1)
+    lr: float = param(1e-3, "Adam's learning rate", low=0.0, high=1.0, low_open=True)
+    weight_decay: float = param(1e-4, "the loss's c‖θ‖² as weight decay", low=0.0)
+    blocks: int = param(0, "residual blocks (0: the game's size in milestones.nn.policy_value.SIZES)", low=0)
+    filters: int = param(0, "filters per convolution (0: the game's size)", low=0)
+    eval_every: int = param(5, "iterations between evaluations", low=1)
+    eval_simulations: int = param(50, "simulations per move of the evaluated search player (no noise)", low=1)
+    eval_positions: int = param(200, "Connect Four: Pons positions per set in evaluations during training "
+                                     "(the final one uses all 1 000)", low=1)
+    minutes: float = param(0.0, "stop after this many minutes of wall time (0: no limit)", low=0.0)
+    checkpoint_every: int = param(1, "iterations between checkpoints", low=1)
+
+    def __post_init__(self) -> None:
+        if self.game not in GAMES:
+            raise ConfigError(f"--game: expected one of {', '.join(GAMES)}, got {self.game!r}")
+
+
+def make_game(cfg: AlphaZeroConfig) -> Game:
+    return GAMES[cfg.game]()
+
+
+def make_network(cfg: AlphaZeroConfig, game: Game) -> PolicyValueNet:
+    blocks, filters, hidden = SIZES[cfg.game]
+    return PolicyValueNet(game.planes_shape, game.num_moves, cfg.blocks or blocks, cfg.filters or filters, hidden)
+
+
+def trainer_config(cfg: AlphaZeroConfig) -> TrainerConfig:
+    return TrainerConfig(games_per_iteration=cfg.games, temperature_moves=cfg.temperature_moves,
+                         search=SearchConfig(simulations=cfg.simulations, c_puct=cfg.c_puct,
+                                             dirichlet_alpha=cfg.dirichlet_alpha,
+                                             dirichlet_fraction=cfg.dirichlet_fraction),
+                         window_games=cfg.window_games, batch_size=cfg.batch_size, train_steps=cfg.train_steps)
+
+
+def architecture(cfg: AlphaZeroConfig) -> dict[str, Any]:
+    blocks, filters, _ = SIZES[cfg.game]
+    return {"game": cfg.game, "blocks": cfg.blocks or blocks, "filters": cfg.filters or filters}
+
+
+def train(cfg: AlphaZeroConfig, run: Run) -> dict[str, float]:
+    seed_everything(cfg.seed)
+    game = make_game(cfg)
+    net = make_network(cfg, game).to(run.device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    trainer = trainer_config(cfg)
+    replay, rng = Replay(game, cfg.window_games), np.random.default_rng([cfg.seed, 1])
+    state = State(architecture(cfg), modules={"net": net}, optimizers={"opt": optimizer},
+                  generators={"rng": rng}, objects={"replay": replay})
+    start, _ = run.resume(state)
+    loop = run.loop(state, cfg.iterations, start=start, checkpoint_every=cfg.checkpoint_every, minutes=cfg.minutes)
+    for iteration in loop:
+        stats = train_iteration(game, net, optimizer, replay, trainer, rng)
+        row: dict[str, float] = dict(stats, games_played=float(replay.games_seen))
+        if iteration % cfg.eval_every == 0 or loop.last:
+            row |= evaluate_net(cfg, game, net, run.device, final=False)
+        run.log(iteration, **row)
+        loop.postfix(loss=f"{stats['value_loss'] + stats['policy_loss']:.3f}")
+    return evaluate_net(cfg, game, net, run.device, final=True)
+
+
+def evaluate(cfg: AlphaZeroConfig, run: Run) -> dict[str, float]:
+    game = make_game(cfg)
+    net = make_network(cfg, game).to(run.device)
+    loaded = run.load(State(architecture(cfg), modules={"net": net}))
+    if loaded is None:
+        raise FileNotFoundError(f"{run.dir} has no checkpoint to evaluate")
+    return evaluate_net(cfg, game, net, run.device, final=True) | {"iteration": float(loaded.step)}
+
+
+# ---- evaluation against perfect play ----------------------------------------------------------------
+
+def evaluate_net(cfg: AlphaZeroConfig, game: Game, net: PolicyValueNet, device: torch.device,
+                 final: bool) -> dict[str, float]:
+    evaluator = NetworkEvaluator(net, device)
+    search_cfg = SearchConfig(simulations=cfg.eval_simulations, c_puct=cfg.c_puct)
+    if cfg.game == "tictactoe":
+        return tictactoe_errors(game, evaluator, search_cfg)
+    return pons_errors(evaluator, search_cfg, None if final else cfg.eval_positions)
+
+
+def policy_moves(evaluator: NetworkEvaluator, positions: list[Position]) -> list[int]:
+    """The most likely legal move of the network's policy at each position."""
+    priors, _ = evaluator(positions)
+    moves = []
+    for p, prior in zip(positions, priors):
+        legal = p.legal_moves()
+        moves.append(legal[int(np.argmax(prior[legal]))])
+    return moves
+
+
+def search_moves(evaluator: NetworkEvaluator, positions: list[Position], cfg: SearchConfig) -> list[int]:
+    """The most visited move of a search from each position (all searched side by side)."""
+    roots = [Node(p) for p in positions]
+    search(roots, evaluator, cfg)
+    return [choose_move(r, 0) for r in roots]
+
+
+@functools.lru_cache(maxsize=None)
+def _solve_tictactoe(position: Position) -> float:
+    if position.is_terminal():
+        return position.terminal_value()
+    return max(-_solve_tictactoe(position.play(m)) for m in position.legal_moves())
+
+
+def _tictactoe_positions() -> list[Position]:
+    seen: dict[tuple, Position] = {}
+    stack = [TicTacToe().initial()]
+    while stack:
+        p = stack.pop()
+        if p.key() not in seen:
+            seen[p.key()] = p
+            stack.extend(p.play(m) for m in p.legal_moves())
+    return sorted((p for p in seen.values() if not p.is_terminal()), key=lambda p: p.key())
+
+
+def tictactoe_errors(game: Game, evaluator: NetworkEvaluator, cfg: SearchConfig) -> dict[str, float]:
+    positions = _tictactoe_positions()
+    searched = dict(zip((p.key() for p in positions), search_moves(evaluator, positions, cfg)))
+
+    def loses(p: Position, move: int) -> bool:
+        return -_solve_tictactoe(p.play(move)) < _solve_tictactoe(p)
+
+    def worst(p: Position, me: int) -> float:
+        """The search player's worst result over every optimal line of a minimax opponent."""
+        if p.is_terminal():
+            return p.terminal_value() if p.to_play == me else -p.terminal_value()
+        if p.to_play == me:
+            return worst(p.play(searched[p.key()]), me)
+        best = _solve_tictactoe(p)
+        return min(worst(p.play(m), me) for m in p.legal_moves() if -_solve_tictactoe(p.play(m)) == best)
+
+    policy = policy_moves(evaluator, positions)
+    return {"policy_error": float(np.mean([loses(p, m) for p, m in zip(positions, policy)])),
+            "search_error": float(np.mean([loses(p, searched[p.key()]) for p in positions])),
+            "vs_minimax_first": worst(game.initial(), 0), "vs_minimax_second": worst(game.initial(), 1)}
+
+
+def pons_errors(evaluator: NetworkEvaluator, cfg: SearchConfig, per_set: int | None) -> dict[str, float]:
+    """Per set: the share of positions where the policy's and the search's moves lose value."""
+    folder = dataset_path("connect4", files=tuple(f"Test_{s}.moves.txt" for s in SETS))
+    out: dict[str, float] = {}
+    for name in SETS:
+        entries = load_set(set_path(folder, name))[:per_set]
+        positions = [e.position() for e in entries]
+        policy = policy_moves(evaluator, positions)
+        searched = search_moves(evaluator, positions, cfg)
+        out[f"policy_error_{name}"] = float(np.mean([e.loses_value(m) for e, m in zip(entries, policy)]))
+        out[f"search_error_{name}"] = float(np.mean([e.loses_value(m) for e, m in zip(entries, searched)]))
+    out["search_error_mean"] = float(np.mean([out[f"search_error_{name}"] for name in SETS]))
+    return out
+
+
+# ---- the experiments -----------------------------------------------------------------------------------
+
+ALPHAZERO = "Silver et al. 2018, A general reinforcement learning algorithm that masters chess, shogi and Go " \
+            "through self-play, Science 362"
+DEVIATIONS = (
+    "Adam (lr 1e-3, weight decay 1e-4) instead of SGD with momentum and a stepped learning rate; a replay "
+    "window of the last games instead of the last 500 000; a small ResNet (milestones.nn.policy_value.SIZES).",
+    "Unvisited edges take the parent's value (Minigo's choice; AlphaZero's pseudocode uses 0).",
+)
+
+EXPERIMENTS = (
+    Experiment(
+        name="alphazero/tictactoe", summary="AlphaZero on tic-tac-toe, measured against minimax",
+        config=AlphaZeroConfig(game="tictactoe", iterations=20, games=64, simulations=25, train_steps=50,
+                               batch_size=64, window_games=500, eval_every=5, eval_simulations=25),
+        train=train, evaluate=evaluate, metric="search_error", goal="min", citation=ALPHAZERO,
+        references=(Reference("search_error", 0.0, "tic-tac-toe solved by exhaustive minimax",
+                              "perfect play: no move loses value"),),
+        deviations=DEVIATIONS, curve=("step", "search_error"),
+        budgets={"quick": {"iterations": 2, "games": 8, "simulations": 8, "train_steps": 5, "eval_every": 1,
+                           "eval_simulations": 8}, "full": {}}),
+    Experiment(
+        name="alphazero/connect4", summary="AlphaZero on Connect Four, measured on Pons' six test sets",
+        config=AlphaZeroConfig(game="connect4", iterations=100, games=128, simulations=50, train_steps=200,
+                               batch_size=256, window_games=2_000, eval_every=10, eval_simulations=100,
+                               dirichlet_alpha=1.0),
+        train=train, evaluate=evaluate, metric="search_error_L1_R3", goal="min", citation=ALPHAZERO,
+        references=(Reference("search_error_L1_R3", 0.07, "AlphaZero.jl, Connect Four, after 15 iterations "
+                              "(read off its plot)", "Begin-Hard error rate", verified=False),),
+        deviations=DEVIATIONS, curve=("step", "search_error_mean"),
+        budgets={"quick": {"iterations": 2, "games": 8, "simulations": 8, "train_steps": 5, "eval_every": 1,
+                           "eval_simulations": 8, "eval_positions": 10}, "full": {}}),
+)

@@ -1,0 +1,81 @@
+"""The AlphaZero family end to end on tiny budgets: a run killed with SIGKILL and resumed ends with the
+metrics and logged rows of one run straight through; `evaluate` on a run gives its final metrics;
+the tic-tac-toe scores are those of perfect play for a perfect player and of no play otherwise;
+bad options are clear errors."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from milestones.families.alphazero.experiments import _solve_tictactoe, tictactoe_errors
+from milestones.games import TicTacToe
+from milestones.search import SearchConfig
+from tests.killing import assert_same_run, kill_after_checkpoint, milestones
+
+TINY = ["train", "alphazero/tictactoe", "--iterations", "5", "--games", "4", "--simulations", "6",
+        "--train-steps", "3", "--batch-size", "16", "--eval-every", "100", "--eval-simulations", "2"]
+
+
+@pytest.fixture(scope="module")
+def env():
+    return dict(os.environ, OMP_NUM_THREADS="1")
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory, env):
+    run_dir = tmp_path_factory.mktemp("straight") / "run"
+    done = milestones([*TINY, "--run-dir", str(run_dir)], env)
+    assert done.returncode == 0, done.stderr
+    return run_dir
+
+
+def test_a_killed_run_resumes_to_the_same_network(straight, env, tmp_path):
+    run_dir = tmp_path / "run"
+    killed_at = kill_after_checkpoint(TINY, env, run_dir, at_least=2)
+    assert 2 <= killed_at < 5
+    resumed = milestones(["train", "--resume", str(run_dir)], env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same_run(run_dir, straight)
+
+
+def test_evaluate_gives_the_final_metrics(straight, env):
+    done = milestones(["evaluate", str(straight)], env)
+    assert done.returncode == 0, done.stderr
+    final = json.loads((straight / "result.json").read_text())["metrics"]
+    again = json.loads(done.stdout)
+    assert {k: again[k] for k in final} == final and again["iteration"] == 5
+
+
+def test_tictactoe_scores_of_a_perfect_and_of_a_blind_player():
+    game = TicTacToe()
+
+    def perfect(positions):  # all its prior on the optimal moves, the exact value
+        priors = np.zeros((len(positions), 9))
+        for k, p in enumerate(positions):
+            best = _solve_tictactoe(p)
+            for m in p.legal_moves():
+                priors[k, m] = 1.0 if -_solve_tictactoe(p.play(m)) == best else 1e-6
+        return priors, np.array([_solve_tictactoe(p) for p in positions])
+
+    assert tictactoe_errors(game, perfect, SearchConfig(simulations=4)) == {
+        "policy_error": 0.0, "search_error": 0.0, "vs_minimax_first": 0.0, "vs_minimax_second": 0.0}
+
+    def first_legal(positions):  # always the lowest free cell, valued 0
+        priors = np.zeros((len(positions), 9))
+        for k, p in enumerate(positions):
+            priors[k, p.legal_moves()[0]] = 1.0
+        return priors, np.zeros(len(positions))
+
+    blind = tictactoe_errors(game, first_legal, SearchConfig(simulations=1))
+    assert blind["vs_minimax_first"] == -1.0 and blind["vs_minimax_second"] == -1.0
+    assert 0.2 < blind["policy_error"] < 0.8
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "alphazero/tictactoe", "--game", "chess"], "--game: expected one of tictactoe, connect4"),
+    (["train", "alphazero/connect4", "--simulations", "0"], "--simulations"),
+])
+def test_bad_options_are_clear_errors(env, args, message):
+    done = milestones(args, env, timeout=120)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
