@@ -1,7 +1,8 @@
 """The AlphaZero family end to end on tiny budgets: a run killed with SIGKILL and resumed ends with the
 metrics and logged rows of one run straight through; `evaluate` on a run gives its final metrics;
 the tic-tac-toe scores are those of perfect play for a perfect player and of no play otherwise;
-bad options are clear errors."""
+`milestones play` takes a game typed in, refusing garbled and illegal moves; bad options are clear
+errors."""
 import json
 import os
 
@@ -79,3 +80,22 @@ def test_tictactoe_scores_of_a_perfect_and_of_a_blind_player():
 def test_bad_options_are_clear_errors(env, args, message):
     done = milestones(args, env, timeout=120)
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_play_in_the_terminal(straight, env):
+    """A game typed in: garbage, an out-of-range number and a taken cell are refused and asked again."""
+    import subprocess
+    import sys
+    typed = "hello\n12\n5\n5\n1\n2\n3\n4\n6\n7\n8\n9\n"
+    done = subprocess.run([sys.executable, "-m", "milestones", "play", str(straight), "--simulations", "10"],
+                          input=typed, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "'hello' is not a move: expected a cell 1-9, row by row" in out
+    assert "'12' is not a move" in out
+    assert "5 is not legal here: cell 4 is taken" in out
+    assert out.count("agent plays") >= 3
+    assert any(end in out for end in ("draw", "you win", "the agent wins", "game left unfinished"))
+    wrong = subprocess.run([sys.executable, "-m", "milestones", "play", str(straight), "--simulations", "0"],
+                           input="", env=env, capture_output=True, text=True, timeout=120)
+    assert wrong.returncode == 2 and "--simulations must be ≥ 1" in wrong.stderr

@@ -199,3 +199,21 @@ def test_malformed_pons_lines_are_refused(tmp_path):
     bad.write_text("1212121 1,2,3,4,5,6,7\n")  # the first player has won
     with pytest.raises(GameError, match="already over"):
         load_set(bad)
+
+
+def test_the_pons_download_fetches_checks_and_renames(pons, tmp_path):
+    """`milestones download connect4` against a local mirror that serves the files under their
+    source's names (Test_<set>.txt)."""
+    import shutil
+    import subprocess
+    import sys
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    for name in SETS:
+        shutil.copy(pons / f"Test_{name}.moves.txt", mirror / f"Test_{name}.txt")
+    cmd = [sys.executable, "-m", "milestones", "download", "connect4", "--data-dir", str(tmp_path / "data"),
+           "--url", mirror.as_uri()]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.count("downloaded, MD5 checked") == 6
+    assert len(load_set(set_path(tmp_path / "data" / "connect4", "L1_R3"))) == 1000

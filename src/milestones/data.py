@@ -62,10 +62,12 @@ def download(name: str, option: str | Path | None = None, *, base_url: str | Non
 
 
 def download_files(name: str, files: Mapping[str, str], url: str, source: str, option: str | Path | None = None,
-                   *, base_url: str | None = None, log: Callable[[str], object] = print) -> Path:
+                   *, base_url: str | None = None, log: Callable[[str], object] = print,
+                   remote: Mapping[str, str] | None = None) -> Path:
     """Fetch each of `files` (file name -> MD5) from `url` (or a mirror's `base_url`) into
-    DATA_DIR/name/, skipping files already there with the right MD5. Each file is written to a
-    temporary name, checked, then renamed: a failed download leaves nothing."""
+    DATA_DIR/name/, skipping files already there with the right MD5. `remote` maps a file's name
+    here to its name at the source where they differ. Each file is written to a temporary name,
+    checked, then renamed: a failed download leaves nothing."""
     folder = data_dir(option) / name
     folder.mkdir(parents=True, exist_ok=True)
     for file, expected in files.items():
@@ -73,7 +75,7 @@ def download_files(name: str, files: Mapping[str, str], url: str, source: str, o
         if target.exists() and md5(target) == expected:
             log(f"{target}: already here")
             continue
-        address = (base_url or url).rstrip("/") + "/" + file
+        address = (base_url or url).rstrip("/") + "/" + (remote or {}).get(file, file)
         tmp = target.with_name(f".{file}.part")
         try:
             fetch(address, tmp)

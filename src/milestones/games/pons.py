@@ -12,12 +12,25 @@ L1_R2 Begin-Medium, L1_R3 Begin-Hard; files `Test_<set>.moves.txt` in the data f
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from milestones.data import download_files
 from milestones.games.connect4 import WIDTH, Connect4, Connect4Position
 from milestones.games.game import GameError
 
+# where the per-move files come from (SOURCE.txt of the shared data): alpha-zero-general's fork by
+# domenlusina, tests/Test_<set>.txt at one commit, kept here as Test_<set>.moves.txt
+PONS_URL = ("https://raw.githubusercontent.com/domenlusina/alpha-zero-general/"
+            "6ca638eb3fdfe2477f7dc5fde69238ca619eaddc/tests")
+PONS_SOURCE = "github.com/domenlusina/alpha-zero-general (MIT), derived from Pascal Pons' test sets"
+PONS_MD5 = {"Test_L1_R1.moves.txt": "b109aebc775f330259be1f1d31b318db",
+            "Test_L1_R2.moves.txt": "e4261c853e2a7f919f193be49a9c95b1",
+            "Test_L1_R3.moves.txt": "6dd5b160ac8a8a57b4d15470b9375fcd",
+            "Test_L2_R1.moves.txt": "1f1c718b05363acaf3446b031af9d714",
+            "Test_L2_R2.moves.txt": "c6aeb9a7c76d62580cdd295c7b563a6f",
+            "Test_L3_R1.moves.txt": "ae1da863ed4c3d3a49b71895e74c20ec"}
 SETS = {"L3_R1": "End-Easy", "L2_R1": "Middle-Easy", "L2_R2": "Middle-Medium", "L1_R1": "Begin-Easy",
         "L1_R2": "Begin-Medium", "L1_R3": "Begin-Hard"}
 FULL = 43
@@ -106,3 +119,11 @@ def set_path(data: Path, name: str) -> Path:
     if name not in SETS:
         raise KeyError(f"unknown Pons set {name!r}; the sets are {', '.join(f'{k} ({v})' for k, v in SETS.items())}")
     return data / f"Test_{name}.moves.txt"
+
+
+def download(option: str | Path | None = None, *, base_url: str | None = None,
+             log: Callable[[str], object] = print) -> Path:
+    """The six files into DATA_DIR/connect4/, MD5-checked (the MD5s of the copies these were checked
+    against; a mirror serves them under their source names, Test_<set>.txt)."""
+    return download_files("connect4", PONS_MD5, PONS_URL, PONS_SOURCE, option, base_url=base_url, log=log,
+                          remote={f: f.replace(".moves.txt", ".txt") for f in PONS_MD5})
