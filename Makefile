@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/gan_speed.py
 	$(PY) benchmarks/memory_speed.py
 	$(PY) benchmarks/dqn_speed.py
+	$(PY) benchmarks/mcts_speed.py
 
 clean:
 	rm -rf $(VENV) runs report

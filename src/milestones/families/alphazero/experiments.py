@@ -179,7 +179,7 @@ def tictactoe_errors(game: Game, evaluator: NetworkEvaluator, cfg: SearchConfig)
     def worst(p: Position, me: int) -> float:
         """The search player's worst result over every optimal line of a minimax opponent."""
         if p.is_terminal():
-            return p.terminal_value() if p.to_play == me else -p.terminal_value()
+            return (p.terminal_value() if p.to_play == me else -p.terminal_value()) + 0.0  # no −0.0
         if p.to_play == me:
             return worst(p.play(searched[p.key()]), me)
         best = _solve_tictactoe(p)
