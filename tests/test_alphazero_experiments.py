@@ -9,8 +9,9 @@ import os
 import numpy as np
 import pytest
 
-from milestones.families.alphazero.experiments import _solve_tictactoe, tictactoe_errors
+from milestones.families.alphazero.experiments import tictactoe_errors
 from milestones.games import TicTacToe
+from milestones.games.tictactoe import solve
 from milestones.search import SearchConfig
 from tests.killing import assert_same_run, kill_after_checkpoint, milestones
 
@@ -54,10 +55,10 @@ def test_tictactoe_scores_of_a_perfect_and_of_a_blind_player():
     def perfect(positions):  # all its prior on the optimal moves, the exact value
         priors = np.zeros((len(positions), 9))
         for k, p in enumerate(positions):
-            best = _solve_tictactoe(p)
+            best = solve(p)
             for m in p.legal_moves():
-                priors[k, m] = 1.0 if -_solve_tictactoe(p.play(m)) == best else 1e-6
-        return priors, np.array([_solve_tictactoe(p) for p in positions])
+                priors[k, m] = 1.0 if -solve(p.play(m)) == best else 1e-6
+        return priors, np.array([solve(p) for p in positions])
 
     assert tictactoe_errors(game, perfect, SearchConfig(simulations=4)) == {
         "policy_error": 0.0, "search_error": 0.0, "vs_minimax_first": 0.0, "vs_minimax_second": 0.0}

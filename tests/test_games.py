@@ -8,7 +8,7 @@ import functools
 import numpy as np
 import pytest
 
-from milestones.games import Connect4, GameError, TicTacToe
+from milestones.games import Connect4, GameError, TicTacToe, tictactoe
 from milestones.games.pons import SETS, load_set, parse_line, set_path
 from milestones.games.tictactoe import parse
 
@@ -44,6 +44,8 @@ def test_tictactoe_has_the_known_counts_and_is_a_draw():
     game = TicTacToe()
     positions = all_positions(game)
     assert len(positions) == 5478
+    assert [p.key() for p in tictactoe.all_positions()] == sorted(positions)
+    assert all(tictactoe.solve(p) == minimax(p) for p in positions.values())  # the library's solver
     assert sum(p.is_terminal() for p in positions.values()) == 958
     assert count_games(game.initial()) == 255168
     assert minimax(game.initial()) == 0.0

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from milestones.games import Connect4, TicTacToe
-from milestones.games.tictactoe import parse
+from milestones.games.tictactoe import parse, solve
 from milestones.search import Node, SearchConfig, advance, choose_move, search, visit_counts
 from milestones.search.evaluators import RolloutEvaluator, uniform
 
@@ -189,13 +189,6 @@ def test_bad_settings_are_refused():
             SearchConfig(**bad)
 
 
-@functools.lru_cache(maxsize=None)
-def _solve(position):
-    if position.is_terminal():
-        return position.terminal_value()
-    return max(-_solve(position.play(m)) for m in position.legal_moves())
-
-
 def test_search_alone_never_loses_tictactoe_against_minimax():
     """MCTS with random playouts (400 simulations, 2 playouts per leaf, no network) against a minimax
     opponent that may take any of its optimal moves: every line, as first and as second player
@@ -214,7 +207,7 @@ def test_search_alone_never_loses_tictactoe_against_minimax():
             return p.terminal_value() if p.to_play == me else -p.terminal_value()
         if p.to_play == me:
             return worst(p.play(agent(p)), me)
-        best = max(-_solve(p.play(m)) for m in p.legal_moves())
-        return min(worst(p.play(m), me) for m in p.legal_moves() if -_solve(p.play(m)) == best)
+        best = max(-solve(p.play(m)) for m in p.legal_moves())
+        return min(worst(p.play(m), me) for m in p.legal_moves() if -solve(p.play(m)) == best)
 
     assert worst(game.initial(), 0) == 0.0 and worst(game.initial(), 1) == 0.0

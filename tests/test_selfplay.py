@@ -2,11 +2,11 @@
 position it was taken in, π the search's visit distribution (zero on illegal moves), z the final
 outcome seen from that position's player; the games' searches share evaluator calls; with perfect
 values (tic-tac-toe solved) greedy self-play draws; augmentation moves planes and π together."""
-import functools
 
 import numpy as np
 
 from milestones.games import Connect4, TicTacToe
+from milestones.games.tictactoe import solve
 from milestones.search import SearchConfig
 from milestones.search.selfplay import Example, augment, play_games
 
@@ -39,18 +39,11 @@ def test_records_replay_to_their_outcomes():
             assert record.outcome == (p.terminal_value() if p.to_play == 0 else -p.terminal_value())
 
 
-@functools.lru_cache(maxsize=None)
-def _solve(position):
-    if position.is_terminal():
-        return position.terminal_value()
-    return max(-_solve(position.play(m)) for m in position.legal_moves())
-
-
 def test_perfect_values_make_greedy_self_play_draw():
     game = TicTacToe()
 
     def perfect(positions):  # uniform priors, the exact minimax value
-        return np.ones((len(positions), 9)), np.array([_solve(p) for p in positions])
+        return np.ones((len(positions), 9)), np.array([solve(p) for p in positions])
     records = play_games(game, perfect, SearchConfig(simulations=60), games=4, rng=np.random.default_rng(1),
                          temperature_moves=0)
     assert [r.outcome for r in records] == [0.0] * 4

@@ -10,10 +10,12 @@ Cells and moves are numbered row by row:
 
 A position holds two 9-bit masks (the first player's X stones, the second's O stones). Planes
 (2, 3, 3): the mover's stones, the opponent's. The 8 symmetries of the square (rotations and
-reflections) map moves as they map cells.
+reflections) map moves as they map cells. The game is small enough to solve outright: `solve` is
+exhaustive minimax (cached), `all_positions` every position reachable from the empty board.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -121,3 +123,23 @@ class TicTacToe:
         position = play_moves(self, moves)
         assert isinstance(position, TicTacToePosition)
         return position
+
+
+@functools.lru_cache(maxsize=None)
+def solve(position: TicTacToePosition) -> float:
+    """The value of `position` for the player to move under perfect play: +1, 0 or −1 (minimax)."""
+    if position.is_terminal():
+        return position.terminal_value()
+    return max(-solve(position.play(m)) for m in position.legal_moves())
+
+
+def all_positions() -> list[TicTacToePosition]:
+    """Every position reachable from the empty board (5 478), ordered by their stones."""
+    seen: dict[tuple, TicTacToePosition] = {}
+    stack = [TicTacToePosition()]
+    while stack:
+        p = stack.pop()
+        if p.key() not in seen:
+            seen[p.key()] = p
+            stack.extend(p.play(m) for m in p.legal_moves())
+    return sorted(seen.values(), key=lambda p: p.key())

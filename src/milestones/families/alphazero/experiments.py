@@ -19,7 +19,6 @@ Evaluation against perfect play, every `eval_every` iterations and at the end:
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Any, Literal
 
 import numpy as np
@@ -28,9 +27,10 @@ import torch
 from milestones.config import BaseConfig, ConfigError, param
 from milestones.data import dataset_path
 from milestones.family import Experiment, Reference
-from milestones.games import Connect4, TicTacToe
+from milestones.games import Connect4, TicTacToe, tictactoe
 from milestones.games.game import Game, Position
 from milestones.games.pons import SETS, load_set, set_path
+from milestones.games.tictactoe import solve
 from milestones.nn.policy_value import SIZES, NetworkEvaluator, PolicyValueNet
 from milestones.runs import Run
 from milestones.search.mcts import Node, SearchConfig, choose_move, search
@@ -151,30 +151,12 @@ def search_moves(evaluator: NetworkEvaluator, positions: list[Position], cfg: Se
     return [choose_move(r, 0) for r in roots]
 
 
-@functools.lru_cache(maxsize=None)
-def _solve_tictactoe(position: Position) -> float:
-    if position.is_terminal():
-        return position.terminal_value()
-    return max(-_solve_tictactoe(position.play(m)) for m in position.legal_moves())
-
-
-def _tictactoe_positions() -> list[Position]:
-    seen: dict[tuple, Position] = {}
-    stack = [TicTacToe().initial()]
-    while stack:
-        p = stack.pop()
-        if p.key() not in seen:
-            seen[p.key()] = p
-            stack.extend(p.play(m) for m in p.legal_moves())
-    return sorted((p for p in seen.values() if not p.is_terminal()), key=lambda p: p.key())
-
-
 def tictactoe_errors(game: Game, evaluator: NetworkEvaluator, cfg: SearchConfig) -> dict[str, float]:
-    positions = _tictactoe_positions()
+    positions = [p for p in tictactoe.all_positions() if not p.is_terminal()]
     searched = dict(zip((p.key() for p in positions), search_moves(evaluator, positions, cfg)))
 
     def loses(p: Position, move: int) -> bool:
-        return -_solve_tictactoe(p.play(move)) < _solve_tictactoe(p)
+        return -solve(p.play(move)) < solve(p)
 
     def worst(p: Position, me: int) -> float:
         """The search player's worst result over every optimal line of a minimax opponent."""
@@ -182,8 +164,8 @@ def tictactoe_errors(game: Game, evaluator: NetworkEvaluator, cfg: SearchConfig)
             return (p.terminal_value() if p.to_play == me else -p.terminal_value()) + 0.0  # no −0.0
         if p.to_play == me:
             return worst(p.play(searched[p.key()]), me)
-        best = _solve_tictactoe(p)
-        return min(worst(p.play(m), me) for m in p.legal_moves() if -_solve_tictactoe(p.play(m)) == best)
+        best = solve(p)
+        return min(worst(p.play(m), me) for m in p.legal_moves() if -solve(p.play(m)) == best)
 
     policy = policy_moves(evaluator, positions)
     return {"policy_error": float(np.mean([loses(p, m) for p, m in zip(positions, policy)])),
