@@ -13,7 +13,7 @@ import pytest
 from milestones.games import Connect4, TicTacToe
 from milestones.games.tictactoe import parse, solve
 from milestones.search import Node, SearchConfig, advance, choose_move, search, visit_counts
-from milestones.search.evaluators import RolloutEvaluator, uniform
+from milestones.search.evaluators import MixedEvaluator, RolloutEvaluator, uniform
 
 
 def hashed_evaluator(num_moves):
@@ -33,21 +33,23 @@ class RefNode:
 
     def __init__(self, position):
         self.position, self.P, self.N, self.W, self.children = position, None, {}, {}, {}
-        self.value_sum, self.count = 0.0, 0
+        self.value_sum, self.count, self.evaluations = 0.0, 0, 0
 
 
-def ref_simulate(node, evaluate, cfg):
+def ref_simulate(node, evaluate, cfg, threshold=None):
     """One simulation below `node`; returns the value for the player to move at `node`."""
     if node.position.is_terminal():
         v = node.position.terminal_value()
-    elif node.P is None:
+    elif node.P is None:  # a leaf: evaluated; it grows children on its threshold-th evaluation
         priors, values = evaluate([node.position])
-        legal = node.position.legal_moves()
-        p = np.zeros(len(priors[0]))
-        p[legal] = priors[0][legal]
-        p = p / p.sum()
-        node.P = {m: p[m] for m in legal}
-        node.N, node.W = {m: 0.0 for m in legal}, {m: 0.0 for m in legal}
+        node.evaluations += 1
+        if node.evaluations >= (cfg.expand_threshold if threshold is None else threshold):
+            legal = node.position.legal_moves()
+            p = np.zeros(len(priors[0]))
+            p[legal] = priors[0][legal]
+            p = p / p.sum()
+            node.P = {m: p[m] for m in legal}
+            node.N, node.W = {m: 0.0 for m in legal}, {m: 0.0 for m in legal}
         v = float(values[0])
     else:
         n_s = 1.0 + sum(node.N.values())
@@ -71,7 +73,7 @@ def ref_simulate(node, evaluate, cfg):
 
 def ref_search(position, evaluate, cfg):
     root = RefNode(position)
-    ref_simulate(root, evaluate, cfg)  # the root's own evaluation, not a simulation
+    ref_simulate(root, evaluate, cfg, threshold=1)  # the root's own evaluation, not a simulation
     for _ in range(cfg.simulations):
         ref_simulate(root, evaluate, cfg)
     return root
@@ -81,7 +83,8 @@ POSITIONS = [(TicTacToe(), []), (TicTacToe(), [4, 0]), (TicTacToe(), [0, 4, 8]),
              (Connect4(), [3, 3, 2, 4]), (Connect4(), [3, 2, 3, 2, 3])]
 CONFIGS = [SearchConfig(simulations=200), SearchConfig(simulations=200, fpu="zero"),
            SearchConfig(simulations=200, fpu="loss", c_puct=2.0),
-           SearchConfig(simulations=150, pb_c_base=19652, fpu_reduction=0.2)]
+           SearchConfig(simulations=150, pb_c_base=19652, fpu_reduction=0.2),
+           SearchConfig(simulations=200, expand_threshold=3, c_puct=5.0)]  # AlphaGo's n_thr, scaled down
 
 
 @pytest.mark.parametrize("cfg", CONFIGS)
@@ -211,3 +214,37 @@ def test_search_alone_never_loses_tictactoe_against_minimax():
         return min(worst(p.play(m), me) for m in p.legal_moves() if -solve(p.play(m)) == best)
 
     assert worst(game.initial(), 0) == 0.0 and worst(game.initial(), 1) == 0.0
+
+
+def test_alphago_leaf_evaluation_equals_the_textbook_search():
+    """AlphaGo 2016's leaves: the value network mixed with a random rollout by λ = 0.5, and children
+    grown only on a leaf's third evaluation; the rollouts drawn from the same seed in both searches."""
+    game, cfg = Connect4(), SearchConfig(simulations=150, expand_threshold=3, c_puct=5.0)
+    position = game.from_moves([3, 3, 2])
+
+    def mixed(seed):
+        return MixedEvaluator(hashed_evaluator(game.num_moves), RolloutEvaluator(game.num_moves,
+                                                                                 np.random.default_rng(seed)), 0.5)
+    ref = ref_search(position, mixed(7), cfg)
+    root = Node(position)
+    search([root], mixed(7), cfg)
+    np.testing.assert_array_equal(visit_counts(root), [ref.N.get(m, 0) for m in range(game.num_moves)])
+    np.testing.assert_allclose(root.total, [ref.W.get(m, 0.0) for m in range(game.num_moves)], rtol=0, atol=1e-12)
+
+    def walk(node, depth=0):
+        for child in node.children.values():
+            if not child.terminal:
+                assert child.expanded == (child.count >= 3), (child.count, child.expanded)
+            walk(child, depth + 1)
+    walk(root)
+
+
+def test_mixed_evaluator_mixes_by_lambda():
+    game = TicTacToe()
+    net = lambda ps: (np.full((len(ps), 9), 1 / 9), np.full(len(ps), 0.6))  # noqa: E731
+    rollouts = lambda ps: (np.ones((len(ps), 9)), np.full(len(ps), -1.0))  # noqa: E731
+    for lam, expected in ((0.0, 0.6), (0.5, -0.2), (1.0, -1.0)):
+        priors, v = MixedEvaluator(net, rollouts, lam)([game.initial()] * 2)
+        assert np.allclose(priors, 1 / 9) and np.allclose(v, expected)
+    with pytest.raises(ValueError, match="λ"):
+        MixedEvaluator(net, rollouts, 1.5)

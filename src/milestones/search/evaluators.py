@@ -1,6 +1,7 @@
 """Evaluators without a network, for tests, baselines and AlphaGo's rollouts: uniform priors over
 the moves, and a value that is 0 (`uniform`) or the mean outcome of random playouts (`RolloutEvaluator`,
-the Monte Carlo value of classic MCTS; AlphaGo 2016 mixes it with the value network by λ).
+the Monte Carlo value of classic MCTS), and AlphaGo 2016's mixture of a network's value with a
+rollout's by λ (`MixedEvaluator`).
 Shapes: B positions, A moves."""
 from __future__ import annotations
 
@@ -39,3 +40,21 @@ class RolloutEvaluator:
     def __call__(self, positions: Sequence[Position]) -> tuple[np.ndarray, np.ndarray]:
         values = [np.mean([random_playout(p, self.rng) for _ in range(self.playouts)]) for p in positions]
         return np.ones((len(positions), self.num_moves)), np.array(values, np.float64)
+
+
+class MixedEvaluator:
+    """AlphaGo's (2016) leaf evaluation: the priors of `network`, and the value
+    V(s_L) = (1 − λ) v_θ(s_L) + λ z_L mixing the network's value v_θ with `rollouts`' value z_L
+    (the outcome of a fast rollout policy's playout; λ = 0.5 in AlphaGo)."""
+
+    def __init__(self, network, rollouts, lam: float = 0.5) -> None:
+        if not 0 <= lam <= 1:
+            raise ValueError(f"λ must be in [0, 1], got {lam}")
+        self.network, self.rollouts, self.lam = network, rollouts, lam
+
+    def __call__(self, positions: Sequence[Position]) -> tuple[np.ndarray, np.ndarray]:
+        priors, v = self.network(positions)
+        if self.lam == 0:
+            return priors, v
+        _, z = self.rollouts(positions)
+        return priors, (1 - self.lam) * np.asarray(v, np.float64) + self.lam * np.asarray(z, np.float64)

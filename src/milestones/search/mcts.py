@@ -20,6 +20,11 @@ moves for exploration in self-play: P ← (1 − ε) P + ε η. A move is then d
 ∝ N(root, a)^(1/τ) (τ → 0: the most visited move). `advance(tree, move)` keeps the chosen
 child's subtree for the next search (tree reuse).
 
+AlphaGo (2016) options: `expand_threshold` n_thr keeps a leaf a leaf (evaluated, its value backed
+up, no children) until its n_thr-th evaluation; with `milestones.search.evaluators.MixedEvaluator`
+a leaf's value is AlphaGo's mixture (1 − λ) v_θ(s_L) + λ z_L of the value network and a rollout's
+outcome; `virtual_loss` as below (AlphaGo: 3).
+
 Batched: `search` runs `simulations` simulations in each of B trees; a round selects one leaf per
 tree (or `leaves_per_round` leaves, kept apart by a virtual loss: while a path waits for its
 evaluation, selection counts each of its edges `virtual_loss` more times, each a loss; the
@@ -53,11 +58,12 @@ class SearchConfig:
     dirichlet_fraction: float = 0.0  # ε; 0.25 in AlphaZero's self-play, 0 for evaluation
     leaves_per_round: int = 1  # leaves selected per tree before one evaluation call
     virtual_loss: float = 1.0  # visits of value −1 added along a pending path
+    expand_threshold: int = 1  # a leaf grows children on its this-many-th evaluation (AlphaGo 2016: 40)
 
     def __post_init__(self) -> None:
-        if self.simulations < 1 or self.leaves_per_round < 1:
-            raise ValueError(f"simulations and leaves_per_round must be ≥ 1, got {self.simulations}, "
-                             f"{self.leaves_per_round}")
+        if self.simulations < 1 or self.leaves_per_round < 1 or self.expand_threshold < 1:
+            raise ValueError(f"simulations, leaves_per_round and expand_threshold must be ≥ 1, got "
+                             f"{self.simulations}, {self.leaves_per_round}, {self.expand_threshold}")
         if self.fpu not in ("parent", "zero", "loss"):
             raise ValueError(f"fpu must be parent, zero or loss, got {self.fpu!r}")
         if self.c_puct < 0 or not 0 <= self.dirichlet_fraction <= 1 or self.dirichlet_alpha <= 0:
@@ -78,6 +84,7 @@ class Node:
     children: dict[int, Node] = field(default_factory=dict)
     value_sum: float = 0.0  # every value backed up through s, for the player to move at s
     count: int = 0  # how many: N(s)
+    value: float = 0.0  # the evaluator's value of s itself (Gumbel's completed Q needs it)
 
     @property
     def expanded(self) -> bool:
@@ -149,7 +156,7 @@ def _select(root: Node, config: SearchConfig) -> tuple[list[tuple[Node, int]], N
     return path, node
 
 
-def _backup(path: list[tuple[Node, int]], leaf: Node, value: float, config: SearchConfig) -> None:
+def _backup(path: list[tuple[Node, int]], leaf: Node, value: float) -> None:
     """value is for the player to move at the leaf; each edge is credited for its own mover."""
     leaf.value_sum += value
     leaf.count += 1
@@ -163,31 +170,35 @@ def _backup(path: list[tuple[Node, int]], leaf: Node, value: float, config: Sear
         node.count += 1
 
 
-def search(roots: Sequence[Node], evaluator: Evaluator, config: SearchConfig,
-           rng: np.random.Generator | None = None) -> None:
-    """Run `config.simulations` simulations in every tree (B roots), evaluating each round's leaves
-    together. Roots not yet evaluated are evaluated first (that is not a simulation); root noise is
-    added when `config.dirichlet_fraction` > 0 (then `rng` is required)."""
+def evaluate_roots(roots: Sequence[Node], evaluator: Evaluator) -> None:
+    """Evaluate, in one call, the roots not yet evaluated (that is not a simulation)."""
     fresh = [r for r in roots if not r.expanded and not r.terminal]
     if fresh:
         priors, values = evaluator([r.position for r in fresh])
         for r, p, v in zip(fresh, priors, values):
             r.expand(np.asarray(p, np.float64))
-            r.value_sum, r.count = float(v), 1
-    if config.dirichlet_fraction > 0:
-        if rng is None:
-            raise ValueError("root noise (dirichlet_fraction > 0) needs an rng")
-        for r in roots:
-            if not r.terminal:
-                add_root_noise(r, config, rng)
+            r.value = r.value_sum = float(v)
+            r.count = 1
+
+
+Select = Callable[[int, Node, int], tuple[list[tuple[Node, int]], Node]]
+
+
+def run_simulations(roots: Sequence[Node], evaluator: Evaluator, budgets: Sequence[int], select: Select,
+                    per_round: int = 1, expand_threshold: int = 1) -> None:
+    """Simulate in every tree until tree i has had budgets[i] simulations, `per_round` per tree and
+    round; each round's leaves are evaluated in one call. `select(i, root, k)` descends tree i for its
+    k-th simulation and returns the path's edges (each already marked pending) and the leaf. A leaf
+    takes its evaluation's priors (becomes expanded) on its `expand_threshold`-th evaluation; until
+    then each visit evaluates it again and backs up that value (AlphaGo's rollouts differ each time)."""
     done = [0] * len(roots)
     while True:
         selections = []  # (path, leaf)
         for i, root in enumerate(roots):
             if root.terminal:
                 continue
-            for _ in range(min(config.leaves_per_round, config.simulations - done[i])):
-                selections.append(_select(root, config))
+            for _ in range(min(per_round, budgets[i] - done[i])):
+                selections.append(select(i, root, done[i]))
                 done[i] += 1
         if not selections:
             return
@@ -197,10 +208,31 @@ def search(roots: Sequence[Node], evaluator: Evaluator, config: SearchConfig,
             leaves = list(to_evaluate.values())
             priors, vals = evaluator([leaf.position for leaf in leaves])
             for leaf, p, v in zip(leaves, priors, vals):
-                leaf.expand(np.asarray(p, np.float64))
-                values[id(leaf)] = float(v)
+                if leaf.count + 1 >= expand_threshold:
+                    leaf.expand(np.asarray(p, np.float64))
+                leaf.value = values[id(leaf)] = float(v)
         for path, leaf in selections:  # two selections of a round may share a leaf: both back up its value
-            _backup(path, leaf, leaf.position.terminal_value() if leaf.terminal else values[id(leaf)], config)
+            _backup(path, leaf, leaf.position.terminal_value() if leaf.terminal else values[id(leaf)])
+
+
+def search(roots: Sequence[Node], evaluator: Evaluator, config: SearchConfig,
+           rng: np.random.Generator | None = None, simulations: Sequence[int] | None = None,
+           noise: Sequence[bool] | None = None) -> None:
+    """Run `config.simulations` simulations (or simulations[i]) in every tree (B roots), evaluating
+    each round's leaves together. Roots not yet evaluated are evaluated first (that is not a
+    simulation); root noise is added when `config.dirichlet_fraction` > 0 (then `rng` is required),
+    to every root or to those where noise[i] (playout cap randomization searches its fast moves
+    without noise)."""
+    evaluate_roots(roots, evaluator)
+    if config.dirichlet_fraction > 0:
+        if rng is None:
+            raise ValueError("root noise (dirichlet_fraction > 0) needs an rng")
+        for i, r in enumerate(roots):
+            if not r.terminal and (noise is None or noise[i]):
+                add_root_noise(r, config, rng)
+    budgets = [config.simulations] * len(roots) if simulations is None else list(simulations)
+    run_simulations(roots, evaluator, budgets, lambda i, root, k: _select(root, config), config.leaves_per_round,
+                    config.expand_threshold)
 
 
 def visit_counts(root: Node) -> np.ndarray:

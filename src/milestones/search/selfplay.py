@@ -5,7 +5,9 @@ For each position s_t of a game the record keeps the planes, the search's visit 
 π_t = N(s_t, ·) / Σ N(s_t, ·) and, once the game ends, its outcome z_t ∈ {−1, 0, +1} for the
 player to move at s_t. Moves are drawn ∝ N^(1/τ) with τ = 1 for the first `temperature_moves`
 moves and τ → 0 (the most visited) after (AlphaGo Zero: 30 moves). The tree below the chosen move
-is kept for the next search (tree reuse); root noise comes from the search config.
+is kept for the next search (tree reuse); root noise comes from the search config. With Gumbel
+AlphaZero's search (`milestones.search.gumbel`) π_t is its improved policy instead, and with a
+`PlayoutCap` only the fully searched positions are recorded.
 
 `Example` is one training example; `augment` turns one into all its symmetric images.
 Shapes: C, H, W planes, A moves.
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from milestones.games.game import Game
+from milestones.search.gumbel import GumbelConfig, gumbel_move, gumbel_search, improved_policy
 from milestones.search.mcts import Evaluator, Node, SearchConfig, advance, choose_move, search, visit_counts
 
 
@@ -34,10 +37,31 @@ class GameRecord:
     outcome: float  # for the first player: +1 won, 0 drawn, −1 lost
 
 
-def play_games(game: Game, evaluator: Evaluator, config: SearchConfig, games: int, rng: np.random.Generator,
-               temperature_moves: int = 30) -> list[GameRecord]:
+@dataclass(frozen=True)
+class PlayoutCap:
+    """Playout cap randomization (Wu 2019, KataGo): a move is searched in full with probability
+    `full_fraction` and recorded for training; the others are searched with `fast_simulations`
+    (without root noise under PUCT) only to play on, and are not recorded."""
+
+    full_fraction: float = 0.25
+    fast_simulations: int = 8
+
+    def __post_init__(self) -> None:
+        if not 0 < self.full_fraction <= 1 or self.fast_simulations < 1:
+            raise ValueError(f"playout cap: 0 < full_fraction ≤ 1 and fast_simulations ≥ 1 are required, got "
+                             f"{self.full_fraction}, {self.fast_simulations}")
+
+
+def play_games(game: Game, evaluator: Evaluator, config: SearchConfig | GumbelConfig, games: int,
+               rng: np.random.Generator, temperature_moves: int = 30,
+               playout_cap: PlayoutCap | None = None) -> list[GameRecord]:
     """`games` self-play games side by side; every move of every unfinished game is searched in the
-    same rounds. Records come back in the order the games were started."""
+    same rounds. Records come back in the order the games were started.
+
+    PUCT (`SearchConfig`): π is the visit distribution, the move is drawn ∝ N^(1/τ) and the tree is
+    kept. Gumbel (`GumbelConfig`): π is the improved policy π', the move is the one Sequential
+    Halving leaves (its Gumbel draw is the exploration: no temperature) and each search starts fresh."""
+    gumbel = isinstance(config, GumbelConfig)
     roots = [Node(game.initial()) for _ in range(games)]
     moves: list[list[int]] = [[] for _ in range(games)]
     pending: list[list[tuple[np.ndarray, np.ndarray, int]]] = [[] for _ in range(games)]
@@ -46,15 +70,28 @@ def play_games(game: Game, evaluator: Evaluator, config: SearchConfig, games: in
         active = [i for i in range(games) if records[i] is None]
         if not active:
             return [r for r in records if r is not None]
-        search([roots[i] for i in active], evaluator, config, rng)
-        for i in active:
+        full = ([True] * len(active) if playout_cap is None
+                else [bool(f) for f in rng.random(len(active)) < playout_cap.full_fraction])
+        budgets = [config.simulations if f or playout_cap is None else playout_cap.fast_simulations for f in full]
+        searched = [roots[i] for i in active]
+        if isinstance(config, GumbelConfig):
+            plans = gumbel_search(searched, evaluator, config, rng, budgets)
+        else:
+            search(searched, evaluator, config, rng, budgets, noise=full)
+        for j, i in enumerate(active):
             root = roots[i]
-            counts = visit_counts(root)
-            pending[i].append((root.position.planes(), counts / counts.sum(), root.position.to_play))
-            tau = 1.0 if len(moves[i]) < temperature_moves else 0.0
-            move = choose_move(root, tau, rng)
+            if isinstance(config, GumbelConfig):
+                plan = plans[j]
+                assert plan is not None
+                pi, move = improved_policy(root, config), gumbel_move(root, plan, config)
+            else:
+                counts = visit_counts(root)
+                pi = counts / counts.sum()
+                move = choose_move(root, 1.0 if len(moves[i]) < temperature_moves else 0.0, rng)
+            if full[j]:
+                pending[i].append((root.position.planes(), pi, root.position.to_play))
             moves[i].append(move)
-            roots[i] = advance(root, move)
+            roots[i] = Node(root.position.play(move)) if gumbel else advance(root, move)
             final = roots[i].position
             if final.is_terminal():
                 value = final.terminal_value()  # for the player to move at the end
