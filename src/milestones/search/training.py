@@ -20,15 +20,18 @@ import numpy as np
 import torch
 
 from milestones.games.game import Game
-from milestones.nn.policy_value import NetworkEvaluator, PolicyValueNet, alphazero_loss
+from milestones.nn.policy_value import PolicyValueNet, alphazero_loss
+from milestones.search.gumbel import GumbelConfig
 from milestones.search.mcts import SearchConfig
-from milestones.search.selfplay import GameRecord, play_games
+from milestones.search.selfplay import GameRecord, PlayoutCap
+from milestones.search.workers import SelfPlayWorkers
 
 
 @dataclass(frozen=True)
 class TrainerConfig:
     games_per_iteration: int = 32  # self-play games per iteration, played side by side
-    search: SearchConfig = SearchConfig(simulations=50, dirichlet_fraction=0.25)
+    search: SearchConfig | GumbelConfig = SearchConfig(simulations=50, dirichlet_fraction=0.25)
+    playout_cap: PlayoutCap | None = None  # KataGo's playout cap randomization
     temperature_moves: int = 8  # moves drawn ∝ N before the most visited is taken
     window_games: int = 1_000  # the replay holds the examples of the last this many games
     batch_size: int = 128
@@ -51,10 +54,12 @@ class Replay:
 
     def add(self, records: list[GameRecord]) -> None:
         for r in records:
+            self.games_seen += 1
+            if not r.examples:  # every move of it searched fast under a playout cap
+                continue
             self.games.append((np.stack([e.planes for e in r.examples]).astype(np.float32),
                                np.stack([e.pi for e in r.examples]).astype(np.float32),
                                np.array([e.z for e in r.examples], np.float32)))
-            self.games_seen += 1
 
     def __len__(self) -> int:
         return sum(len(z) for _, _, z in self.games)
@@ -95,10 +100,12 @@ class Replay:
 
 
 def train_iteration(game: Game, net: PolicyValueNet, optimizer: torch.optim.Optimizer, replay: Replay,
-                    cfg: TrainerConfig, rng: np.random.Generator) -> dict[str, float]:
-    """One iteration: self-play, then `train_steps` minibatch steps; returns its statistics."""
-    records = play_games(game, NetworkEvaluator(net), cfg.search, cfg.games_per_iteration, rng,
-                         cfg.temperature_moves)
+                    cfg: TrainerConfig, rng: np.random.Generator,
+                    workers: SelfPlayWorkers | None = None) -> dict[str, float]:
+    """One iteration: self-play (in this process, or on `workers`), then `train_steps` minibatch
+    steps; returns its statistics."""
+    workers = workers or SelfPlayWorkers()
+    records = workers.play(game, net, cfg.search, cfg.games_per_iteration, rng, cfg.temperature_moves, cfg.playout_cap)
     replay.add(records)
     device = next(net.parameters()).device
     net.train()
