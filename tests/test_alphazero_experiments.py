@@ -13,10 +13,14 @@ from milestones.families.alphazero.experiments import tictactoe_errors
 from milestones.games import TicTacToe
 from milestones.games.tictactoe import solve
 from milestones.search import SearchConfig
+from milestones.search.arena import SearchPlayer
 from tests.killing import assert_same_run, kill_after_checkpoint, milestones
 
+# Gumbel search under a playout cap, matches (previous network, Elo, rollouts) at iterations 2, 4, 5
 TINY = ["train", "alphazero/tictactoe", "--iterations", "5", "--games", "4", "--simulations", "6",
-        "--train-steps", "3", "--batch-size", "16", "--eval-every", "100", "--eval-simulations", "2"]
+        "--train-steps", "3", "--batch-size", "16", "--eval-every", "2", "--eval-simulations", "2",
+        "--search", "gumbel", "--full-fraction", "0.5", "--fast-simulations", "2", "--match-pairs", "2",
+        "--rollout-simulations", "4"]
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +43,9 @@ def test_a_killed_run_resumes_to_the_same_network(straight, env, tmp_path):
     resumed = milestones(["train", "--resume", str(run_dir)], env)
     assert resumed.returncode == 0, resumed.stderr
     assert_same_run(run_dir, straight)
+    logged = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logged if "elo" in r] == [2, 4, 5]
+    assert all(0 <= r["score_vs_previous"] <= 1 and 0 <= r["score_vs_mcts_rollouts"] <= 1 for r in logged if "elo" in r)
 
 
 def test_evaluate_gives_the_final_metrics(straight, env):
@@ -60,7 +67,7 @@ def test_tictactoe_scores_of_a_perfect_and_of_a_blind_player():
                 priors[k, m] = 1.0 if -solve(p.play(m)) == best else 1e-6
         return priors, np.array([solve(p) for p in positions])
 
-    assert tictactoe_errors(game, perfect, SearchConfig(simulations=4)) == {
+    assert tictactoe_errors(game, perfect, SearchPlayer(perfect, SearchConfig(simulations=4))) == {
         "policy_error": 0.0, "search_error": 0.0, "vs_minimax_first": 0.0, "vs_minimax_second": 0.0}
 
     def first_legal(positions):  # always the lowest free cell, valued 0
@@ -69,7 +76,7 @@ def test_tictactoe_scores_of_a_perfect_and_of_a_blind_player():
             priors[k, p.legal_moves()[0]] = 1.0
         return priors, np.zeros(len(positions))
 
-    blind = tictactoe_errors(game, first_legal, SearchConfig(simulations=1))
+    blind = tictactoe_errors(game, first_legal, SearchPlayer(first_legal, SearchConfig(simulations=1)))
     assert blind["vs_minimax_first"] == -1.0 and blind["vs_minimax_second"] == -1.0
     assert 0.2 < blind["policy_error"] < 0.8
 

@@ -6,7 +6,7 @@ import pytest
 
 def run(*args, env=None):
     return subprocess.run([sys.executable, "-m", "milestones", *args], capture_output=True,
-                          text=True, timeout=120, env=env)
+                          text=True, timeout=300, env=env)
 
 
 def test_list_shows_the_rnn_experiments_with_their_references():

@@ -1,9 +1,10 @@
 """`milestones play RUN_DIR`: play a trained AlphaZero network (with its search) in the terminal.
 
 You type a move (tic-tac-toe: a cell 1-9 row by row; Connect Four: a column 1-7), the agent answers
-with the most visited move of a search of `--simulations` simulations. A move that is not a number,
-out of range or not legal is refused with the reason and asked again; `quit` or the end of the input
-ends the game. Reading and writing go through the streams given, so tests drive it as a user would.
+with the move of its run's search (PUCT's most visited, or Gumbel's) of `--simulations` simulations.
+A move that is not a number, out of range or not legal is refused with the reason and asked again;
+`quit` or the end of the input ends the game. Reading and writing go through the streams given, so
+tests drive it as a user would.
 """
 from __future__ import annotations
 
@@ -15,11 +16,11 @@ import torch
 
 from milestones import config as cfg_mod
 from milestones import registry
-from milestones.families.alphazero.experiments import architecture, make_game, make_network
+from milestones.families.alphazero.experiments import architecture, make_game, make_network, search_config
 from milestones.games.game import GameError, Position
 from milestones.nn.policy_value import NetworkEvaluator
 from milestones.runs import Run
-from milestones.search.mcts import Node, SearchConfig, choose_move, search
+from milestones.search.arena import SearchPlayer
 from milestones.state import State
 
 
@@ -50,7 +51,8 @@ def play(run_dir: str, *, human_first: bool = True, simulations: int = 200, stdi
     if loaded is None:
         print(f"{run_dir} has no checkpoint yet", file=sys.stderr)
         return 2
-    evaluator, search_cfg = NetworkEvaluator(net.eval(), torch.device("cpu")), SearchConfig(simulations=simulations)
+    agent = SearchPlayer(NetworkEvaluator(net.eval(), torch.device("cpu")),
+                         search_config(cfg, simulations, self_play=False))
     numbering = "a cell 1-9, row by row" if cfg.game == "tictactoe" else "a column 1-7"
     print(f"{name} after {loaded.step} iterations; you play {'first (X)' if human_first else 'second (O)'}; "
           f"a move is {numbering}; 'quit' ends", file=stdout)
@@ -64,9 +66,7 @@ def play(run_dir: str, *, human_first: bool = True, simulations: int = 200, stdi
                 print("game left unfinished", file=stdout)
                 return 0
         else:
-            root = Node(position)
-            search([root], evaluator, search_cfg)
-            move = choose_move(root, 0)
+            (move,) = agent([position])
             print(f"agent plays {move + 1}", file=stdout)
         position = position.play(move)
     print(f"\n{position}", file=stdout)
