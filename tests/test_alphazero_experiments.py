@@ -107,3 +107,11 @@ def test_play_in_the_terminal(straight, env):
     wrong = subprocess.run([sys.executable, "-m", "milestones", "play", str(straight), "--simulations", "0"],
                            input="", env=env, capture_output=True, text=True, timeout=120)
     assert wrong.returncode == 2 and "--simulations must be ≥ 1" in wrong.stderr
+
+
+def test_missing_pons_sets_stop_a_connect4_run_before_self_play(env, tmp_path):
+    run_dir = tmp_path / "run"
+    done = milestones(["train", "alphazero/connect4", "--iterations", "1", "--run-dir", str(run_dir)],
+                      dict(env, MILESTONES_DATA=str(tmp_path / "empty")))
+    assert done.returncode != 0 and "data set 'connect4' not found" in done.stderr
+    assert not (run_dir / "metrics.jsonl").exists() or not (run_dir / "metrics.jsonl").read_text()

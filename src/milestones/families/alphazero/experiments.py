@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -139,6 +140,8 @@ def architecture(cfg: AlphaZeroConfig) -> dict[str, Any]:
 
 
 def train(cfg: AlphaZeroConfig, run: Run) -> dict[str, float]:
+    if cfg.game == "connect4":
+        pons_folder()  # missing test sets stop the run now, not at its first evaluation
     seed_everything(cfg.seed)
     game = make_game(cfg)
     net = make_network(cfg, game).to(run.device)
@@ -241,9 +244,14 @@ def tictactoe_errors(game: Game, evaluator: NetworkEvaluator, player: Player) ->
             "vs_minimax_first": worst(game.initial(), 0), "vs_minimax_second": worst(game.initial(), 1)}
 
 
+def pons_folder() -> Path:
+    """Pons' six test sets (an error that says where to get them when they are missing)."""
+    return dataset_path("connect4", files=tuple(f"Test_{s}.moves.txt" for s in SETS))
+
+
 def pons_errors(evaluator: NetworkEvaluator, player: Player, per_set: int | None) -> dict[str, float]:
     """Per set: the share of positions where the policy's and the search's moves lose value."""
-    folder = dataset_path("connect4", files=tuple(f"Test_{s}.moves.txt" for s in SETS))
+    folder = pons_folder()
     out: dict[str, float] = {}
     for name in SETS:
         entries = load_set(set_path(folder, name))[:per_set]
@@ -269,7 +277,7 @@ DEVIATIONS = (
 EXPERIMENTS = (
     Experiment(
         name="alphazero/tictactoe", summary="AlphaZero on tic-tac-toe, measured against minimax",
-        config=AlphaZeroConfig(game="tictactoe", iterations=20, games=64, simulations=25, train_steps=50,
+        config=AlphaZeroConfig(game="tictactoe", iterations=30, games=64, simulations=25, train_steps=50,
                                batch_size=64, window_games=500, eval_every=5, eval_simulations=25),
         train=train, evaluate=evaluate, metric="search_error", goal="min", citation=ALPHAZERO,
         references=(Reference("search_error", 0.0, "tic-tac-toe solved by exhaustive minimax",
