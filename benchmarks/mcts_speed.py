@@ -7,18 +7,49 @@ simulations per second of
   - a single-search loop in alpha-zero-general's design (re-implemented here: one recursive search,
     dictionaries keyed by the board, one network call per leaf);
   - OpenSpiel's `MCTSBot` (the `bench` extra, as installed) with an evaluator that calls the same
-    network once per position and caches it, as OpenSpiel's AlphaZero evaluator does.
+    network once per position and caches it, as OpenSpiel's AlphaZero evaluator does;
+  - DeepMind's mctx (the `bench` extra, as installed; batched MCTS in JAX): `mctx.muzero_policy` and
+    `mctx.gumbel_muzero_policy`, jit-compiled over all the positions at once (the batch is the
+    positions), with Connect Four and the same network (its weights copied) written here in JAX.
 
     python benchmarks/mcts_speed.py [--positions 64] [--simulations 100] [--json FILE]
 
 The positions are the first `--positions` of Pons' Begin-Easy set (`MILESTONES_DATA`), the network the
 `alphazero/connect4` recipe's (random weights: speed does not depend on them), one thread.
+
+mctx against ours. Before it is timed, a self-check compares the JAX port with ours (the network's
+logits and values within 1e-4 of torch's at the positions; legal moves, planes and results along 20
+random games and a drawn one) and raises AssertionError when they differ. Two-player values: the
+step's reward is 1 for the player who just won, the discount −1 (the next value is the opponent's)
+and 0 once the game is over. The mctx time is the median of `MCTX_REPEATS` calls after a warm-up
+call (the others are timed once, as they run); compilation is timed apart (`mctx_compile_s`). One
+thread: XLA_FLAGS gets `--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1` before
+jax is imported (it has no effect if jax was imported earlier in the process).
+
+`muzero_policy` is given our PUCT: c = pb_c_init = 1.25 (pb_c_base 1e12 makes the log term
+vanish in float32), no root noise (dirichlet_fraction 0), and a qtransform of our own
+(`parent_value_q`) that returns the raw Q in [−1, 1] and the parent's value V(s) for unvisited
+children, our `fpu="parent"`; mctx's default (`qtransform_by_parent_and_siblings`) instead rescales
+Q to [0, 1] by the min and max of V(s) and the visited siblings' Q and gives unvisited children 0
+(the minimum), which changes the search. N(s) counts the node's own evaluation in both. So set,
+its root visit counts equal ours on all 64 positions at 100 simulations (jax 0.10.2, mctx 0.0.71).
+What still differs: mctx breaks ties with 1e-7 uniform noise (ours: the lowest move), keeps its
+statistics in float32 (ours float64), evaluates the network at every simulation's new node,
+finished games included (the batch is fixed), and revisits a finished game through a dummy child
+(reward 0, discount 0), so its result is still backed up exactly, as ours. `gumbel_muzero_policy`
+(Danihelka et al. 2022, mctx's defaults: 16 considered actions, gumbel_scale 1, Q completed by the
+mixed value) is another algorithm, timed at the same budget: sequential halving at the root, a
+deterministic selection below.
 """
 from __future__ import annotations
 
 import argparse
 import math
+import os
+import statistics
+import sys
 import time
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -141,6 +172,265 @@ def openspiel(moves_lists, net, simulations: int) -> float | None:
     return len(moves_lists) * simulations / (time.perf_counter() - start)
 
 
+# ---- mctx: Connect Four and the network in JAX ----
+
+MCTX_REPEATS = 3  # timed calls after the warm-up; their median is reported
+XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+PB_C_BASE = 1e12  # (N + base + 1) / base rounds to 1 in float32: c = pb_c_init, our constant c_puct
+
+
+class JaxC4(NamedTuple):
+    """Connect Four states (batched or not): board (…, 6, 7) int8, 1 the first player's stones, −1 the
+    second's, 0 empty, row 0 the TOP row; player (…,) int8, ±1 to move; terminal (…,) bool."""
+
+    board: Any
+    player: Any
+    terminal: Any
+
+
+def jax_c4_initial() -> JaxC4:
+    """The empty board, the first player (1) to move."""
+    return JaxC4(np.zeros((6, 7), np.int8), np.int8(1), np.bool_(False))
+
+
+def jax_c4_from_positions(positions) -> JaxC4:
+    """Our positions as a batch of JAX states (numpy arrays)."""
+    boards, players, terminals = [], [], []
+    for p in positions:
+        planes = p.planes()  # (mover, opponent), the top row first
+        player = 1 if p.to_play == 0 else -1
+        boards.append((planes[0] * player - planes[1] * player).astype(np.int8))
+        players.append(player)
+        terminals.append(p.is_terminal())
+    return JaxC4(np.stack(boards), np.array(players, np.int8), np.array(terminals, np.bool_))
+
+
+def jax_c4_planes(state: JaxC4):
+    """(2, 6, 7) float32 of one state, as `Connect4Position.planes`: the mover's stones, the opponent's."""
+    import jax.numpy as jnp
+    return jnp.stack([state.board == state.player, state.board == -state.player]).astype(jnp.float32)
+
+
+def jax_c4_legal(state: JaxC4):
+    """(7,) bool of one state: the columns whose top cell is empty; none once the game is over."""
+    return (state.board[0] == 0) & ~state.terminal
+
+
+def _four_in_a_row(stones):
+    """stones (6, 7) bool → any four in a row: horizontal, vertical, and both diagonals."""
+    import jax.numpy as jnp
+    s = stones
+    horizontal = s[:, 0:4] & s[:, 1:5] & s[:, 2:6] & s[:, 3:7]
+    vertical = s[0:3] & s[1:4] & s[2:5] & s[3:6]
+    down_right = s[0:3, 0:4] & s[1:4, 1:5] & s[2:5, 2:6] & s[3:6, 3:7]
+    down_left = s[0:3, 3:7] & s[1:4, 2:6] & s[2:5, 1:5] & s[3:6, 0:4]
+    return jnp.any(horizontal) | jnp.any(vertical) | jnp.any(down_right) | jnp.any(down_left)
+
+
+def jax_c4_step(state: JaxC4, column):
+    """One state, one move → (next state, reward for the player who moved: 1 a win, 0 otherwise).
+    The stone falls to the lowest empty cell of `column`; four in a row wins, a full board draws.
+    From a finished game the state stays as it is (reward 0). A full column, never chosen (its prior
+    is 0), ends the game as a loss for the mover (reward −1) rather than leaving the board wrong."""
+    import jax.numpy as jnp
+    empties = jnp.sum(state.board[:, column] == 0)
+    fits = empties > 0
+    playable = fits & ~state.terminal
+    row = jnp.maximum(empties - 1, 0)  # row 0 is the top: the lowest empty cell
+    board = jnp.where(playable, state.board.at[row, column].set(state.player), state.board)
+    won = playable & _four_in_a_row(board == state.player)
+    illegal = ~fits & ~state.terminal
+    terminal = state.terminal | won | illegal | jnp.all(board != 0)
+    reward = jnp.where(won, 1.0, jnp.where(illegal, -1.0, 0.0)).astype(jnp.float32)
+    player = jnp.where(state.terminal, state.player, -state.player).astype(jnp.int8)
+    return JaxC4(board, player, terminal), reward
+
+
+def jax_params(net: PolicyValueNet) -> dict:
+    """The torch network's weights as numpy arrays, in the layout of `jax_forward`."""
+    def array(t: torch.Tensor) -> np.ndarray:
+        return t.detach().cpu().numpy().astype(np.float32)
+
+    def conv(m: torch.nn.Conv2d) -> np.ndarray:  # torch's (O, I, H, W) → (H, W, I, O)
+        return array(m.weight).transpose(2, 3, 1, 0).copy()
+
+    def bn(m: torch.nn.BatchNorm2d) -> tuple:
+        if m.eps != 1e-5:
+            raise ValueError(f"jax_forward assumes BatchNorm eps 1e-5, the network has {m.eps}")
+        assert m.running_mean is not None and m.running_var is not None
+        return array(m.weight), array(m.bias), array(m.running_mean), array(m.running_var)
+
+    stem_conv, stem_bn = net.stem[0], net.stem[1]
+    p_conv, p_bn, p_lin = net.policy_head[0], net.policy_head[1], net.policy_head[4]
+    v_conv, v_bn, v_lin1, v_lin2 = net.value_head[0], net.value_head[1], net.value_head[4], net.value_head[6]
+    return {"stem": (conv(stem_conv), bn(stem_bn)),
+            "blocks": [(conv(b.conv1), bn(b.bn1), conv(b.conv2), bn(b.bn2)) for b in net.tower],
+            "policy": (conv(p_conv), bn(p_bn), array(p_lin.weight), array(p_lin.bias)),
+            "value": (conv(v_conv), bn(v_bn), array(v_lin1.weight), array(v_lin1.bias),
+                      array(v_lin2.weight), array(v_lin2.bias))}
+
+
+def jax_forward(params: dict, planes):
+    """`PolicyValueNet.forward` in JAX: planes (B, 2, 6, 7) as ours → (logits (B, 7), values (B,));
+    BatchNorm in eval mode (running statistics, eps 1e-5). Inside, channels last (B, 6, 7, F): XLA's
+    CPU convolution in NCHW runs some 40× slower inside a loop body (mctx's simulations are a
+    `fori_loop`) than outside it, NHWC does not (jax-ml/jax#12868, seen here with jax 0.10)."""
+    import jax
+    import jax.numpy as jnp
+
+    def conv(x, w):
+        pad = w.shape[0] // 2  # 3×3: 1, 1×1: 0
+        return jax.lax.conv_general_dilated(x, w, (1, 1), ((pad, pad), (pad, pad)),
+                                            dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+    def bn(x, stats):
+        weight, bias, mean, var = stats  # (F,) each, the last axis
+        return (x - mean) / jnp.sqrt(var + 1e-5) * weight + bias
+
+    def flatten(x):  # (B, H, W, C) → (B, C·H·W) channel-major, as nn.Flatten of (B, C, H, W)
+        return jnp.transpose(x, (0, 3, 1, 2)).reshape(x.shape[0], -1)
+
+    relu = jax.nn.relu
+    w, stats = params["stem"]
+    x = relu(bn(conv(jnp.transpose(planes, (0, 2, 3, 1)), w), stats))
+    for w1, bn1, w2, bn2 in params["blocks"]:
+        y = relu(bn(conv(x, w1), bn1))
+        x = relu(x + bn(conv(y, w2), bn2))
+    w, stats, lin_w, lin_b = params["policy"]
+    p = flatten(relu(bn(conv(x, w), stats)))
+    logits = p @ lin_w.T + lin_b
+    w, stats, w1, b1, w2, b2 = params["value"]
+    v = flatten(relu(bn(conv(x, w), stats)))
+    v = relu(v @ w1.T + b1)
+    return logits, jnp.tanh(v @ w2.T + b2)[:, 0]
+
+
+# a game that fills the board without four in a row (columns bottom-up XOXOXO, XOXOXO, OXOXOX, …)
+DRAWN_GAME = [0] * 6 + [1] * 6 + [4, 2, 2, 4] * 3 + [5, 3, 3, 5] * 3 + [6] * 6
+
+
+def check_jax_port(positions, net: PolicyValueNet, params: dict, games: int = 20) -> None:
+    """AssertionError unless the JAX network equals torch's at `positions` (logits and values within
+    1e-4, the same planes) and the JAX game agrees with `Connect4` along `games` random games played
+    to the end and `DRAWN_GAME` (legal moves, planes, end and result at every ply); odd random games
+    avoid winning moves where they can, so that they run longer and fill columns."""
+    import jax
+    state = jax_c4_from_positions(positions)
+    planes = np.asarray(jax.vmap(jax_c4_planes)(state))
+    ours_planes = np.stack([p.planes() for p in positions])
+    assert np.array_equal(planes, ours_planes), "mctx self-check: the JAX planes differ from Connect4Position.planes"
+    logits, values = jax.jit(jax_forward)(params, planes)
+    with torch.no_grad():
+        t_logits, t_values = net(torch.from_numpy(ours_planes))
+    dl = float(np.abs(np.asarray(logits) - t_logits.numpy()).max())
+    dv = float(np.abs(np.asarray(values) - t_values.numpy()).max())
+    assert dl <= 1e-4 and dv <= 1e-4, \
+        f"mctx self-check: the JAX network differs from torch's (max |Δlogit| {dl:.2e}, |Δvalue| {dv:.2e} > 1e-4)"
+
+    @jax.jit
+    def step(s, move):
+        s, reward = jax_c4_step(s, move)
+        return s, reward, jax_c4_legal(s), jax_c4_planes(s)
+
+    rng = np.random.default_rng(0)
+    outcomes = {"win": 0, "draw": 0}
+    for g in range(games + 1):  # the last: DRAWN_GAME
+        position, s = Connect4().initial(), jax_c4_initial()
+        legal, reward = np.asarray(jax_c4_legal(s)), 0.0
+        while True:
+            where = f"game {g}, moves {position.moves}"
+            assert np.flatnonzero(legal).tolist() == position.legal_moves(), \
+                f"mctx self-check: legal moves differ ({where}): JAX {np.flatnonzero(legal)}, ours " \
+                f"{position.legal_moves()}"
+            assert bool(s.terminal) == position.is_terminal(), f"mctx self-check: the game's end differs ({where})"
+            if position.is_terminal():
+                assert reward == -position.terminal_value(), \
+                    f"mctx self-check: the result differs ({where}): JAX reward {reward}, ours " \
+                    f"{-position.terminal_value()} for the last mover"
+                outcomes["win" if position.won else "draw"] += 1
+                break
+            moves = position.legal_moves()
+            if g % 2:
+                moves = [m for m in moves if not position.play(m).won] or moves
+            move = DRAWN_GAME[position.moves] if g == games else int(rng.choice(moves))
+            position = position.play(move)
+            s, r, legal, planes_s = step(s, move)
+            legal, reward = np.asarray(legal), float(r)
+            assert np.array_equal(np.asarray(planes_s), position.planes()), \
+                f"mctx self-check: planes differ after {move} ({where})"
+    assert outcomes["draw"] > 0 and (games == 0 or outcomes["win"] > 0), \
+        f"mctx self-check: the games did not both win and draw ({outcomes})"
+
+
+def parent_value_q(tree, node_index):
+    """A qtransform for `mctx.muzero_policy` that is our PUCT's value term: the raw Q(s, a) of the
+    visited children, the parent's value V(s) (mean of its evaluation and every backed-up value) for
+    the unvisited ones (our fpu="parent")."""
+    import jax.numpy as jnp
+    visits = tree.children_visits[node_index]
+    return jnp.where(visits > 0, tree.qvalues(node_index), tree.node_values[node_index])
+
+
+def mctx_search(positions, net: PolicyValueNet, simulations: int) -> dict[str, dict[str, float]] | None:
+    """{"mctx_muzero_policy" / "mctx_gumbel_muzero_policy": {"simulations_per_s", "compile_s"}}, or None
+    when jax or mctx is not installed. All the positions are one batch of one jit-compiled search."""
+    if "jax" not in sys.modules:  # XLA reads its flags when jax starts
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + XLA_ONE_THREAD).strip()
+    try:
+        import jax
+        import jax.numpy as jnp
+        import mctx
+    except ImportError:
+        return None
+    params = jax.tree.map(jnp.asarray, jax_params(net))
+    check_jax_port(positions, net, params)
+
+    def recurrent_fn(params, rng_key, action, state):
+        state, reward = jax.vmap(jax_c4_step)(state, action)
+        logits, value = jax_forward(params, jax.vmap(jax_c4_planes)(state))
+        legal = jax.vmap(jax_c4_legal)(state)
+        logits = jnp.where(legal, logits, jnp.finfo(logits.dtype).min)  # a finished game: all equal, no NaN
+        # the value is for the player to move next, the opponent of the one who moved: discount −1
+        output = mctx.RecurrentFnOutput(reward=reward, discount=jnp.where(state.terminal, 0.0, -1.0),
+                                        prior_logits=logits, value=jnp.where(state.terminal, 0.0, value))
+        return output, state
+
+    def root_fn(params, state):
+        logits, value = jax_forward(params, jax.vmap(jax_c4_planes)(state))
+        invalid = ~jax.vmap(jax_c4_legal)(state)
+        return mctx.RootFnOutput(prior_logits=logits, value=value, embedding=state), invalid
+
+    def muzero(params, key, state):
+        root, invalid = root_fn(params, state)
+        out = mctx.muzero_policy(params, key, root, recurrent_fn, simulations, invalid_actions=invalid,
+                                 qtransform=parent_value_q, dirichlet_fraction=0.0, pb_c_init=1.25,
+                                 pb_c_base=PB_C_BASE)
+        return out.search_tree.summary().visit_counts
+
+    def gumbel(params, key, state):
+        root, invalid = root_fn(params, state)
+        out = mctx.gumbel_muzero_policy(params, key, root, recurrent_fn, simulations, invalid_actions=invalid)
+        return out.search_tree.summary().visit_counts
+
+    state = jax.tree.map(jnp.asarray, jax_c4_from_positions(positions))
+    key = jax.random.key(0)
+    results = {}
+    for name, policy in (("mctx_muzero_policy", muzero), ("mctx_gumbel_muzero_policy", gumbel)):
+        start = time.perf_counter()
+        compiled = jax.jit(policy).lower(params, key, state).compile()
+        compile_s = time.perf_counter() - start
+        visits = jax.block_until_ready(compiled(params, key, state))  # warm-up
+        assert (np.asarray(visits).sum(1) == simulations).all(), f"{name}: the root visits do not add up"
+        times = []
+        for _ in range(MCTX_REPEATS):
+            start = time.perf_counter()
+            jax.block_until_ready(compiled(params, key, state))
+            times.append(time.perf_counter() - start)
+        results[name] = {"simulations_per_s": len(positions) * simulations / statistics.median(times),
+                         "compile_s": compile_s}
+    return results
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--positions", type=int, default=64)
@@ -157,13 +447,27 @@ def main() -> None:
                "ours_one_at_a_time": ours(positions, evaluator, args.simulations, batch=1),
                "single_search_loop": single_search(positions, evaluator, args.simulations),
                "openspiel_mctsbot": openspiel([[int(c) - 1 for c in e.moves] for e in entries], net, args.simulations)}
+    mctx_results = mctx_search(positions, net, args.simulations)
+    names = ("mctx_muzero_policy", "mctx_gumbel_muzero_policy")
+    for name in names:
+        results[name] = None if mctx_results is None else mctx_results[name]["simulations_per_s"]
+    compile_s = None if mctx_results is None else {name: mctx_results[name]["compile_s"] for name in names}
     for name, value in results.items():
         print(f"{name}: {'not installed' if value is None else f'{value:,.0f} simulations/s'}")
+    if compile_s is not None:
+        print("mctx compile (excluded above): " + ", ".join(f"{name} {s:.1f} s" for name, s in compile_s.items()))
     if args.json:
-        save_benchmark(args.json, "mcts_speed", device="cpu",
-                       settings={"positions": args.positions, "simulations": args.simulations, "threads": 1,
-                                 "network": dict(zip(("blocks", "filters", "value_hidden"), SIZES["connect4"]))},
-                       results={"simulations_per_s": results})
+        settings: dict[str, Any] = {
+            "positions": args.positions, "simulations": args.simulations, "threads": 1,
+            "network": dict(zip(("blocks", "filters", "value_hidden"), SIZES["connect4"]))}
+        if mctx_results is not None:
+            import jax
+            import mctx
+            settings["mctx"] = {"jax": jax.__version__, "mctx": mctx.__version__, "repeats": MCTX_REPEATS,
+                                "xla_flags": os.environ.get("XLA_FLAGS", ""), "pb_c_init": 1.25,
+                                "pb_c_base": PB_C_BASE, "qtransform": "parent_value_q", "dirichlet_fraction": 0.0}
+        save_benchmark(args.json, "mcts_speed", device="cpu", settings=settings,
+                       results={"simulations_per_s": results, "mctx_compile_s": compile_s})
 
 
 if __name__ == "__main__":
