@@ -3,9 +3,13 @@ simulations per second of
 
   - ours, batched: `milestones.search.search` over B positions at once, each round's leaves in one
     network call;
+  - ours, batched, with the network `torch.compile`d (float32), and compiled in bfloat16
+    (`NetworkEvaluator(inference=...)`; compilation is timed apart, `torch_compile_s`, and the
+    bfloat16 network's difference from float32 is measured: `bfloat16_against_float32`);
   - ours, one position at a time (B = 1): the same code without the batching;
   - a single-search loop in alpha-zero-general's design (re-implemented here: one recursive search,
-    dictionaries keyed by the board, one network call per leaf);
+    dictionaries keyed by the board, one network call per leaf), with the eager and with the
+    compiled network;
   - OpenSpiel's `MCTSBot` (the `bench` extra, as installed) with an evaluator that calls the same
     network once per position and caches it, as OpenSpiel's AlphaZero evaluator does;
   - DeepMind's mctx (the `bench` extra, as installed; batched MCTS in JAX): `mctx.muzero_policy` and
@@ -15,7 +19,10 @@ simulations per second of
     python benchmarks/mcts_speed.py [--positions 64] [--simulations 100] [--json FILE]
 
 The positions are the first `--positions` of Pons' Begin-Easy set (`MILESTONES_DATA`), the network the
-`alphazero/connect4` recipe's (random weights: speed does not depend on them), one thread.
+`alphazero/connect4` recipe's (random weights: speed does not depend on them; `--run RUN_DIR` takes a
+trained run's instead, and scores its search on `--pons-positions` of each Pons set with the float32
+and the bfloat16 network: random weights give near-uniform outputs, which hide bfloat16's rounding),
+one thread.
 
 mctx against ours. Before it is timed, a self-check compares the JAX port with ours (the network's
 logits and values within 1e-4 of torch's at the positions; legal moves, planes and results along 20
@@ -114,6 +121,32 @@ class SingleSearch:
             self.Qsa[(s, best)], self.Nsa[(s, best)] = v, 1
         self.Ns[s] += 1
         return -v
+
+
+def warmed(evaluator: NetworkEvaluator, positions) -> tuple[NetworkEvaluator, float]:
+    """The compiled evaluator after the calls that compile it (a batch of every size the timed
+    searches use compiles nothing new: the batch is dynamic after the second size), and how long
+    they took."""
+    start = time.perf_counter()
+    for size in (len(positions), 1, 5):
+        evaluator(positions[:size])
+    return evaluator, time.perf_counter() - start
+
+
+def bfloat16_difference(positions, evaluator: NetworkEvaluator, bfloat16: NetworkEvaluator,
+                        simulations: int) -> dict[str, float]:
+    """How far the bfloat16 network is from float32 at the positions (the largest differences of a
+    prior and of a value), and the share of positions where the two searches pick the same move."""
+    priors, values = evaluator(positions)
+    priors_b, values_b = bfloat16(positions)
+    same = []
+    for ev in (evaluator, bfloat16):
+        roots = [Node(p) for p in positions]
+        search(roots, ev, SearchConfig(simulations=simulations))
+        same.append([int(np.argmax(r.visits)) for r in roots])
+    return {"max_prior_difference": float(np.abs(priors - priors_b).max()),
+            "max_value_difference": float(np.abs(values - values_b).max()),
+            "same_move_share": float(np.mean(np.equal(*same)))}
 
 
 def single_search(positions, evaluator, simulations: int) -> float:
@@ -435,18 +468,44 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--positions", type=int, default=64)
     p.add_argument("--simulations", type=int, default=100)
+    p.add_argument("--run", help="an alphazero/connect4 run whose trained network replaces the random one, and "
+                                 "whose search is scored on Pons' sets in float32 and in bfloat16")
+    p.add_argument("--pons-positions", type=int, default=300, help="with --run: positions per Pons set (default 300)")
     p.add_argument("--json", help="also write the measurements to this file")
     args = p.parse_args()
     torch.set_num_threads(1)
     folder = dataset_path("connect4", files=("Test_L1_R1.moves.txt",))
     entries = load_set(set_path(folder, "L1_R1"))[:args.positions]
     positions = [e.position() for e in entries]
-    net = network()
+    if args.run:
+        from milestones.families.alphazero.play import load_trained
+        name, cfg, _, net, step = load_trained(args.run)
+        if cfg.game != "connect4":
+            p.error(f"--run: {args.run} is a run of {name}; the benchmark plays Connect Four")
+    else:
+        net = network()
     evaluator = NetworkEvaluator(net)
+    compiled, compiled_s = warmed(NetworkEvaluator(net, inference="compiled"), positions)
+    bfloat16, bfloat16_s = warmed(NetworkEvaluator(net, inference="bfloat16"), positions)
+    compile_torch_s = {"compiled": compiled_s, "bfloat16": bfloat16_s}
     results = {"ours_batched": ours(positions, evaluator, args.simulations, batch=len(positions)),
+               "ours_batched_compiled": ours(positions, compiled, args.simulations, batch=len(positions)),
+               "ours_batched_bfloat16": ours(positions, bfloat16, args.simulations, batch=len(positions)),
                "ours_one_at_a_time": ours(positions, evaluator, args.simulations, batch=1),
                "single_search_loop": single_search(positions, evaluator, args.simulations),
+               "single_search_loop_compiled": single_search(positions, compiled, args.simulations),
                "openspiel_mctsbot": openspiel([[int(c) - 1 for c in e.moves] for e in entries], net, args.simulations)}
+    precision: dict[str, Any] = dict(bfloat16_difference(positions, evaluator, bfloat16, args.simulations))
+    if args.run:
+        from milestones.families.alphazero.experiments import pons_errors, search_config
+        from milestones.search.arena import SearchPlayer
+        searched = {}
+        for label, ev in (("float32", evaluator), ("bfloat16", bfloat16)):
+            player = SearchPlayer(ev, search_config(cfg, cfg.eval_simulations, self_play=False))
+            searched[label] = pons_errors(ev, player, args.pons_positions)
+        precision["pons_errors"] = searched
+        precision["run"] = {"experiment": name, "iterations": step, "eval_simulations": cfg.eval_simulations,
+                            "positions_per_set": args.pons_positions}
     mctx_results = mctx_search(positions, net, args.simulations)
     names = ("mctx_muzero_policy", "mctx_gumbel_muzero_policy")
     for name in names:
@@ -454,11 +513,17 @@ def main() -> None:
     compile_s = None if mctx_results is None else {name: mctx_results[name]["compile_s"] for name in names}
     for name, value in results.items():
         print(f"{name}: {'not installed' if value is None else f'{value:,.0f} simulations/s'}")
+    print("torch.compile warm-up (excluded above): " + ", ".join(f"{k} {v:.1f} s" for k, v in compile_torch_s.items()))
+    print("bfloat16 against float32: " + ", ".join(f"{k} {v:.4g}" for k, v in precision.items()
+                                                   if isinstance(v, float)))
+    for label, errors in precision.get("pons_errors", {}).items():
+        print(f"Pons search errors, {label}: " + ", ".join(f"{k.removeprefix('search_error_')} {v:.1%}"
+                                                          for k, v in errors.items() if k.startswith("search")))
     if compile_s is not None:
         print("mctx compile (excluded above): " + ", ".join(f"{name} {s:.1f} s" for name, s in compile_s.items()))
     if args.json:
         settings: dict[str, Any] = {
-            "positions": args.positions, "simulations": args.simulations, "threads": 1,
+            "positions": args.positions, "simulations": args.simulations, "threads": 1, "run": args.run,
             "network": dict(zip(("blocks", "filters", "value_hidden"), SIZES["connect4"]))}
         if mctx_results is not None:
             import jax
@@ -467,7 +532,8 @@ def main() -> None:
                                 "xla_flags": os.environ.get("XLA_FLAGS", ""), "pb_c_init": 1.25,
                                 "pb_c_base": PB_C_BASE, "qtransform": "parent_value_q", "dirichlet_fraction": 0.0}
         save_benchmark(args.json, "mcts_speed", device="cpu", settings=settings,
-                       results={"simulations_per_s": results, "mctx_compile_s": compile_s})
+                       results={"simulations_per_s": results, "mctx_compile_s": compile_s,
+                                "torch_compile_s": compile_torch_s, "bfloat16_against_float32": precision})
 
 
 if __name__ == "__main__":

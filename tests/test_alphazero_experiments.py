@@ -84,6 +84,7 @@ def test_tictactoe_scores_of_a_perfect_and_of_a_blind_player():
 @pytest.mark.parametrize("args, message", [
     (["train", "alphazero/tictactoe", "--game", "chess"], "--game: expected one of tictactoe, connect4"),
     (["train", "alphazero/connect4", "--simulations", "0"], "--simulations"),
+    (["train", "alphazero/connect4", "--inference", "fp8"], "--inference"),
 ])
 def test_bad_options_are_clear_errors(env, args, message):
     done = milestones(args, env, timeout=120)
@@ -115,3 +116,15 @@ def test_missing_pons_sets_stop_a_connect4_run_before_self_play(env, tmp_path):
                       dict(env, MILESTONES_DATA=str(tmp_path / "empty")))
     assert done.returncode != 0 and "data set 'connect4' not found" in done.stderr
     assert not (run_dir / "metrics.jsonl").exists() or not (run_dir / "metrics.jsonl").read_text()
+
+
+def test_only_trained_alphazero_runs_are_loaded(tmp_path):
+    from milestones.families.alphazero.play import load_trained
+    other, fresh = tmp_path / "other", tmp_path / "fresh"
+    for folder, name in ((other, "dqn/cartpole"), (fresh, "alphazero/tictactoe")):
+        folder.mkdir()
+        (folder / "config.json").write_text(json.dumps({"experiment": name, "config": {}}))
+    with pytest.raises(ValueError, match="is a run of dqn/cartpole, not of an alphazero/ experiment"):
+        load_trained(str(other))
+    with pytest.raises(ValueError, match="has no checkpoint yet"):
+        load_trained(str(fresh))

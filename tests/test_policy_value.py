@@ -84,3 +84,28 @@ def test_search_runs_on_the_network():
     root = Node(game.from_moves([3, 3]))
     search([root], NetworkEvaluator(net_for(game)), SearchConfig(simulations=30))
     assert visit_counts(root).sum() == 30
+
+
+def test_compiled_and_bfloat16_inference_against_eager():
+    """`compiled` runs the same float32 network (and follows its training); `bfloat16` a bfloat16
+    copy taken when the evaluator is made, within bfloat16's rounding of float32."""
+    game = Connect4()
+    net = net_for(game).eval()
+    positions = [game.from_moves(m) for m in ([], [3], [3, 3, 4], [0, 1, 2, 3, 4], [6] * 5)]
+    eager, compiled, bf16 = (NetworkEvaluator(net, inference=i) for i in ("eager", "compiled", "bfloat16"))
+    priors, values = eager(positions)
+    for size in (5, 1, 3):  # the batch is dynamic: every size runs the same compiled network
+        p, v = compiled(positions[:size])
+        np.testing.assert_allclose(p, priors[:size], rtol=0, atol=1e-5)
+        np.testing.assert_allclose(v, values[:size], rtol=0, atol=1e-5)
+    p, v = bf16(positions)
+    np.testing.assert_allclose(p, priors, rtol=0, atol=0.02)
+    np.testing.assert_allclose(v, values, rtol=0, atol=0.02)
+    assert np.abs(p - priors).max() > 0  # it is bfloat16
+    with torch.no_grad():
+        for w in net.parameters():
+            w.mul_(-1.0)
+    np.testing.assert_allclose(compiled(positions)[1], eager(positions)[1], rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(bf16(positions)[1], v)  # the copy did not follow
+    with pytest.raises(ValueError, match="inference must be one of eager, compiled, bfloat16, got 'fp8'"):
+        NetworkEvaluator(net, inference="fp8")

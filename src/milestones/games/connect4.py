@@ -80,13 +80,11 @@ class Connect4Position:
         return self.current if player == self.to_play else self.current ^ self.mask
 
     def planes(self) -> np.ndarray:
-        out = np.zeros((2, HEIGHT, WIDTH), np.float32)
-        for plane, stones in enumerate((self.current, self.current ^ self.mask)):
-            for c in range(WIDTH):
-                for r in range(HEIGHT):
-                    if stones >> (7 * c + r) & 1:
-                        out[plane, HEIGHT - 1 - r, c] = 1.0
-        return out
+        # the two bitboards' bits, 7 per column (the top one the sentinel): (plane, column, row from the bottom)
+        raw = self.current.to_bytes(8, "little") + (self.current ^ self.mask).to_bytes(8, "little")
+        bits = np.unpackbits(np.frombuffer(raw, np.uint8), bitorder="little").reshape(2, 64)[:, :7 * WIDTH]
+        bits = bits.reshape(2, WIDTH, 7)[:, :, HEIGHT - 1::-1]  # rows from the top
+        return np.ascontiguousarray(bits.transpose(0, 2, 1), dtype=np.float32)
 
     def key(self) -> tuple:
         return (self.current, self.mask)

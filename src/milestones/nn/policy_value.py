@@ -18,6 +18,7 @@ Shapes: B batch, C input planes, H × W board, F filters, A moves.
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -74,17 +75,40 @@ def alphazero_loss(logits: Tensor, value: Tensor, pi: Tensor, z: Tensor) -> tupl
     return value_loss, policy_loss, value_loss + policy_loss
 
 
-class NetworkEvaluator:
-    """`evaluator(positions) -> (priors (B, A), values (B,))` for `milestones.search`."""
+INFERENCE = ("eager", "compiled", "bfloat16")
 
-    def __init__(self, net: PolicyValueNet, device: torch.device | str = "cpu") -> None:
-        self.net, self.device = net, torch.device(device)
+
+class NetworkEvaluator:
+    """`evaluator(positions) -> (priors (B, A), values (B,))` for `milestones.search`.
+
+    `inference` chooses how the network runs:
+      - "eager": the module as it is, float32;
+      - "compiled": `torch.compile` of the same module (dynamic batch size), float32: the same
+        numbers up to rounding, faster on a CPU once compiled (the first call of a process compiles
+        for tens of seconds and needs a C++ compiler; later networks of the same shape reuse it);
+      - "bfloat16": a bfloat16 copy of the network taken now (later training does not reach it),
+        compiled likewise: faster again where the CPU has bfloat16 dot products, at bfloat16's
+        precision (`benchmarks/mcts_speed.py` measures both the speed and the difference).
+    """
+
+    def __init__(self, net: PolicyValueNet, device: torch.device | str = "cpu", inference: str = "eager") -> None:
+        if inference not in INFERENCE:
+            raise ValueError(f"inference must be one of {', '.join(INFERENCE)}, got {inference!r}")
+        self.net, self.device, self.inference = net, torch.device(device), inference
+        self.dtype = torch.bfloat16 if inference == "bfloat16" else torch.float32
+        self._forward: nn.Module = net
+        if inference == "bfloat16":
+            self._forward = copy.deepcopy(net).eval().to(torch.bfloat16)
+        if inference != "eager":
+            self._forward = torch.compile(self._forward, dynamic=True)  # type: ignore[assignment]
 
     @torch.no_grad()
     def __call__(self, positions: Sequence) -> tuple[np.ndarray, np.ndarray]:
         was = self.net.training
-        self.net.eval()
-        planes = torch.from_numpy(np.stack([p.planes() for p in positions])).to(self.device)
-        logits, values = self.net(planes)
-        self.net.train(was)
-        return torch.softmax(logits, 1).double().cpu().numpy(), values.double().cpu().numpy()
+        if was:
+            self.net.eval()
+        planes = torch.from_numpy(np.stack([p.planes() for p in positions])).to(self.device, self.dtype)
+        logits, values = self._forward(planes)
+        if was:
+            self.net.train()
+        return torch.softmax(logits.float(), 1).double().cpu().numpy(), values.double().cpu().numpy()

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from milestones.search.mcts import Evaluator, Node, evaluate_roots, run_simulations
+from milestones.search.mcts import Evaluator, Node, Path, descend, evaluate_roots, run_simulations
 
 
 @dataclass(frozen=True)
@@ -70,48 +70,74 @@ def halving_phases(m: int, n: int) -> list[tuple[int, int]]:
 
 def completed_q(node: Node) -> np.ndarray:
     """q̂ (A,): Q(s, a) for visited moves, v_mix for the others (illegal moves included; mask them)."""
-    assert node.visits is not None and node.total is not None and node.prior is not None
-    visits, total = node.visits, node.total
-    n = visits.sum()
+    return completed_qs([node])[0]
+
+
+def completed_qs(nodes: Sequence[Node]) -> np.ndarray:
+    """`completed_q` of several nodes at once (n, A), row by row."""
+    for node in nodes:
+        assert node.visits is not None and node.total is not None and node.prior is not None
+    visits = np.stack([node.visits for node in nodes])  # type: ignore[misc]
+    total = np.stack([node.total for node in nodes])  # type: ignore[misc]
+    prior = np.stack([node.prior for node in nodes])  # type: ignore[misc]
+    value = np.array([node.value for node in nodes])
+    n = visits.sum(1)
     visited = visits > 0
     q = np.divide(total, visits, out=np.zeros_like(total), where=visited)
-    if n > 0:
-        weight = node.prior[visited].sum()
-        mean = (node.prior[visited] * q[visited]).sum() / weight if weight > 0 else q[visited].mean()
-        v_mix = (node.value + n * mean) / (1.0 + n)
-    else:
-        v_mix = node.value
-    return np.where(visited, q, v_mix)
+    weight = np.where(visited, prior, 0.0).sum(1)
+    weighted = np.where(visited, prior * q, 0.0).sum(1)
+    plain = np.where(visited, q, 0.0).sum(1) / np.maximum(visited.sum(1), 1)  # the mean Q, where Σ P = 0
+    mean = np.where(weight > 0, weighted / np.where(weight > 0, weight, 1.0), plain)
+    v_mix = np.where(n > 0, (value + n * mean) / (1.0 + n), value)
+    return np.where(visited, q, v_mix[:, None])
 
 
 def sigma_q(node: Node, config: GumbelConfig) -> np.ndarray:
     """σ(q̂) (A,), q̂ rescaled to [0, 1] over the legal moves; 0 on illegal ones."""
-    assert node.legal is not None and node.visits is not None
-    q = completed_q(node)
-    legal = q[node.legal]
-    low, high = legal.min(), legal.max()
-    scaled = (q - low) / max(high - low, 1e-8)
-    return np.where(node.legal, (config.c_visit + node.visits.max()) * config.c_scale * scaled, 0.0)
+    return sigma_qs([node], config)[0]
+
+
+def sigma_qs(nodes: Sequence[Node], config: GumbelConfig) -> np.ndarray:
+    """`sigma_q` of several nodes at once (n, A)."""
+    legal = np.stack([node.legal for node in nodes])  # type: ignore[misc]
+    most = np.array([node.visits.max() for node in nodes])  # type: ignore[union-attr]
+    q = completed_qs(nodes)
+    low = np.where(legal, q, np.inf).min(1, keepdims=True)
+    high = np.where(legal, q, -np.inf).max(1, keepdims=True)
+    scaled = (q - low) / np.maximum(high - low, 1e-8)
+    return np.where(legal, ((config.c_visit + most) * config.c_scale)[:, None] * scaled, 0.0)
 
 
 def logits(node: Node) -> np.ndarray:
     """ℓ = log P (A,), −inf on illegal moves."""
-    assert node.prior is not None and node.legal is not None
+    return logits_of([node])[0]
+
+
+def logits_of(nodes: Sequence[Node]) -> np.ndarray:
+    """`logits` of several nodes at once (n, A)."""
+    legal = np.stack([node.legal for node in nodes])  # type: ignore[misc]
+    prior = np.stack([node.prior for node in nodes])  # type: ignore[misc]
     with np.errstate(divide="ignore"):
-        return np.where(node.legal, np.log(np.maximum(node.prior, 1e-30)), -np.inf)
+        return np.where(legal, np.log(np.maximum(prior, 1e-30)), -np.inf)
 
 
 def improved_policy(node: Node, config: GumbelConfig) -> np.ndarray:
     """π' = softmax(ℓ + σ(q̂)) over the legal moves (A,)."""
-    z = logits(node) + sigma_q(node, config)
-    z = np.exp(z - z.max())
-    return z / z.sum()
+    return improved_policies([node], config)[0]
 
 
-def _select_interior(node: Node, config: GumbelConfig) -> int:
-    assert node.visits is not None and node.legal is not None
-    scores = improved_policy(node, config) - node.visits / (1.0 + node.visits.sum())
-    return int(np.argmax(np.where(node.legal, scores, -np.inf)))
+def improved_policies(nodes: Sequence[Node], config: GumbelConfig) -> np.ndarray:
+    """`improved_policy` of several nodes at once (n, A)."""
+    z = logits_of(nodes) + sigma_qs(nodes, config)
+    z = np.exp(z - z.max(1, keepdims=True))
+    return z / z.sum(1, keepdims=True)
+
+
+def interior_moves(nodes: list[Node], config: GumbelConfig) -> list[int]:
+    """The selection below the root, a* = argmax_a π'(a) − N(a) / (1 + Σ_b N(b)), at several nodes."""
+    visits = np.stack([node.visits for node in nodes])  # type: ignore[misc]
+    scores = improved_policies(nodes, config) - visits / (1.0 + visits.sum(1, keepdims=True))
+    return np.where(np.stack([node.legal for node in nodes]), scores, -np.inf).argmax(1).tolist()  # type: ignore[misc]
 
 
 @dataclass
@@ -163,19 +189,17 @@ def gumbel_search(roots: Sequence[Node], evaluator: Evaluator, config: GumbelCon
     budgets = [config.simulations] * len(roots) if simulations is None else list(simulations)
     plans = [None if r.terminal else plan_root(r, config, n, rng) for r, n in zip(roots, budgets)]
 
-    def select(i: int, root: Node, k: int) -> tuple[list[tuple[Node, int]], Node]:
-        plan = plans[i]
-        assert plan is not None and root.pending is not None
-        move = plan.next_move(root, config)
-        root.pending[move] += 1
-        path, node = [(root, move)], root.child(move)
-        while node.expanded and not node.terminal:
-            move = _select_interior(node, config)
-            assert node.pending is not None
-            node.pending[move] += 1
-            path.append((node, move))
-            node = node.child(move)
-        return path, node
+    def select(trees: Sequence[int]) -> list[tuple[Path, Node]]:
+        paths: list[Path] = []
+        at: list[Node] = []
+        for i in trees:
+            plan, root = plans[i], roots[i]
+            assert plan is not None and root.pending is not None
+            move = plan.next_move(root, config)
+            root.pending[move] += 1
+            paths.append([(root, move)])
+            at.append(root.child(move))
+        return descend(paths, at, lambda nodes: interior_moves(nodes, config))
 
     run_simulations(roots, evaluator, budgets, select)
     return plans

@@ -113,23 +113,34 @@ class Node:
 def puct_scores(node: Node, config: SearchConfig) -> np.ndarray:
     """Q + U for every edge of an expanded node (A,), the virtual losses of pending paths counted;
     −inf for illegal moves."""
-    assert node.visits is not None and node.total is not None and node.prior is not None and node.legal is not None
-    visits, total = node.visits, node.total
-    if node.pending is not None and node.pending.any():
-        visits = visits + config.virtual_loss * node.pending
-        total = total - config.virtual_loss * node.pending
-    n_s = 1.0 + visits.sum()
-    c = config.c_puct
-    if config.pb_c_base is not None:
-        c += math.log((n_s + config.pb_c_base + 1) / config.pb_c_base)
-    if config.fpu == "parent":
-        unvisited = (node.value_sum / node.count if node.count else 0.0) - config.fpu_reduction
+    return puct_matrix([node], config)[0]
+
+
+def puct_matrix(nodes: Sequence[Node], config: SearchConfig) -> np.ndarray:
+    """`puct_scores` of several expanded nodes at once (n, A): the same arithmetic, row by row, in a
+    few array operations instead of a few per node."""
+    for node in nodes:
+        assert node.visits is not None and node.total is not None and node.prior is not None
+    visits = np.stack([node.visits for node in nodes])  # type: ignore[misc]
+    total = np.stack([node.total for node in nodes])  # type: ignore[misc]
+    pending = np.stack([node.pending for node in nodes])  # type: ignore[misc]
+    if pending.any():
+        visits = visits + config.virtual_loss * pending
+        total = total - config.virtual_loss * pending
+    n_s = 1.0 + visits.sum(1)
+    if config.pb_c_base is None:
+        c = np.full(len(nodes), config.c_puct)
     else:
-        unvisited = 0.0 if config.fpu == "zero" else -1.0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        q = np.where(visits > 0, total / np.maximum(visits, 1e-300), unvisited)
-    scores = q + c * node.prior * math.sqrt(n_s) / (1.0 + visits)
-    return np.where(node.legal, scores, -np.inf)
+        c = np.array([config.c_puct + math.log((n + config.pb_c_base + 1) / config.pb_c_base) for n in n_s.tolist()])
+    if config.fpu == "parent":
+        unvisited = np.array([(node.value_sum / node.count if node.count else 0.0) for node in nodes])
+        unvisited = unvisited - config.fpu_reduction
+    else:
+        unvisited = np.full(len(nodes), 0.0 if config.fpu == "zero" else -1.0)
+    q = np.where(visits > 0, total / np.maximum(visits, 1e-300), unvisited[:, None])
+    prior = np.stack([node.prior for node in nodes])  # type: ignore[misc]
+    scores = q + c[:, None] * prior * np.sqrt(n_s)[:, None] / (1.0 + visits)
+    return np.where(np.stack([node.legal for node in nodes]), scores, -np.inf)  # type: ignore[misc]
 
 
 def add_root_noise(node: Node, config: SearchConfig, rng: np.random.Generator) -> None:
@@ -143,17 +154,32 @@ def add_root_noise(node: Node, config: SearchConfig, rng: np.random.Generator) -
     node.prior[moves] = (1 - config.dirichlet_fraction) * node.prior[moves] + config.dirichlet_fraction * noise
 
 
-def _select(root: Node, config: SearchConfig) -> tuple[list[tuple[Node, int]], Node]:
-    """Descend from the root to a leaf (unevaluated or terminal): the path's edges and the leaf;
-    each edge is pending (its virtual loss counted) until `_backup`."""
-    path, node = [], root
-    while node.expanded and not node.terminal:
-        move = int(np.argmax(puct_scores(node, config)))
-        assert node.pending is not None
-        node.pending[move] += 1
-        path.append((node, move))
-        node = node.child(move)
-    return path, node
+Path = list[tuple[Node, int]]
+
+
+def descend(paths: list[Path], at: list[Node], choose: Callable[[list[Node]], list[int]]) -> list[tuple[Path, Node]]:
+    """Continue descents from the nodes `at` (after the edges `paths`) to leaves (unevaluated or
+    terminal), a level at a time: `choose(nodes)` picks the move at every expanded node of the level
+    together. Each edge taken is marked pending (its virtual loss counted) until `_backup`."""
+    going = [j for j, node in enumerate(at) if node.expanded and not node.terminal]
+    while going:
+        nodes = [at[j] for j in going]
+        still = []
+        for j, node, move in zip(going, nodes, choose(nodes)):
+            assert node.pending is not None
+            node.pending[move] += 1
+            paths[j].append((node, move))
+            child = at[j] = node.child(move)
+            if child.expanded and not child.terminal:
+                still.append(j)
+        going = still
+    return list(zip(paths, at))
+
+
+def _select_many(roots: Sequence[Node], config: SearchConfig) -> list[tuple[Path, Node]]:
+    """One PUCT descent in each tree from its root, the trees' nodes of a level scored in one
+    `puct_matrix`."""
+    return descend([[] for _ in roots], list(roots), lambda nodes: puct_matrix(nodes, config).argmax(1).tolist())
 
 
 def _backup(path: list[tuple[Node, int]], leaf: Node, value: float) -> None:
@@ -181,25 +207,28 @@ def evaluate_roots(roots: Sequence[Node], evaluator: Evaluator) -> None:
             r.count = 1
 
 
-Select = Callable[[int, Node, int], tuple[list[tuple[Node, int]], Node]]
+SelectMany = Callable[[Sequence[int]], list[tuple[Path, Node]]]
 
 
-def run_simulations(roots: Sequence[Node], evaluator: Evaluator, budgets: Sequence[int], select: Select,
+def run_simulations(roots: Sequence[Node], evaluator: Evaluator, budgets: Sequence[int], select: SelectMany,
                     per_round: int = 1, expand_threshold: int = 1) -> None:
     """Simulate in every tree until tree i has had budgets[i] simulations, `per_round` per tree and
-    round; each round's leaves are evaluated in one call. `select(i, root, k)` descends tree i for its
-    k-th simulation and returns the path's edges (each already marked pending) and the leaf. A leaf
-    takes its evaluation's priors (becomes expanded) on its `expand_threshold`-th evaluation; until
-    then each visit evaluates it again and backs up that value (AlphaGo's rollouts differ each time)."""
+    round; each round's leaves are evaluated in one call. `select(trees)` descends once in each tree
+    i of `trees` and returns each path's edges (already marked pending) and leaf. A leaf takes its
+    evaluation's priors (becomes expanded) on its `expand_threshold`-th evaluation; until then each
+    visit evaluates it again and backs up that value (AlphaGo's rollouts differ each time). The
+    evaluator sees a round's leaves tree by tree, in the order each tree selected them."""
     done = [0] * len(roots)
     while True:
-        selections = []  # (path, leaf)
-        for i, root in enumerate(roots):
-            if root.terminal:
-                continue
-            for _ in range(min(per_round, budgets[i] - done[i])):
-                selections.append(select(i, root, done[i]))
+        chosen: list[list[tuple[Path, Node]]] = [[] for _ in roots]
+        for _ in range(per_round):
+            trees = [i for i, root in enumerate(roots) if not root.terminal and done[i] < budgets[i]]
+            if not trees:
+                break
+            for i, selection in zip(trees, select(trees)):
+                chosen[i].append(selection)
                 done[i] += 1
+        selections = [s for tree in chosen for s in tree]  # (path, leaf)
         if not selections:
             return
         to_evaluate = {id(leaf): leaf for _, leaf in selections if not leaf.terminal and not leaf.expanded}
@@ -231,8 +260,8 @@ def search(roots: Sequence[Node], evaluator: Evaluator, config: SearchConfig,
             if not r.terminal and (noise is None or noise[i]):
                 add_root_noise(r, config, rng)
     budgets = [config.simulations] * len(roots) if simulations is None else list(simulations)
-    run_simulations(roots, evaluator, budgets, lambda i, root, k: _select(root, config), config.leaves_per_round,
-                    config.expand_threshold)
+    run_simulations(roots, evaluator, budgets, lambda trees: _select_many([roots[i] for i in trees], config),
+                    config.leaves_per_round, config.expand_threshold)
 
 
 def visit_counts(root: Node) -> np.ndarray:

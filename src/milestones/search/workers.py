@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from milestones.games.game import Game
-from milestones.nn.policy_value import NetworkEvaluator, PolicyValueNet
+from milestones.nn.policy_value import INFERENCE, NetworkEvaluator, PolicyValueNet
 from milestones.search.gumbel import GumbelConfig
 from milestones.search.mcts import SearchConfig
 from milestones.search.selfplay import GameRecord, PlayoutCap, play_games
@@ -30,12 +30,12 @@ EXECUTORS = ("local", "ray")
 
 
 def play_share(game: Game, net: PolicyValueNet, config: SearchConfig | GumbelConfig, games: int, seed: int,
-               temperature_moves: int, playout_cap: PlayoutCap | None) -> list[GameRecord]:
+               temperature_moves: int, playout_cap: PlayoutCap | None, inference: str = "eager") -> list[GameRecord]:
     """One worker's share of an iteration's games (what a worker process or Ray task runs), on one
     thread."""
     torch.set_num_threads(1)
-    return play_games(game, NetworkEvaluator(net), config, games, np.random.default_rng(seed), temperature_moves,
-                      playout_cap)
+    return play_games(game, NetworkEvaluator(net, inference=inference), config, games, np.random.default_rng(seed),
+                      temperature_moves, playout_cap)
 
 
 def shares(games: int, workers: int) -> list[int]:
@@ -45,14 +45,17 @@ def shares(games: int, workers: int) -> list[int]:
 
 class SelfPlayWorkers:
     """`play(...)` an iteration's games on `workers` workers (`executor`: "local" processes or "ray"
-    tasks); the local processes live until `close`."""
+    tasks); the local processes live until `close`. `inference` is how each evaluates the network
+    (`NetworkEvaluator`'s)."""
 
-    def __init__(self, workers: int = 1, executor: str = "local") -> None:
+    def __init__(self, workers: int = 1, executor: str = "local", inference: str = "eager") -> None:
         if workers < 1:
             raise ValueError(f"workers must be ≥ 1, got {workers}")
         if executor not in EXECUTORS:
             raise ValueError(f"the self-play executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
-        self.workers, self.executor = workers, executor
+        if inference not in INFERENCE:
+            raise ValueError(f"inference must be one of {', '.join(INFERENCE)}, got {inference!r}")
+        self.workers, self.executor, self.inference = workers, executor, inference
         self._pool: ProcessPoolExecutor | None = None
         self._ray: Any = None
         self._ray_started = False
@@ -60,10 +63,11 @@ class SelfPlayWorkers:
     def play(self, game: Game, net: PolicyValueNet, config: SearchConfig | GumbelConfig, games: int,
              rng: np.random.Generator, temperature_moves: int, playout_cap: PlayoutCap | None) -> list[GameRecord]:
         if self.workers == 1:
-            return play_games(game, NetworkEvaluator(net), config, games, rng, temperature_moves, playout_cap)
+            return play_games(game, NetworkEvaluator(net, inference=self.inference), config, games, rng,
+                              temperature_moves, playout_cap)
         seeds = [int(s) for s in rng.integers(0, 2**63, self.workers)]
         cpu_net = copy.deepcopy(net).cpu().eval()
-        jobs = [(game, cpu_net, config, n, seed, temperature_moves, playout_cap)
+        jobs = [(game, cpu_net, config, n, seed, temperature_moves, playout_cap, self.inference)
                 for n, seed in zip(shares(games, self.workers), seeds) if n > 0]
         if self.executor == "ray":
             ray = self._start_ray()

@@ -43,7 +43,7 @@ from milestones.games import Connect4, TicTacToe, tictactoe
 from milestones.games.game import Game, Position
 from milestones.games.pons import SETS, load_set, set_path
 from milestones.games.tictactoe import solve
-from milestones.nn.policy_value import SIZES, NetworkEvaluator, PolicyValueNet
+from milestones.nn.policy_value import INFERENCE, SIZES, NetworkEvaluator, PolicyValueNet
 from milestones.runs import Run
 from milestones.search.arena import Player, PolicyPlayer, SearchPlayer, elo_difference, play_match
 from milestones.search.evaluators import RolloutEvaluator
@@ -96,6 +96,9 @@ class AlphaZeroConfig(BaseConfig):
     workers: int = param(1, "self-play worker processes (1: in this process)", low=1)
     executor: Literal["local", "ray"] = param("local", "where self-play workers run: local processes or Ray tasks "
                                                        "(pip install 'milestones[cluster]'; RAY_ADDRESS for a cluster)")
+    inference: Literal["eager", "compiled", "bfloat16"] = param(
+        "eager", "how search runs the network: eager float32, torch.compile'd float32 (faster once compiled; "
+                 "needs a C++ compiler) or compiled bfloat16 (faster again, at bfloat16's precision)")
     minutes: float = param(0.0, "stop after this many minutes of wall time (0: no limit)", low=0.0)
     checkpoint_every: int = param(1, "iterations between checkpoints", low=1)
 
@@ -104,6 +107,8 @@ class AlphaZeroConfig(BaseConfig):
             raise ConfigError(f"--game: expected one of {', '.join(GAMES)}, got {self.game!r}")
         if self.executor not in ("local", "ray"):
             raise ConfigError(f"--executor: expected local or ray, got {self.executor!r}")
+        if self.inference not in INFERENCE:
+            raise ConfigError(f"--inference: expected one of {', '.join(INFERENCE)}, got {self.inference!r}")
         if self.search not in ("puct", "gumbel"):
             raise ConfigError(f"--search: expected puct or gumbel, got {self.search!r}")
 
@@ -154,7 +159,7 @@ def train(cfg: AlphaZeroConfig, run: Run) -> dict[str, float]:
                   generators={"rng": rng, "match_rng": match_rng}, objects={"replay": replay, "elo": elo})
     start, _ = run.resume(state)
     loop = run.loop(state, cfg.iterations, start=start, checkpoint_every=cfg.checkpoint_every, minutes=cfg.minutes)
-    workers = SelfPlayWorkers(cfg.workers, cfg.executor)
+    workers = SelfPlayWorkers(cfg.workers, cfg.executor, cfg.inference)
     try:
         for iteration in loop:
             stats = train_iteration(game, net, optimizer, replay, trainer, rng, workers)
@@ -202,8 +207,9 @@ def matches(cfg: AlphaZeroConfig, game: Game, net: PolicyValueNet, previous: Pol
     same search) and against MCTS with random playouts; the Elo chain moves by the first."""
     if cfg.match_pairs == 0:
         return {}
-    me = SearchPlayer(NetworkEvaluator(net, device), search_config(cfg, cfg.eval_simulations, self_play=False))
-    before = SearchPlayer(NetworkEvaluator(previous, device), search_config(cfg, cfg.eval_simulations, self_play=False))
+    search = search_config(cfg, cfg.eval_simulations, self_play=False)
+    me = SearchPlayer(NetworkEvaluator(net, device, cfg.inference), search)
+    before = SearchPlayer(NetworkEvaluator(previous, device, cfg.inference), search)
     rollouts = SearchPlayer(RolloutEvaluator(game.num_moves, rng), SearchConfig(simulations=cfg.rollout_simulations))
     vs_previous = play_match(game, me, before, cfg.match_pairs, rng)
     vs_rollouts = play_match(game, me, rollouts, cfg.match_pairs, rng)
@@ -215,7 +221,7 @@ def matches(cfg: AlphaZeroConfig, game: Game, net: PolicyValueNet, previous: Pol
 
 def evaluate_net(cfg: AlphaZeroConfig, game: Game, net: PolicyValueNet, device: torch.device,
                  final: bool) -> dict[str, float]:
-    evaluator = NetworkEvaluator(net, device)
+    evaluator = NetworkEvaluator(net, device, cfg.inference)
     player = SearchPlayer(evaluator, search_config(cfg, cfg.eval_simulations, self_play=False))
     if cfg.game == "tictactoe":
         return tictactoe_errors(game, evaluator, player)
@@ -278,7 +284,7 @@ EXPERIMENTS = (
     Experiment(
         name="alphazero/tictactoe", summary="AlphaZero on tic-tac-toe, measured against minimax",
         config=AlphaZeroConfig(game="tictactoe", iterations=30, games=64, simulations=25, train_steps=50,
-                               batch_size=64, window_games=500, eval_every=5, eval_simulations=25),
+                               batch_size=64, window_games=500, eval_every=5, eval_simulations=100),
         train=train, evaluate=evaluate, metric="search_error", goal="min", citation=ALPHAZERO,
         references=(Reference("search_error", 0.0, "tic-tac-toe solved by exhaustive minimax",
                               "perfect play: no move loses value"),),

@@ -16,9 +16,15 @@ import torch
 
 from milestones import config as cfg_mod
 from milestones import registry
-from milestones.families.alphazero.experiments import architecture, make_game, make_network, search_config
-from milestones.games.game import GameError, Position
-from milestones.nn.policy_value import NetworkEvaluator
+from milestones.families.alphazero.experiments import (
+    AlphaZeroConfig,
+    architecture,
+    make_game,
+    make_network,
+    search_config,
+)
+from milestones.games.game import Game, GameError, Position
+from milestones.nn.policy_value import NetworkEvaluator, PolicyValueNet
 from milestones.runs import Run
 from milestones.search.arena import SearchPlayer
 from milestones.state import State
@@ -34,27 +40,36 @@ def play_command(args: argparse.Namespace) -> int:
     return play(args.run_dir, human_first=not args.second, simulations=args.simulations)
 
 
-def play(run_dir: str, *, human_first: bool = True, simulations: int = 200, stdin: TextIO = sys.stdin,
-         stdout: TextIO = sys.stdout) -> int:
+def load_trained(run_dir: str) -> tuple[str, AlphaZeroConfig, Game, PolicyValueNet, int]:
+    """The experiment's name, configuration, game and network (eval mode, its last checkpoint) of
+    an alphazero/ run, and the iterations it had trained; ValueError says why a directory is not one."""
     name, saved = Run.read_config(run_dir)
     if not name.startswith("alphazero/"):
-        print(f"{run_dir} is a run of {name}; `milestones play` plays alphazero/ runs", file=sys.stderr)
-        return 2
-    if simulations < 1:
-        print(f"--simulations must be ≥ 1, got {simulations}", file=sys.stderr)
-        return 2
+        raise ValueError(f"{run_dir} is a run of {name}, not of an alphazero/ experiment")
     exp = registry.catalog()[name]
     cfg = cfg_mod.from_dict(type(exp.config), saved)
     game = make_game(cfg)
     net = make_network(cfg, game)
     loaded = Run(run_dir, exp, cfg, progress=False).load(State(architecture(cfg), modules={"net": net}))
     if loaded is None:
-        print(f"{run_dir} has no checkpoint yet", file=sys.stderr)
+        raise ValueError(f"{run_dir} has no checkpoint yet")
+    return name, cfg, game, net.eval(), loaded.step
+
+
+def play(run_dir: str, *, human_first: bool = True, simulations: int = 200, stdin: TextIO = sys.stdin,
+         stdout: TextIO = sys.stdout) -> int:
+    if simulations < 1:
+        print(f"--simulations must be ≥ 1, got {simulations}", file=sys.stderr)
         return 2
-    agent = SearchPlayer(NetworkEvaluator(net.eval(), torch.device("cpu")),
+    try:
+        name, cfg, game, net, step = load_trained(run_dir)
+    except ValueError as e:
+        print(e, file=sys.stderr)
+        return 2
+    agent = SearchPlayer(NetworkEvaluator(net, torch.device("cpu")),
                          search_config(cfg, simulations, self_play=False))
     numbering = "a cell 1-9, row by row" if cfg.game == "tictactoe" else "a column 1-7"
-    print(f"{name} after {loaded.step} iterations; you play {'first (X)' if human_first else 'second (O)'}; "
+    print(f"{name} after {step} iterations; you play {'first (X)' if human_first else 'second (O)'}; "
           f"a move is {numbering}; 'quit' ends", file=stdout)
     position: Position = game.initial()
     human = 0 if human_first else 1
