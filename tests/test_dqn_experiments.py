@@ -49,7 +49,7 @@ def test_the_figures_of_a_trained_agent(uninterrupted, env):
 @pytest.mark.parametrize("args, message", [
     (["train", "dqn/cartpole", "--env", "MinAtar/Pacman-v1"], "--env: unknown MinAtar game 'Pacman'"),
     (["train", "dqn/cartpole", "--env", "ALE/Pongg-v5"], "did you mean Pong?"),
-    (["train", "dqn/cartpole", "--optimizer", "sgd"], "--optimizer: expected one of rmsprop-dm, adam"),
+    (["train", "dqn/cartpole", "--optimizer", "sgd"], "--optimizer: expected one of rmsprop-dm, rmsprop-centered, adam"),
     (["train", "dqn/cartpole", "--replay-start", "10", "--batch-size", "32"], "--replay-start (10) must be ≥"),
     (["train", "dqn/atari-pong", "--update", "fused"], "--update fused covers MinAtar and CartPole"),
     (["train", "dqn/cartpole", "--max-grad-norm", "10"], "use --update eager"),

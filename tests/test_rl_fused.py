@@ -34,6 +34,8 @@ def learners(net, kind, optimizer, options):
     ref_online, ref_target = copy.deepcopy(net), copy.deepcopy(net)
     if optimizer == "adam":  # the plain per-tensor loop: the reference is torch's own Adam, written apart from ours
         opt = torch.optim.Adam(ref_online.parameters(), lr=1e-3, eps=1e-6, foreach=False)
+    elif optimizer == "rmsprop-centered":  # torch's own, ε after the root (the MinAtar paper's optimizer)
+        opt = torch.optim.RMSprop(ref_online.parameters(), lr=1e-3, alpha=0.95, eps=0.01, centered=True, foreach=False)
     else:
         opt = nature_rmsprop(ref_online.parameters(), lr=1e-3)
     ref = DQNLearner(ref_online, ref_target, opt, **options)
@@ -60,9 +62,11 @@ def test_im2col_gathers_what_the_convolution_sees():
     torch.testing.assert_close(ours, torch.nn.functional.conv2d(x.permute(0, 3, 1, 2), w), rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("options", [dict(), dict(loss="l2"), dict(reduction="sum"), dict(double=True)])
+@pytest.mark.parametrize("options", [dict(), dict(loss="l2"), dict(reduction="sum"), dict(double=True),
+                                     dict(optimizer="rmsprop-centered")])
 @pytest.mark.parametrize("channels,actions", [(4, 3), (10, 6)])
 def test_fused_updates_equal_autograd_and_deepminds_rmsprop(options, channels, actions):
+    """DeepMind's RMSProp (ours, `nature_rmsprop`) and torch.optim.RMSprop(centered=True) (rmsprop-centered)."""
     options = {"reduction": "mean", **options}
     ref, fused = pair(channels, actions, **options)
     for step in range(6):
@@ -79,7 +83,7 @@ def test_fused_updates_equal_autograd_and_deepminds_rmsprop(options, channels, a
 
 
 @pytest.mark.parametrize("options", [dict(), dict(loss="l2"), dict(reduction="sum"), dict(double=True)])
-@pytest.mark.parametrize("optimizer", ["adam", "rmsprop-dm"])
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop-dm", "rmsprop-centered"])
 @pytest.mark.parametrize("hidden", [(120, 84), (16,)])
 def test_fused_mlp_updates_equal_autograd(options, optimizer, hidden):
     options = {"reduction": "mean", **options}
@@ -125,9 +129,24 @@ def test_numpy_acting_follows_the_module_and_its_updates():
     other = MLPQNetwork(4, 2)
     net.load_state_dict(other.state_dict())  # in place: the NumPy path sees it
     torch.testing.assert_close(torch.as_tensor(q(obs[0].numpy())), other(obs[:1])[0].detach(), rtol=1e-6, atol=1e-6)
-    minatar = MinAtarQNetwork(4, 3)  # no NumPy path: the module itself
+    normed = MinAtarQNetwork(4, 3, layer_norm=True)  # no NumPy path: the module itself
     s = torch.rand(10, 10, 4) < 0.1
-    torch.testing.assert_close(q_of_one(minatar)(s.numpy()), minatar(s.unsqueeze(0))[0], rtol=0, atol=0)
+    torch.testing.assert_close(q_of_one(normed)(s.numpy()), normed(s.unsqueeze(0))[0], rtol=0, atol=0)
+
+
+def test_numpy_acting_on_minatar_follows_the_module_and_its_updates():
+    """The convolution as patches times W₁, flattened channel-major: the module's Q-values, before and
+    after fused updates (which write the parameters' memory the NumPy path reads)."""
+    torch.manual_seed(4)
+    net = MinAtarQNetwork(7, 4)
+    fused = FusedMinAtarLearner(net, copy.deepcopy(net), lr=1e-2)
+    q = q_of_one(net)
+    states = torch.rand(20, 10, 10, 7) < 0.2
+    for step in range(3):
+        got = np.stack([q(x.numpy()) for x in states])
+        assert isinstance(got, np.ndarray) and got.shape == (20, 4)
+        torch.testing.assert_close(torch.as_tensor(got), net(states).detach(), rtol=1e-5, atol=1e-6)
+        fused.update(*[t.float() if t.is_floating_point() else t for t in batch(7, 4, step)])
 
 
 def test_bfloat16_products_stay_close_to_float32():
@@ -140,6 +159,21 @@ def test_bfloat16_products_stay_close_to_float32():
     s = batch(10, 6, 99)[0]
     q_ref, q_fused = ref.online(s), fused.q_values(s)
     assert (q_fused - q_ref).abs().max() < 0.02 * q_ref.abs().max()
+
+
+def test_bfloat16_weights_follow_the_target_network():
+    """The target's bfloat16 matrices are converted once per change of its parameters: a sync or a
+    checkpoint loaded into the module (resume) is seen at the next update."""
+    _, fused = pair(4, 3, dtype=torch.float32)
+    fused.matmul_dtype = torch.bfloat16
+    s = batch(4, 3, 5)[0]
+    before = fused._forward(fused._weights(fused.target), s)[0]
+    assert fused._weights(fused.target)[2] is fused._weights(fused.target)[2]  # converted once
+    other = MinAtarQNetwork(4, 3)
+    fused.target.load_state_dict(other.state_dict())
+    after = fused._forward(fused._weights(fused.target), s)[0]
+    assert not torch.equal(before, after)
+    torch.testing.assert_close(after, other(s).detach(), rtol=0.02, atol=0.02)
 
 
 def test_its_optimizer_state_resumes_the_same_updates():

@@ -7,7 +7,11 @@
 with DeepMind's centered RMSProp, ε inside the square root (their NeuralQLearner.lua; not
 torch.optim.RMSprop, which adds ε outside it):
     g = 0.95 g + 0.05 ∇,  n = 0.95 n + 0.05 ∇²,  θ ← θ − lr ∇ / √(n − g² + 0.01)
-That is `milestones.optim.GravesRMSprop` without momentum (`nature_rmsprop`).
+That is `milestones.optim.GravesRMSprop` without momentum (`nature_rmsprop`). The MinAtar paper's code
+instead uses torch.optim.RMSprop(centered=True, alpha=0.95, eps=0.01), ε added after the root
+(`minatar_rmsprop`):  θ ← θ − lr ∇ / (√(n − g²) + 0.01). The two are not interchangeable: where
+√(n − g²) is small (MinAtar's sparse rewards, a loss averaged over the minibatch) the first divides by
+at least 0.1 and the second by at least 0.01, steps up to 10× larger.
 
 A pitfall the ports share: DeepMind's code sums the clipped errors' gradients over the minibatch
 (`network:backward(s, targets)` accumulates), while most PyTorch ports take the mean. With this
@@ -34,6 +38,12 @@ Loss = Literal["huber", "l2"]
 def nature_rmsprop(params, lr: float = 2.5e-4) -> GravesRMSprop:
     """DeepMind's RMSProp for DQN: decay 0.95 for g and g², ε = 0.01 inside the root, no momentum."""
     return GravesRMSprop(params, lr=lr, alpha=0.95, momentum=0.0, eps=0.01)
+
+
+def minatar_rmsprop(params, lr: float = 2.5e-4) -> torch.optim.RMSprop:
+    """The MinAtar paper's optimizer (its examples/dqn.py): torch's centered RMSProp, decay 0.95, ε = 0.01
+    added after the root, no momentum."""
+    return torch.optim.RMSprop(params, lr=lr, alpha=0.95, eps=0.01, centered=True)
 
 
 def epsilon(step: int, *, start: float = 1.0, end: float = 0.1, decay: int = 1_000_000,

@@ -23,7 +23,7 @@ from milestones.config import BaseConfig, ConfigError, param
 from milestones.family import Experiment, Reference
 from milestones.rl import envs
 from milestones.rl.atari import make_atari
-from milestones.rl.dqn import DQNLearner, epsilon, nature_rmsprop
+from milestones.rl.dqn import DQNLearner, epsilon, minatar_rmsprop, nature_rmsprop
 from milestones.rl.evaluation import NATURE_TABLE, NATURE_TABLE_NAME, act, play
 from milestones.rl.fused import FusedMinAtarLearner, FusedMLPLearner
 from milestones.rl.networks import MinAtarQNetwork, MLPQNetwork, NatureQNetwork, QNetwork, q_of_one
@@ -68,8 +68,9 @@ class DQNConfig(AgentConfig):
     batch_size: int = param(32, "transitions per update", low=1)
     gamma: float = param(0.99, "discount γ", low=0.0, high=1.0)
     n_step: int = param(1, "n-step returns (1: the paper's one-step target)", low=1, high=20)
-    optimizer: Literal["rmsprop-dm", "adam"] = param(
-        "rmsprop-dm", "rmsprop-dm: DeepMind's centered RMSProp, ε = 0.01 inside the root; adam")
+    optimizer: Literal["rmsprop-dm", "rmsprop-centered", "adam"] = param(
+        "rmsprop-dm", "rmsprop-dm: DeepMind's centered RMSProp, ε = 0.01 inside the root (Nature); rmsprop-centered: "
+        "torch.optim.RMSprop(centered=True), ε = 0.01 after the root (the MinAtar paper's code); adam")
     lr: float = param(2.5e-4, "learning rate", low=0.0, high=1.0, low_open=True)
     adam_eps: float = param(1.5e-4, "Adam's ε", low=0.0, low_open=True)
     loss: Literal["huber", "l2"] = param("huber", "huber: the error clipped to [−1, 1] (Nature); l2: (y − Q)²")
@@ -125,10 +126,12 @@ def make_learner(cfg: DQNConfig, online: QNetwork, target: QNetwork) -> tuple[An
         else:
             assert isinstance(online, MLPQNetwork) and isinstance(target, MLPQNetwork)
             fused = FusedMLPLearner(online, target, **options)
-        return fused, {}, {"fused_rmsprop" if cfg.optimizer == "rmsprop-dm" else "fused_adam": fused}
+        return fused, {}, {"fused_adam" if cfg.optimizer == "adam" else "fused_rmsprop": fused}
     if cfg.optimizer == "adam":  # fused: one kernel for every parameter (the per-tensor loop costs more here)
         optimizer: torch.optim.Optimizer = torch.optim.Adam(online.parameters(), lr=cfg.lr, eps=cfg.adam_eps,
                                                             fused=online.head.weight.device.type in ("cpu", "cuda"))
+    elif cfg.optimizer == "rmsprop-centered":
+        optimizer = minatar_rmsprop(online.parameters(), lr=cfg.lr)
     else:
         optimizer = nature_rmsprop(online.parameters(), lr=cfg.lr)
     learner = DQNLearner(online, target, optimizer, loss=cfg.loss, reduction=cfg.reduction, double=cfg.double,
@@ -431,7 +434,7 @@ CARTPOLE = DQNConfig(env="CartPole-v1", steps=200_000, replay_size=10_000, repla
                      final_episodes=30, eval_epsilon=0.0, keep_best=True, solved_at=500.0, update="fused",
                      checkpoint_every=10_000)
 MINATAR_CONFIG = dict(steps=5_000_000, replay_size=100_000, replay_start=5_000, batch_size=32, lr=2.5e-4,
-                      optimizer="rmsprop-dm", reduction="mean", target_update=1_000, train_every=1,
+                      optimizer="rmsprop-centered", reduction="mean", target_update=1_000, train_every=1,
                       epsilon_end=0.1, epsilon_decay=100_000, eval_every=100_000, eval_episodes=10,
                       final_episodes=30, checkpoint_every=50_000)
 ATARI_CONFIG = dict(steps=10_000_000, replay_size=1_000_000, replay_start=50_000, batch_size=32, lr=2.5e-4,
@@ -479,8 +482,9 @@ CARTPOLE_DEVIATIONS = (
     "on other seeds. CleanRL reports training returns (ε = 0.05) instead.",
 )
 MINATAR_DEVIATIONS = (
-    "The MinAtar paper's DQN and settings (RMSProp 2.5e-4, centered, ε inside the root, batch 32, replay "
-    "100 000, target every 1 000, every frame trained); the loss averaged over the minibatch as its code does.",
+    "The MinAtar paper's DQN and settings as its examples/dqn.py has them (torch.optim.RMSprop: lr 2.5e-4, "
+    "centered, decay 0.95, ε 0.01 after the root; batch 32, replay 100 000, target every 1 000, every frame "
+    "trained; the Huber loss averaged over the minibatch). Its later versions add momentum 0.95; not here.",
     "v1 environments (minimal action sets); the paper's curves use the full 6-action set (v0).",
 )
 ATARI_DEVIATIONS = (
