@@ -75,3 +75,22 @@ def test_a_killed_pqn_run_resumes_to_the_same_returns(tmp_path):
     resumed = milestones(["train", "--resume", str(run_dir)], env)
     assert resumed.returncode == 0, resumed.stderr
     assert_same_run(run_dir, straight)
+
+
+def test_pqn_plays_atari_with_the_nature_network_and_reports_the_normalized_score(tmp_path):
+    """`dqn/atari-pong-pqn`: PQN on our Nature preprocessing (the Nature network with LayerNorm), its
+    evaluations logged, its final score also human-normalized with the Nature table."""
+    import json
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    run_dir = tmp_path / "pong"
+    done = milestones(["train", "dqn/atari-pong-pqn", "--steps", "256", "--envs", "4", "--rollout", "32",
+                       "--minibatches", "4", "--eval-every", "128", "--eval-episodes", "1", "--final-episodes", "1",
+                       "--eval-max-frames", "400", "--run-dir", str(run_dir)], env)
+    assert done.returncode == 0, done.stderr
+    result = json.loads((run_dir / "result.json").read_text())
+    metrics = result["metrics"]
+    assert metrics["steps_trained"] == 256 and -21 <= metrics["return"] <= 21
+    random, human = -20.7, 9.3  # Nature's Extended Data Table 2
+    assert metrics["human_normalized"] == pytest.approx(100 * (metrics["return"] - random) / (human - random))
+    assert [row["step"] for row in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())] == [128, 256]
+    assert result["config"]["layer_norm"] and result["config"]["epsilon_end"] == 0.001

@@ -225,4 +225,34 @@ def _pqn_minatar(game: str) -> Any:
                            "eval_episodes": 1, "final_episodes": 2, "checkpoint_every": 4}, "full": {}})
 
 
-EXPERIMENTS = tuple(_pqn_minatar(game) for game in ("Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders"))
+PQN_ATARI_DEVIATIONS = (
+    "A variant beyond the Nature paper: PQN with its code's Atari settings (purejaxql pqn_atari): 128 "
+    "environments × 32 steps, 2 epochs of 32 minibatches, RAdam 2.5e-4 without decay, gradient norm 10, λ 0.65, "
+    "ε 1 → 0.001 over the first 10 % of 10 M agent steps (40 M frames), a lost life ends the training episode.",
+    "The Nature network with LayerNorm over each layer's whole output (C, H, W); the paper's code normalizes "
+    "each position's channels. Our own Nature preprocessing in Python, one environment after another (the paper "
+    "steps envpool's C++ environments in threads).",
+    "On CPU the run is capped by wall time (`--minutes`): the curve reached is reported, with the frames it "
+    "took. Evaluated as the DQN recipes: ε = 0.05, 10 episodes every 250 000 agent steps, 30 at the end.",
+)
+
+
+def _pqn_atari(game: str) -> Any:
+    from milestones.families.dqn.experiments import NATURE, NATURE_TABLE, NATURE_TABLE_NAME, evaluate, explain
+    from milestones.family import Experiment, Reference
+    random, human, dqn, dqn_std = NATURE_TABLE[game]
+    return Experiment(
+        name=f"dqn/atari-{game.lower()}-pqn", summary=f"PQN on Atari {game} (10 M agent steps, 128 environments)",
+        config=PQNConfig(env=f"ALE/{game}-v5", lr=2.5e-4, lr_decay=False, epsilon_end=0.001, eval_every=250_000,
+                         checkpoint_every=10),
+        train=train, evaluate=evaluate, metric="return", goal="max", citation=PQN_PAPER.replace("MinAtar", "Atari"),
+        references=(Reference("return", dqn, f"{NATURE}, Extended Data Table 2",
+                              f"Nature DQN {dqn} ± {dqn_std}; human {human}, random {random} ({NATURE_TABLE_NAME})"),),
+        deviations=PQN_ATARI_DEVIATIONS, curve=("step", "eval_return"), explain=explain,
+        budgets={"quick": {"steps": 512, "envs": 4, "rollout": 32, "minibatches": 4, "eval_every": 256,
+                           "eval_episodes": 1, "final_episodes": 1, "eval_max_frames": 2_000, "checkpoint_every": 2},
+                 "full": {}})
+
+
+EXPERIMENTS = (tuple(_pqn_minatar(game) for game in ("Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders"))
+               + (_pqn_atari("Pong"),))
