@@ -78,3 +78,16 @@ def stop_during(monkeypatch):
 
         monkeypatch.setattr(module, "epoch", then_stop)
     return arm
+
+
+@pytest.fixture
+def gnugo():
+    """GNU Go's path; missing, it skips the test, or fails it under MILESTONES_REQUIRE_DATA=1 (CI installs it)."""
+    from milestones.go.match import GtpFailure, gnugo_binary
+
+    try:
+        return gnugo_binary()
+    except GtpFailure as e:
+        if require_data():
+            pytest.fail(f"MILESTONES_REQUIRE_DATA is set and {e}")
+        pytest.skip(str(e))

@@ -11,4 +11,5 @@ BUILTIN = (
     "milestones.families.memory",
     "milestones.families.dqn",
     "milestones.families.alphazero",
+    "milestones.families.alphago",
 )

@@ -1,0 +1,438 @@
+"""Go on an N×N board: captures, no suicide, positional superko, area scoring with komi, two passes end.
+
+The rules are those the computer-Go servers use (CGOS, and GNU Go with `--chinese-rules
+--positional-superko`): a move places a stone on an empty point, removes the opponent's groups it
+leaves without liberties, and is illegal if its own group then has none (suicide) or if the board
+it makes has been seen before in the game (positional superko, which includes the simple ko).
+Passing is always legal; two passes in a row end the game, which is then scored by area
+(Tromp-Taylor): each player's stones plus the empty regions that touch only their stones; White adds
+the komi. Every stone left on the board counts as alive, so games are played out until the dead
+stones are captured (GNU Go's `--capture-all-dead` does the same).
+
+Moves are the points r·N + c, row r = 0 at the top as printed, column c = 0 at the left, and the pass
+N²; in GTP's letters (no I) and numbers (from the bottom), "A9" on 9×9 is move 0 and "J1" is move 80.
+
+The board is a flat byte string with a border, `stride = N + 1` (one border column, shared by both
+edges), so that the neighbours of padded point p are p ± 1 and p ± stride, never off the array:
+
+    stride 10 for N = 9:   row −1  # # # # # # # # # #      (padded p = (r + 1)·stride + c)
+                           row 0   . . . . . . . . . #
+                             …
+                           row 8   . . . . . . . . . #
+                           row 9   # # # # # # # # # # #
+
+A position is immutable (`play` returns a new one) and knows its game's history through the set of
+board hashes seen so far (Zobrist: one random 64-bit word per point and colour, XORed together).
+`max_moves` (default 3·N²) ends a game that runs that long, scored as it stands; it is not a rule of
+Go, but keeps self-play and random play finite (superko alone allows astronomically long games).
+
+Planes (C = 11, N, N) from the view of the player to move: own stones, opponent stones, empty points,
+own groups with 1, 2, ≥ 3 liberties, the opponent's likewise, the legal moves, and a plane of ones
+when Black is to move (the komi makes colour matter), after AlphaGo's input features (Silver et al.
+2016, Extended Data Table 2: stones, liberties, sensibleness).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from functools import cached_property
+
+import numpy as np
+
+from milestones.games.game import GameError
+
+EMPTY, BLACK, WHITE, BORDER = 0, 1, 2, 3
+COLUMNS = "ABCDEFGHJKLMNOPQRSTUVWXYZ"  # GTP's column letters: no I
+PLANES = 11
+
+
+class Geometry:
+    """Everything about an N×N board that does not change: padded indices, neighbours, hashes."""
+
+    def __init__(self, size: int) -> None:
+        if not isinstance(size, int) or not 2 <= size <= 25:
+            raise GameError(f"a Go board is 2×2 to 25×25 (GTP's letters run out after 25), got size {size!r}")
+        self.size = size
+        self.stride = size + 1
+        self.padded = (size + 2) * self.stride + 1
+        # padded index of each move, and back
+        self.point = [(r + 1) * self.stride + c for r in range(size) for c in range(size)]
+        self.move_of = {p: m for m, p in enumerate(self.point)}
+        self.neighbours = {p: (p - self.stride, p - 1, p + 1, p + self.stride) for p in self.point}
+        rng = np.random.default_rng(20160127)  # fixed: hashes must not depend on any run's seed
+        words = rng.integers(1, 2**63, size=(3, self.padded), dtype=np.int64)
+        self.zobrist = [[int(w) for w in row] for row in words]  # zobrist[colour][p]
+        empty = bytearray([BORDER]) * self.padded
+        for p in self.point:
+            empty[p] = EMPTY
+        self.empty = bytes(empty)
+
+    def gtp(self, move: int) -> str:
+        """The GTP vertex of a move ("A9", "pass")."""
+        if move == self.size * self.size:
+            return "pass"
+        r, c = divmod(move, self.size)
+        return f"{COLUMNS[c]}{self.size - r}"
+
+    def parse_gtp(self, vertex: str) -> int:
+        """The move of a GTP vertex ("D4", "d4", "pass"); `GameError` names a malformed one."""
+        text = vertex.strip().upper()
+        if text == "PASS":
+            return self.size * self.size
+        if len(text) < 2 or text[0] not in COLUMNS[:self.size] or not text[1:].isdigit():
+            raise GameError(f"a vertex is a column letter A-{COLUMNS[self.size - 1]} (no I) and a row "
+                            f"1-{self.size}, or 'pass'; got {vertex!r}")
+        row = int(text[1:])
+        if not 1 <= row <= self.size:
+            raise GameError(f"row {row} is off the {self.size}×{self.size} board in {vertex!r}")
+        return (self.size - row) * self.size + COLUMNS.index(text[0])
+
+
+_GEOMETRIES: dict[int, Geometry] = {}
+
+
+def geometry(size: int) -> Geometry:
+    if size not in _GEOMETRIES:
+        _GEOMETRIES[size] = Geometry(size)
+    return _GEOMETRIES[size]
+
+
+def _group(board: bytes | bytearray, p: int, g: Geometry) -> tuple[list[int], set[int]]:
+    """The stones of the group at p and its liberties (flood fill)."""
+    colour = board[p]
+    stones, liberties, todo, seen = [], set(), [p], {p}
+    while todo:
+        q = todo.pop()
+        stones.append(q)
+        for n in g.neighbours[q]:
+            v = board[n]
+            if v == EMPTY:
+                liberties.add(n)
+            elif v == colour and n not in seen:
+                seen.add(n)
+                todo.append(n)
+    return stones, liberties
+
+
+class GoPosition:
+    """An immutable Go position: the board, who is to move, and the history that superko needs."""
+
+    def __init__(self, game: Go, board: bytes, to_play: int, passes: int, moves_played: int,
+                 hash_: int, seen: frozenset[int], last_move: int | None) -> None:
+        self.game = game
+        self.board = board
+        self.to_play = to_play  # 0 Black, 1 White
+        self.passes = passes  # consecutive passes just played
+        self.moves_played = moves_played
+        self.hash = hash_  # Zobrist hash of the board
+        self.seen = seen  # hashes of every board so far, this one included
+        self.last_move = last_move
+
+    # ------------------------------------------------------------------ groups and legality
+    @cached_property
+    def _groups(self) -> tuple[dict[int, int], list[list[int]], list[set[int]]]:
+        """group id of each stone's padded point, each group's stones, each group's liberties."""
+        g = self.game.geometry
+        board = self.board
+        group_of: dict[int, int] = {}
+        stones_of: list[list[int]] = []
+        liberties_of: list[set[int]] = []
+        for p in g.point:
+            if board[p] in (BLACK, WHITE) and p not in group_of:
+                stones, liberties = _group(board, p, g)
+                for q in stones:
+                    group_of[q] = len(stones_of)
+                stones_of.append(stones)
+                liberties_of.append(liberties)
+        return group_of, stones_of, liberties_of
+
+    def _outcome(self, p: int) -> tuple[int, list[int]] | None:
+        """The board hash after the mover plays padded point p and the stones it captures; None if
+        the point is taken or the move is suicide (superko is the caller's check)."""
+        if self.board[p] != EMPTY:
+            return None
+        g = self.game.geometry
+        me = BLACK + self.to_play
+        group_of, stones_of, liberties_of = self._groups
+        captured: list[int] = []
+        taken: set[int] = set()
+        breathes = False
+        for n in g.neighbours[p]:
+            v = self.board[n]
+            if v == EMPTY:
+                breathes = True
+            elif v == BORDER:
+                continue
+            elif v == me:
+                if len(liberties_of[group_of[n]]) > 1:
+                    breathes = True
+            else:
+                k = group_of[n]
+                if len(liberties_of[k]) == 1 and k not in taken:
+                    taken.add(k)
+                    captured.extend(stones_of[k])
+        if not breathes and not captured:
+            return None
+        h = self.hash ^ g.zobrist[me][p]
+        them = WHITE if me == BLACK else BLACK
+        for q in captured:
+            h ^= g.zobrist[them][q]
+        return h, captured
+
+    @cached_property
+    def _legal(self) -> list[int]:
+        if self.is_terminal():
+            return []
+        g = self.game.geometry
+        moves = []
+        for m, p in enumerate(g.point):
+            outcome = self._outcome(p)
+            if outcome is not None and outcome[0] not in self.seen:
+                moves.append(m)
+        moves.append(self.game.pass_move)
+        return moves
+
+    def legal_moves(self) -> list[int]:
+        """The legal points and the pass (always legal until the game ends)."""
+        return list(self._legal)
+
+    def is_legal(self, move: int) -> bool:
+        return move in self._legal
+
+    def why_illegal(self, move: int) -> str | None:
+        """None for a legal move, else the rule it breaks ("occupied", "suicide", "superko", …)."""
+        g = self.game.geometry
+        if not isinstance(move, (int, np.integer)) or not 0 <= move <= self.game.pass_move:
+            return f"not a move: {move!r} (expected 0-{self.game.pass_move}, {self.game.pass_move} the pass)"
+        if self.is_terminal():
+            return "the game is over"
+        if move == self.game.pass_move:
+            return None
+        p = g.point[int(move)]
+        if self.board[p] != EMPTY:
+            return f"{g.gtp(int(move))} is occupied"
+        outcome = self._outcome(p)
+        if outcome is None:
+            return f"{g.gtp(int(move))} is suicide"
+        if outcome[0] in self.seen:
+            return f"{g.gtp(int(move))} repeats an earlier position (positional superko)"
+        return None
+
+    # ------------------------------------------------------------------ playing
+    def play(self, move: int) -> GoPosition:
+        reason = self.why_illegal(move)
+        if reason is not None:
+            raise GameError(f"illegal move for {'Black' if self.to_play == 0 else 'White'}: {reason}\n{self}")
+        game = self.game
+        if move == game.pass_move:
+            return GoPosition(game, self.board, 1 - self.to_play, self.passes + 1, self.moves_played + 1,
+                              self.hash, self.seen, int(move))
+        p = game.geometry.point[int(move)]
+        outcome = self._outcome(p)
+        assert outcome is not None
+        h, captured = outcome
+        board = bytearray(self.board)
+        board[p] = BLACK + self.to_play
+        for q in captured:
+            board[q] = EMPTY
+        return GoPosition(game, bytes(board), 1 - self.to_play, 0, self.moves_played + 1, h,
+                          self.seen | {h}, int(move))
+
+    def is_terminal(self) -> bool:
+        return self.passes >= 2 or self.moves_played >= self.game.max_moves
+
+    def with_to_play(self, to_play: int) -> GoPosition:
+        """The same board and history with `to_play` to move and no passes pending: GTP lets a
+        controller play either colour at any time, and go on playing after two passes."""
+        if to_play not in (0, 1):
+            raise GameError(f"to_play is 0 (Black) or 1 (White), got {to_play!r}")
+        if to_play == self.to_play and self.passes == 0:
+            return self
+        return GoPosition(self.game, self.board, to_play, 0, self.moves_played, self.hash, self.seen, self.last_move)
+
+    def fills_own_eye(self, move: int) -> bool:
+        """Whether `move` puts a stone on a point all of whose neighbours are the mover's stones (or
+        the edge): the one move random play and rollouts never make."""
+        g = self.game.geometry
+        if move == self.game.pass_move:
+            return False
+        me = BLACK + self.to_play
+        return all(self.board[n] in (me, BORDER) for n in g.neighbours[g.point[move]])
+
+    # ------------------------------------------------------------------ scoring
+    def area(self) -> tuple[int, int]:
+        """(Black's area, White's area): stones plus the empty regions that reach only that colour."""
+        g = self.game.geometry
+        board = self.board
+        counts = [0, 0, 0, 0]
+        for p in g.point:
+            counts[board[p]] += 1
+        black, white = counts[BLACK], counts[WHITE]
+        seen: set[int] = set()
+        for p in g.point:
+            if board[p] != EMPTY or p in seen:
+                continue
+            region, reaches, todo = 0, set(), [p]
+            seen.add(p)
+            while todo:
+                q = todo.pop()
+                region += 1
+                for n in g.neighbours[q]:
+                    v = board[n]
+                    if v == EMPTY:
+                        if n not in seen:
+                            seen.add(n)
+                            todo.append(n)
+                    elif v != BORDER:
+                        reaches.add(v)
+            if reaches == {BLACK}:
+                black += region
+            elif reaches == {WHITE}:
+                white += region
+        return black, white
+
+    def score(self) -> float:
+        """Black's area − White's area − komi: > 0 Black leads, < 0 White leads."""
+        black, white = self.area()
+        return black - white - self.game.komi
+
+    def winner(self) -> int | None:
+        """0 Black, 1 White, None for a draw (an integer komi allows one)."""
+        s = self.score()
+        return 0 if s > 0 else 1 if s < 0 else None
+
+    def terminal_value(self) -> float:
+        winner = self.winner()
+        return 0.0 if winner is None else 1.0 if winner == self.to_play else -1.0
+
+    def result(self) -> str:
+        """The SGF/GTP result: "B+3.0", "W+7.0", "0" for a draw."""
+        s = self.score()
+        return "0" if s == 0 else f"B+{s:g}" if s > 0 else f"W+{-s:g}"
+
+    # ------------------------------------------------------------------ views
+    def stone(self, move: int) -> int:
+        """EMPTY, BLACK or WHITE at a point."""
+        return self.board[self.game.geometry.point[move]]
+
+    def colours(self) -> np.ndarray:
+        """(N, N) int8: 0 empty, 1 Black, 2 White; row 0 at the top."""
+        g = self.game.geometry
+        return np.frombuffer(self.board, np.uint8)[g.stride:g.stride * (g.size + 1)].reshape(
+            g.size, g.stride)[:, :g.size].astype(np.int8)
+
+    def planes(self) -> np.ndarray:
+        g = self.game.geometry
+        n = g.size
+        out = np.zeros((PLANES, n, n), np.float32)
+        colours = self.colours()
+        me, them = BLACK + self.to_play, WHITE - self.to_play
+        out[0] = colours == me
+        out[1] = colours == them
+        out[2] = colours == EMPTY
+        group_of, _, liberties_of = self._groups
+        flat = out.reshape(PLANES, n * n)
+        for p, k in group_of.items():
+            m = g.move_of[p]
+            base = 3 if self.board[p] == me else 6
+            flat[base + min(len(liberties_of[k]), 3) - 1, m] = 1.0
+        legal = self._legal
+        flat[9, [m for m in legal if m != self.game.pass_move]] = 1.0
+        if self.to_play == 0:
+            out[10] = 1.0
+        return out
+
+    def key(self) -> tuple:
+        return (self.board, self.to_play, self.passes, self.seen)
+
+    def __str__(self) -> str:
+        g = self.game.geometry
+        rows = []
+        for r in range(g.size):
+            cells = " ".join(".XO"[self.board[g.point[r * g.size + c]]] for c in range(g.size))
+            rows.append(f"{g.size - r:2d} {cells}")
+        rows.append("   " + " ".join(COLUMNS[:g.size]))
+        return "\n".join(rows)
+
+
+class Go:
+    """The game of Go on an N×N board with komi; `Game` interface for search and training."""
+
+    def __init__(self, size: int = 9, komi: float = 7.0, max_moves: int | None = None) -> None:
+        self.geometry = geometry(size)
+        if not isinstance(komi, (int, float)) or not math.isfinite(komi) or (2 * komi) % 1:
+            raise GameError(f"komi is a whole or half number (7, 7.5, −0.5, …), got {komi!r}")
+        self.size = size
+        self.komi = float(komi)
+        self.max_moves = 3 * size * size if max_moves is None else int(max_moves)
+        if self.max_moves < 1:
+            raise GameError(f"max_moves must be ≥ 1, got {max_moves!r}")
+        self.name = f"go{size}"
+        self.pass_move = size * size
+        self.num_moves = size * size + 1
+        self.planes_shape = (PLANES, size, size)
+
+    def initial(self) -> GoPosition:
+        return GoPosition(self, self.geometry.empty, 0, 0, 0, 0, frozenset({0}), None)
+
+    def from_moves(self, moves: Sequence[int]) -> GoPosition:
+        position = self.initial()
+        for k, move in enumerate(moves):
+            reason = position.why_illegal(move)
+            if reason is not None:
+                raise GameError(f"move {k + 1} ({move}): {reason}")
+            position = position.play(move)
+        return position
+
+    def setup(self, black: Sequence[int] = (), white: Sequence[int] = (), to_play: int = 0) -> GoPosition:
+        """A position with stones placed (SGF's AB/AW, handicap stones), as the start of a game.
+
+        Groups without liberties are refused: such a board cannot arise in play."""
+        g = self.geometry
+        board = bytearray(g.empty)
+        h = 0
+        for colour, points in ((BLACK, black), (WHITE, white)):
+            for m in points:
+                if not isinstance(m, (int, np.integer)) or not 0 <= m < self.pass_move:
+                    raise GameError(f"setup stones are points 0-{self.pass_move - 1}, got {m!r}")
+                p = g.point[int(m)]
+                if board[p] != EMPTY:
+                    raise GameError(f"setup places two stones on {g.gtp(int(m))}")
+                board[p] = colour
+                h ^= g.zobrist[colour][p]
+        for p in g.point:
+            if board[p] in (BLACK, WHITE) and not _group(board, p, g)[1]:
+                raise GameError(f"the setup leaves the group at {g.gtp(g.move_of[p])} without liberties")
+        if to_play not in (0, 1):
+            raise GameError(f"to_play is 0 (Black) or 1 (White), got {to_play!r}")
+        return GoPosition(self, bytes(board), to_play, 0, 0, h, frozenset({h}), None)
+
+    def from_ascii(self, text: str, to_play: int = 0) -> GoPosition:
+        """A position from rows of 'X' (Black), 'O' (White), '.' (empty), top row first; spaces ignored,
+        as the rules tests draw boards."""
+        rows = [line.replace(" ", "") for line in text.strip().splitlines()]
+        if len(rows) != self.size or any(len(row) != self.size for row in rows):
+            raise GameError(f"expected {self.size} rows of {self.size} points, got {[len(r) for r in rows]}")
+        black, white = [], []
+        for r, row in enumerate(rows):
+            for c, ch in enumerate(row):
+                if ch not in "XO.":
+                    raise GameError(f"row {r + 1} column {c + 1}: {ch!r} is not X, O or .")
+                if ch == "X":
+                    black.append(r * self.size + c)
+                elif ch == "O":
+                    white.append(r * self.size + c)
+        return self.setup(black, white, to_play)
+
+    def symmetries(self, planes: np.ndarray, policy: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The 8 symmetries of the square (rotations, reflections); the pass stays last."""
+        n = self.size
+        board_policy = policy[:n * n].reshape(n, n)
+        out = []
+        for flip in (False, True):
+            p, q = (planes[:, :, ::-1], board_policy[:, ::-1]) if flip else (planes, board_policy)
+            for k in range(4):
+                pk = np.rot90(p, k, axes=(1, 2))
+                qk = np.rot90(q, k)
+                out.append((np.ascontiguousarray(pk), np.concatenate([qk.reshape(-1), policy[n * n:]])))
+        return out

@@ -1,0 +1,69 @@
+"""Players for the GTP engine and the match runner: anything with `genmove(position, seconds) -> move`."""
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+from milestones.games.go import GoPosition
+from milestones.search.mcts import Evaluator, Node, SearchConfig, search, visit_counts
+
+
+class RandomPlayer:
+    """Uniform over the legal moves that do not fill an own eye; passes when none is left (the
+    random player of Monte Carlo Go). Seeded: the same seed plays the same game against the same moves."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def genmove(self, position: GoPosition, seconds: float) -> int:
+        moves = [m for m in position.legal_moves()[:-1] if not position.fills_own_eye(m)]
+        return int(self.rng.choice(moves)) if moves else position.game.pass_move
+
+
+class PolicyNetPlayer:
+    """A policy network alone, no search (AlphaGo's "policy only" row): its most likely move among
+    the legal ones that do not fill an own eye, the pass included (AlphaGo's input marks such
+    "sensible" moves; without the rule a policy that has never seen the end of a game fills its eyes)."""
+
+    def __init__(self, evaluator: Evaluator) -> None:
+        self.evaluator = evaluator
+
+    def genmove(self, position: GoPosition, seconds: float) -> int:
+        priors, _ = self.evaluator([position])
+        moves = [m for m in position.legal_moves() if not position.fills_own_eye(m)]
+        return moves[int(np.argmax(np.asarray(priors[0])[moves]))]
+
+
+class SearchGoPlayer:
+    """Tree search (`milestones.search.mcts`, PUCT with AlphaGo's options in `config`) with
+    `evaluator`'s priors and values, for as many simulations as the time allows, at most
+    `max_simulations`: the search runs `chunk` simulations at a time while the clock has room for
+    another chunk at the pace so far. The most visited move is played; it is a pass when passing is
+    the most visited, and never a move that fills an own eye unless nothing else is legal."""
+
+    def __init__(self, evaluator: Evaluator, config: SearchConfig, max_simulations: int = 800, chunk: int = 16) -> None:
+        if max_simulations < 1 or chunk < 1:
+            raise ValueError(f"max_simulations and chunk must be ≥ 1, got {max_simulations}, {chunk}")
+        self.evaluator, self.config = evaluator, config
+        self.max_simulations, self.chunk = max_simulations, chunk
+        self.last_simulations = 0
+
+    def genmove(self, position: GoPosition, seconds: float) -> int:
+        start = time.perf_counter()
+        root = Node(position)
+        done = 0
+        while done < self.max_simulations:
+            n = min(self.chunk, self.max_simulations - done)
+            search([root], self.evaluator, dataclasses.replace(self.config, simulations=n))
+            done += n
+            elapsed = time.perf_counter() - start
+            if elapsed + elapsed / done * self.chunk > seconds:
+                break
+        self.last_simulations = done
+        counts = visit_counts(root)
+        for m in position.legal_moves():
+            if position.fills_own_eye(m):
+                counts[m] = -1
+        return int(np.argmax(counts))
