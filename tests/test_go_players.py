@@ -87,20 +87,20 @@ def test_a_trained_run_plays_through_gtp(tmp_path, monkeypatch):
     from tests.test_go_policy import random_games
 
     monkeypatch.setenv("MILESTONES_DATA", str(tmp_path))
-    random_games(tmp_path / "go9-test", 24)
+    random_games(tmp_path / "go5-test", 24, size=5)
     exp = registry.catalog()["alphago/sl-policy-9x9"]
-    cfg = dataclasses.replace(exp.config_for("quick"), data="go9-test", steps=4, eval_every=4)
+    cfg = dataclasses.replace(exp.config_for("quick"), data="go5-test", size=5, steps=4, eval_every=4)
     run = Run.create(tmp_path / "run", exp, cfg, progress=False)
     exp.train(cfg, run)
     for extra in ([], ["--simulations", "8"]):
         out = subprocess.run([sys.executable, "-m", "milestones", "gtp", str(run.dir), *extra], text=True,
                              capture_output=True, timeout=120,
-                             input="name\nboardsize 19\nboardsize 9\nplay b E5\ngenmove w\nshowboard\nquit\n")
+                             input="name\nboardsize 9\nboardsize 5\nplay b C3\ngenmove w\nshowboard\nquit\n")
         answers = out.stdout.split("\n\n")
         assert answers[0] == ("= milestones-policy-4" if not extra else "= milestones-search-4")
         assert answers[1] == "? unacceptable size"
         vertex = answers[4][2:]
-        assert vertex == "pass" or Go(9).geometry.parse_gtp(vertex) != Go(9).geometry.parse_gtp("E5")
+        assert vertex == "pass" or Go(5).geometry.parse_gtp(vertex) != Go(5).geometry.parse_gtp("C3")
     bad = subprocess.run([sys.executable, "-m", "milestones", "gtp", str(tmp_path)], text=True, capture_output=True,
                          input="quit\n")
     assert bad.returncode != 0 and "config.json" in bad.stderr, bad.stderr

@@ -124,3 +124,19 @@ def test_the_recipe_trains_stops_and_resumes_to_the_same_network(tmp_path, monke
         return [{k: v for k, v in row.items() if k != "time_s"} for row in run.metrics()]
 
     assert logged(stopped) == logged(straight)
+
+
+def test_the_value_network_fits_a_tiny_set_of_outcomes(tmp_path):
+    random_games(tmp_path / "g", 3)
+    data = load(tmp_path / "g", splits=("train",))["train"]
+    x = torch.from_numpy(data.planes[:32]).float()
+    z = torch.from_numpy(np.random.default_rng(0).choice([-1.0, 1.0], 32)).float()
+    torch.manual_seed(0)
+    net = ValueCNN(PLANES, 9, layers=3, filters=16, hidden=32)
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    for _ in range(300):
+        loss = ((net(x) - z) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert ((net(x) - z) ** 2).mean().item() < 0.05

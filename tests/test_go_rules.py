@@ -279,3 +279,24 @@ def test_bad_input_is_refused_with_the_reason(call, why):
     with pytest.raises(GameError, match=why):
         call()
 
+
+def test_random_move_is_uniform_over_the_legal_moves_that_do_not_fill_an_own_eye():
+    go = Go(5, komi=0.5)
+    rng = np.random.default_rng(3)
+    position = go.initial()
+    for _ in range(14):
+        position = position.play(position.random_move(rng))
+    allowed = [m for m in position.legal_moves()[:-1] if not position.fills_own_eye(m)]
+    draws = np.array([position.random_move(rng) for _ in range(4000)])
+    counts = np.array([np.sum(draws == m) for m in allowed])
+    assert counts.sum() == len(draws)  # nothing outside the allowed moves
+    expected = len(draws) / len(allowed)
+    assert np.all(np.abs(counts - expected) < 5 * np.sqrt(expected))  # uniform, within 5 standard deviations
+    settled = go.from_ascii("""
+        X X X X X
+        X . X . X
+        X X X X X
+        . X . X .
+        X X X X X""")
+    assert settled.random_move(rng) == go.pass_move  # only own eyes left: Black passes
+    assert settled.with_to_play(1).random_move(rng) == go.pass_move  # only suicides left: White passes

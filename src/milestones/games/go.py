@@ -146,31 +146,40 @@ class GoPosition:
                 liberties_of.append(liberties)
         return group_of, stones_of, liberties_of
 
+    def _group_at(self, p: int) -> tuple[list[int], set[int]]:
+        """The stones and liberties of the group at padded point p, flood-filled once per position
+        and group (a rollout asks about a few groups a move, not all of them)."""
+        cache: dict[int, tuple[list[int], set[int]]] = self.__dict__.setdefault("_group_cache", {})
+        found = cache.get(p)
+        if found is None:
+            found = _group(self.board, p, self.game.geometry)
+            for q in found[0]:
+                cache[q] = found
+        return found
+
     def _outcome(self, p: int) -> tuple[int, list[int]] | None:
         """The board hash after the mover plays padded point p and the stones it captures; None if
         the point is taken or the move is suicide (superko is the caller's check)."""
-        if self.board[p] != EMPTY:
+        board = self.board
+        if board[p] != EMPTY:
             return None
         g = self.game.geometry
         me = BLACK + self.to_play
-        group_of, stones_of, liberties_of = self._groups
         captured: list[int] = []
-        taken: set[int] = set()
         breathes = False
         for n in g.neighbours[p]:
-            v = self.board[n]
+            v = board[n]
             if v == EMPTY:
                 breathes = True
             elif v == BORDER:
                 continue
             elif v == me:
-                if len(liberties_of[group_of[n]]) > 1:
+                if not breathes and len(self._group_at(n)[1]) > 1:
                     breathes = True
             else:
-                k = group_of[n]
-                if len(liberties_of[k]) == 1 and k not in taken:
-                    taken.add(k)
-                    captured.extend(stones_of[k])
+                stones, liberties = self._group_at(n)
+                if len(liberties) == 1 and stones[0] not in captured:
+                    captured.extend(stones)
         if not breathes and not captured:
             return None
         h = self.hash ^ g.zobrist[me][p]
@@ -178,6 +187,23 @@ class GoPosition:
         for q in captured:
             h ^= g.zobrist[them][q]
         return h, captured
+
+    def random_move(self, rng: np.random.Generator) -> int:
+        """A uniformly random legal move that does not fill an own eye, or the pass when none is
+        left: the random player's move, found by trying the empty points in random order (a few
+        legality checks instead of the whole legal-move list)."""
+        g = self.game.geometry
+        board = self.board
+        empty = [m for m, p in enumerate(g.point) if board[p] == EMPTY]
+        for k in rng.permutation(len(empty)):
+            m = empty[k]
+            p = g.point[m]
+            if self.fills_own_eye(m):
+                continue
+            outcome = self._outcome(p)
+            if outcome is not None and outcome[0] not in self.seen:
+                return m
+        return self.game.pass_move
 
     @cached_property
     def _legal(self) -> list[int]:

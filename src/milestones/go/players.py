@@ -18,8 +18,7 @@ class RandomPlayer:
         self.rng = np.random.default_rng(seed)
 
     def genmove(self, position: GoPosition, seconds: float) -> int:
-        moves = [m for m in position.legal_moves()[:-1] if not position.fills_own_eye(m)]
-        return int(self.rng.choice(moves)) if moves else position.game.pass_move
+        return position.random_move(self.rng)
 
 
 class PolicyNetPlayer:

@@ -3,8 +3,9 @@ score it; the outcome z ∈ {−1, 0, +1} is from the view of the player to move
 
 AlphaGo's rollout policy p_π is a linear softmax over small patterns (24.2 % accurate, 2 µs a move
 in C++). Ours so far is the random player of Monte Carlo Go (uniform over the legal moves that do not
-fill an own eye, a pass when none is left), with our pure-Python rules about 80 µs a move: a 9×9
-rollout costs milliseconds (benchmarks/go_rules.py measures the rules).
+fill an own eye, a pass when none is left; `GoPosition.random_move` tries the empty points in random
+order instead of listing every legal move): a 9×9 rollout from the empty board takes about 4 ms in
+our pure-Python rules (3.8 ms, against 15.9 ms with the legal-move list, beside two trainings).
 """
 from __future__ import annotations
 
@@ -23,8 +24,7 @@ def random_rollout(position: GoPosition, rng: np.random.Generator, max_moves: in
     for _ in range(cap):
         if p.is_terminal():
             break
-        moves = [m for m in p.legal_moves()[:-1] if not p.fills_own_eye(m)]
-        p = p.play(int(moves[rng.integers(len(moves))]) if moves else p.game.pass_move)
+        p = p.play(p.random_move(rng))
     winner = p.winner()
     return 0.0 if winner is None else 1.0 if winner == start.to_play else -1.0
 

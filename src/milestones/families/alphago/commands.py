@@ -14,7 +14,7 @@ import sys
 import numpy as np
 
 from milestones.data import data_dir
-from milestones.families.alphago.experiments import load_policy
+from milestones.families.alphago.experiments import load_policy, load_value
 from milestones.go.gnugo_games import generate
 from milestones.go.gtp import GtpEngine, Player
 from milestones.go.match import GtpProcess, InProcess, gnugo_command, play_match
@@ -32,6 +32,9 @@ def gtp_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--simulations", type=int, default=0,
                    help="0: the policy network alone; N: tree search of at most N simulations a move, within the "
                         "move's time, the policy as prior and rollouts as values")
+    p.add_argument("--value-run", default="", help="an alphago/value-* run: the search mixes its value with rollouts")
+    p.add_argument("--lam", type=float, default=0.5,
+                   help="λ in V = (1 − λ) v_θ + λ z: the rollouts' weight when a value network is given (default 0.5)")
     p.add_argument("--seed", type=int, default=0, help="the random player's and the rollouts' seed")
     p.add_argument("--size", type=int, default=9, help="board size until the controller sends boardsize")
     p.add_argument("--komi", type=float, default=7.0, help="komi until the controller sends komi")
@@ -39,24 +42,29 @@ def gtp_arguments(p: argparse.ArgumentParser) -> None:
                    help="the most a genmove may take when the controller sets no time (default 1)")
 
 
-def make_player(run_dir: str, simulations: int, seed: int) -> tuple[Player, str, int]:
+def make_player(run_dir: str, simulations: int, seed: int, value_run: str = "", lam: float = 0.5
+                ) -> tuple[Player, str, int]:
     """The player, its name, and the board size it plays (the network's)."""
     if simulations < 0:
         raise ValueError(f"--simulations must be ≥ 0, got {simulations}")
+    if not 0 <= lam <= 1:
+        raise ValueError(f"--lam must be in [0, 1], got {lam}")
     if not run_dir:
         return RandomPlayer(seed), "milestones-random", 0
     cfg, net, step = load_policy(run_dir)
-    evaluator = GoNetworkEvaluator(net)
     if simulations == 0:
-        return PolicyNetPlayer(evaluator), f"milestones-policy-{step}", cfg.size
+        return PolicyNetPlayer(GoNetworkEvaluator(net)), f"milestones-policy-{step}", cfg.size
+    value = load_value(value_run) if value_run else None
+    evaluator = GoNetworkEvaluator(net, value)
     rollouts = RolloutEvaluator(cfg.size * cfg.size + 1, np.random.default_rng(seed))
-    search = SearchGoPlayer(MixedEvaluator(evaluator, rollouts, lam=1.0), SearchConfig(c_puct=5.0),
-                            max_simulations=simulations)
+    # AlphaGo's search: c_puct 5, V = (1 − λ) v_θ + λ z (λ = 1 without a value network)
+    search = SearchGoPlayer(MixedEvaluator(evaluator, rollouts, lam=lam if value is not None else 1.0),
+                            SearchConfig(c_puct=5.0), max_simulations=simulations)
     return search, f"milestones-search-{step}", cfg.size
 
 
 def gtp_command(args: argparse.Namespace) -> int:
-    player, name, size = make_player(args.run_dir, args.simulations, args.seed)
+    player, name, size = make_player(args.run_dir, args.simulations, args.seed, args.value_run, args.lam)
     engine = GtpEngine(player, name=name, size=size or args.size, komi=args.komi,
                        seconds_per_move=args.seconds_per_move, log=sys.stderr, fixed_size=bool(size))
     engine.serve(sys.stdin, sys.stdout)
