@@ -172,6 +172,7 @@ def test_the_cli_match_reports_the_interval(gnugo, tmp_path):
                           "--size", "5", "--komi", "0.5", "--out", str(tmp_path)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "random-1 against random-2:" in out.stdout and (tmp_path / "game0002.sgf").exists()
+    assert (tmp_path / "game0002.svg").read_text().startswith("<svg")
     bad = subprocess.run([sys.executable, "-m", "milestones", "match", "chess", "random"], capture_output=True, text=True)
     assert bad.returncode != 0 and "unknown engine 'chess'" in bad.stderr
 

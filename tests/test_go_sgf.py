@@ -103,3 +103,21 @@ def test_garbage_is_refused_with_the_place_and_the_reason(text, why):
 def test_deep_nesting_reads_without_recursion():
     text = "(;C[x]" * 20_000 + ")" * 20_000
     assert len(parse(text)[0].main_line()) == 20_000
+
+
+def test_a_position_draws_as_svg_with_every_stone_and_the_last_move():
+    import xml.etree.ElementTree as ET
+
+    from milestones.go.svg import position_svg, star_points
+
+    record = read_game(HAND_WRITTEN)
+    position = record.positions()[3]  # after E5, G7, C3
+    root = ET.fromstring(position_svg(position, title="a <test> & more"))
+    circles = root.findall("{http://www.w3.org/2000/svg}circle")
+    stones = [c for c in circles if c.get("class") == "stone"]
+    assert len(stones) == 3 and sorted(c.get("fill") for c in stones) == ["black", "black", "white"]
+    last = [c for c in circles if c.get("class") == "last"]
+    # C3 is column 2, row 6 from the top: x = 36 + 2·32, y = 24 (title) + 36 + 6·32
+    assert len(last) == 1 and (last[0].get("cx"), last[0].get("cy")) == ("100", "252")
+    assert star_points(9) == [(2, 2), (2, 6), (6, 2), (6, 6), (4, 4)] and len(star_points(19)) == 9
+    assert star_points(5) == [(2, 2)]

@@ -32,6 +32,7 @@ from milestones.games.game import GameError
 from milestones.games.go import Go
 from milestones.go.gtp import GtpEngine
 from milestones.go.sgf import GameRecord, write_game
+from milestones.go.svg import position_svg
 
 
 class GtpFailure(RuntimeError):
@@ -277,7 +278,8 @@ def play_game(black, white, size: int = 9, komi: float = 7.0, max_moves: int | N
 def play_match(first, second, games: int, out_dir: str | Path | None = None, size: int = 9, komi: float = 7.0,
                max_moves: int | None = None, main_time: float = 0.0,
                progress: Callable[[int, GameResult], None] | None = None) -> MatchResult:
-    """`games` games, `first` Black in the even ones; SGFs and `match.json` into `out_dir`."""
+    """`games` games, `first` Black in the even ones; into `out_dir` each game's SGF, an SVG of its
+    final position, and `match.json`."""
     if first.name == second.name:
         raise ValueError(f"the two engines need different names to be told apart, both are {first.name!r}")
     match = MatchResult(first.name, second.name)
@@ -293,6 +295,9 @@ def play_match(first, second, games: int, out_dir: str | Path | None = None, siz
             game.sgf = f"game{k + 1:04d}.sgf"
             record.extra["GN"] = f"game {k + 1}: {game.reason}"
             (out / game.sgf).write_text(write_game(record))
+            final = record.positions(max_moves=max_moves)[-1]
+            title = f"{game.black} (B) vs {game.white} (W): {game.result}"
+            (out / game.sgf.replace(".sgf", ".svg")).write_text(position_svg(final, title))
         match.games.append(game)
         if progress is not None:
             progress(k, game)
