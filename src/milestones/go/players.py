@@ -39,8 +39,10 @@ class SearchGoPlayer:
     """Tree search (`milestones.search.mcts`, PUCT with AlphaGo's options in `config`) with
     `evaluator`'s priors and values, for as many simulations as the time allows, at most
     `max_simulations`: the search runs `chunk` simulations at a time while the clock has room for
-    another chunk at the pace so far. The most visited move is played; it is a pass when passing is
-    the most visited, and never a move that fills an own eye unless nothing else is legal."""
+    another chunk twice as slow as the last one (a loaded machine's pace varies; a process descheduled
+    for longer still overruns, so a match's budget keeps a margin). The most visited move is played;
+    it is a pass when passing is the most visited, and never a move that fills an own eye unless
+    nothing else is legal."""
 
     def __init__(self, evaluator: Evaluator, config: SearchConfig, max_simulations: int = 800, chunk: int = 16) -> None:
         if max_simulations < 1 or chunk < 1:
@@ -55,10 +57,11 @@ class SearchGoPlayer:
         done = 0
         while done < self.max_simulations:
             n = min(self.chunk, self.max_simulations - done)
+            chunk_start = time.perf_counter()
             search([root], self.evaluator, dataclasses.replace(self.config, simulations=n))
             done += n
-            elapsed = time.perf_counter() - start
-            if elapsed + elapsed / done * self.chunk > seconds:
+            now = time.perf_counter()
+            if now - start + 2 * (now - chunk_start) > seconds:  # room for another chunk, even twice as slow?
                 break
         self.last_simulations = done
         counts = visit_counts(root)

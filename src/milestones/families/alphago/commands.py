@@ -57,9 +57,11 @@ def make_player(run_dir: str, simulations: int, seed: int, value_run: str = "", 
     value = load_value(value_run) if value_run else None
     evaluator = GoNetworkEvaluator(net, value)
     rollouts = RolloutEvaluator(cfg.size * cfg.size + 1, np.random.default_rng(seed))
-    # AlphaGo's search: c_puct 5, V = (1 − λ) v_θ + λ z (λ = 1 without a value network)
+    # AlphaGo's search: c_puct 5, virtual loss 3, V = (1 − λ) v_θ + λ z (λ = 1 without a value network);
+    # 8 leaves per network call (3.4× the simulations of one leaf a call in a second, measured)
     search = SearchGoPlayer(MixedEvaluator(evaluator, rollouts, lam=lam if value is not None else 1.0),
-                            SearchConfig(c_puct=5.0), max_simulations=simulations)
+                            SearchConfig(c_puct=5.0, leaves_per_round=8, virtual_loss=3.0),
+                            max_simulations=simulations)
     return search, f"milestones-search-{step}", cfg.size
 
 
