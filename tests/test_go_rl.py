@@ -82,16 +82,22 @@ def test_the_reinforce_loss_equals_a_literal_float64_computation():
     assert loss.item() == pytest.approx(literal / len(games), rel=1e-5, abs=1e-6)
 
 
-def test_the_rl_recipe_stops_and_resumes_to_the_same_numbers(tmp_path, monkeypatch):
+def trained_sl_run(tmp_path, monkeypatch) -> Run:
+    """A quick alphago/sl-policy run on 24 random 5×5 games (5×5 keeps the games short)."""
     from tests.test_go_policy import random_games
 
     monkeypatch.setenv("MILESTONES_DATA", str(tmp_path))
-    random_games(tmp_path / "go5-test", 24, size=5)  # 5×5 keeps the games short
+    random_games(tmp_path / "go5-test", 24, size=5)
+    exp = registry.catalog()["alphago/sl-policy-9x9"]
+    cfg = dataclasses.replace(exp.config_for("quick"), data="go5-test", size=5, steps=4, eval_every=4)
+    run = Run.create(tmp_path / "sl", exp, cfg, progress=False)
+    exp.train(cfg, run)
+    return run
+
+
+def test_the_rl_recipe_stops_and_resumes_to_the_same_numbers(tmp_path, monkeypatch):
+    sl_run = trained_sl_run(tmp_path, monkeypatch)
     catalog = registry.catalog()
-    sl_exp = catalog["alphago/sl-policy-9x9"]
-    sl_cfg = dataclasses.replace(sl_exp.config_for("quick"), data="go5-test", size=5, steps=4, eval_every=4)
-    sl_run = Run.create(tmp_path / "sl", sl_exp, sl_cfg, progress=False)
-    sl_exp.train(sl_cfg, sl_run)
     exp = catalog["alphago/rl-policy-9x9"]
     cfg = dataclasses.replace(exp.config_for("quick"), sl_run=str(sl_run.dir), iterations=3, checkpoint_every=1)
     straight = exp.train(cfg, Run.create(tmp_path / "a", exp, cfg, progress=False))
@@ -138,15 +144,8 @@ def test_value_positions_follow_the_papers_recipe():
 
 
 def test_the_value_recipe_generates_resumable_chunks_and_trains(tmp_path, monkeypatch):
-    from tests.test_go_policy import random_games
-
-    monkeypatch.setenv("MILESTONES_DATA", str(tmp_path))
-    random_games(tmp_path / "go5-test", 24, size=5)  # 5×5 keeps the games short
+    sl_run = trained_sl_run(tmp_path, monkeypatch)
     catalog = registry.catalog()
-    sl_exp = catalog["alphago/sl-policy-9x9"]
-    sl_cfg = dataclasses.replace(sl_exp.config_for("quick"), data="go5-test", size=5, steps=4, eval_every=4)
-    sl_run = Run.create(tmp_path / "sl", sl_exp, sl_cfg, progress=False)
-    sl_exp.train(sl_cfg, sl_run)
     exp = catalog["alphago/value-9x9"]
     cfg = dataclasses.replace(exp.config_for("quick"), sl_run=str(sl_run.dir))
     run = Run.create(tmp_path / "v", exp, cfg, progress=False)

@@ -198,19 +198,31 @@ def final_metrics(net: PolicyCNN, data: dict[str, Positions], device: torch.devi
             "train_games": float(data["train"].games), "test_positions": float(len(data["test"]))}
 
 
-def load_policy(run_dir: str) -> tuple[SLPolicyConfig, PolicyCNN, int]:
-    """The configuration and trained network (eval mode) of an alphago/sl-policy run, and its step;
-    ValueError says why a directory is not one."""
+def open_run(run_dir: str, prefix: str) -> tuple[Run, Any]:
+    """The run of an `prefix`* experiment in `run_dir` and its configuration; ValueError says why a
+    directory is not one."""
     name, saved = Run.read_config(run_dir)
-    if not name.startswith("alphago/sl-policy"):
-        raise ValueError(f"{run_dir} is a run of {name}, not of alphago/sl-policy-*")
+    if not name.startswith(prefix):
+        raise ValueError(f"{run_dir} is a run of {name}, not of {prefix}*")
     exp = registry.catalog()[name]
     cfg = cfg_mod.from_dict(type(exp.config), saved)
-    net = make_network(cfg)
-    loaded = Run(run_dir, exp, cfg, progress=False).load(State(architecture(cfg), modules={"net": net}))
+    return Run(run_dir, exp, cfg, progress=False), cfg
+
+
+def load_trained(run: Run, architecture_keys: dict[str, Any], net: torch.nn.Module) -> int:
+    """Load the run's last checkpoint into `net` (eval mode); its step. ValueError if there is none."""
+    loaded = run.load(State(architecture_keys, modules={"net": net}))
     if loaded is None:
-        raise ValueError(f"{run_dir} has no checkpoint yet")
-    return cfg, net.eval(), loaded.step
+        raise ValueError(f"{run.dir} has no checkpoint yet")
+    net.eval()
+    return loaded.step
+
+
+def load_policy(run_dir: str) -> tuple[SLPolicyConfig, PolicyCNN, int]:
+    """The configuration and trained network (eval mode) of an alphago/sl-policy run, and its step."""
+    run, cfg = open_run(run_dir, "alphago/sl-policy-")
+    net = make_network(cfg)
+    return cfg, net, load_trained(run, architecture(cfg), net)
 
 
 def evaluate(cfg: SLPolicyConfig, run: Run) -> dict[str, float]:
@@ -521,31 +533,20 @@ def value_metrics(net: ValueCNN, data: dict[str, tuple[np.ndarray, np.ndarray]],
 
 def load_rl_policy(run_dir: str) -> PolicyCNN:
     """The trained network of an alphago/rl-policy run (its SL run gives the architecture)."""
-    name, saved = Run.read_config(run_dir)
-    if not name.startswith("alphago/rl-policy"):
-        raise ValueError(f"{run_dir} is a run of {name}, not of alphago/rl-policy-*")
-    exp = registry.catalog()[name]
-    cfg = cfg_mod.from_dict(type(exp.config), saved)
+    run, cfg = open_run(run_dir, "alphago/rl-policy-")
     sl_cfg, _, _ = load_policy(cfg.sl_run)
     net = make_network(sl_cfg)
-    if Run(run_dir, exp, cfg, progress=False).load(State(architecture(sl_cfg), modules={"net": net})) is None:
-        raise ValueError(f"{run_dir} has no checkpoint yet")
-    return net.eval()
+    load_trained(run, architecture(sl_cfg), net)
+    return net
 
 
 def load_value(run_dir: str) -> ValueCNN:
     """The trained network of an alphago/value run (eval mode)."""
-    name, saved = Run.read_config(run_dir)
-    if not name.startswith("alphago/value"):
-        raise ValueError(f"{run_dir} is a run of {name}, not of alphago/value-*")
-    exp = registry.catalog()[name]
-    cfg = cfg_mod.from_dict(type(exp.config), saved)
+    run, cfg = open_run(run_dir, "alphago/value-")
     sl_cfg, _, _ = load_policy(cfg.sl_run)
     net = ValueCNN(PLANES, sl_cfg.size, cfg.layers, cfg.filters, cfg.hidden)
-    if Run(run_dir, exp, cfg, progress=False).load(State(value_architecture(cfg, sl_cfg.size),
-                                                         modules={"net": net})) is None:
-        raise ValueError(f"{run_dir} has no checkpoint yet")
-    return net.eval()
+    load_trained(run, value_architecture(cfg, sl_cfg.size), net)
+    return net
 
 
 def evaluate_value(cfg: ValueConfig, run: Run) -> dict[str, float]:
