@@ -290,6 +290,8 @@ def html_section(group: str, records: list[Record], figure: Path, out: Path,
                      f"<p>{html.escape(rec['citation'])}</p><ol>{devs}</ol></details>")
     rel = figure.relative_to(out).as_posix()
     extras = "".join(
+        f"<p><a href='{p.relative_to(out).as_posix()}'>{html.escape(rec['experiment'])}: {html.escape(p.name)}</a></p>"
+        if p.suffix == ".sgf" else
         f"<figure><img src='{p.relative_to(out).as_posix()}' alt='{html.escape(p.stem)}'>"
         f"<figcaption>{html.escape(rec['experiment'])}: {html.escape(p.stem)}</figcaption></figure>"
         for rec in records for p in extra_figures(rec, out))

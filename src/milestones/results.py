@@ -102,11 +102,15 @@ def from_runs(run_dirs: Iterable[str | Path],
     return records
 
 
+FIGURE_PATTERNS = ("*.png", "*.gif", "*.svg", "*.sgf")
+
+
 def run_figures(record: ResultRecord) -> list[Path]:
-    """The figures its first seed's run drew besides the learning curve (plots/*.png, and animations
-    as plots/*.gif), if that run directory is still here."""
+    """The figures its first seed's run drew besides the learning curve (plots/*.png, *.svg, and
+    animations as plots/*.gif), and the files a figure shows (plots/*.sgf: a Go game), if that run
+    directory is still here."""
     plots = Path(record["seeds"][0].get("run_dir") or "/nonexistent") / "plots"
-    return sorted(p for p in [*plots.glob("*.png"), *plots.glob("*.gif")] if p.name != "learning_curve.png")
+    return sorted(p for pattern in FIGURE_PATTERNS for p in plots.glob(pattern) if p.name != "learning_curve.png")
 
 
 def write(record: ResultRecord, directory: str | Path) -> Path:

@@ -34,7 +34,7 @@ when Black is to move (the komi makes colour matter), after AlphaGo's input feat
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import cached_property
 
 import numpy as np
@@ -195,12 +195,17 @@ class GoPosition:
         g = self.game.geometry
         board = self.board
         empty = [m for m, p in enumerate(g.point) if board[p] == EMPTY]
-        for k in rng.permutation(len(empty)):
-            m = empty[k]
-            p = g.point[m]
+        return self.first_playable([empty[k] for k in rng.permutation(len(empty))])
+
+    def first_playable(self, moves: Iterable[int]) -> int:
+        """The first of `moves` (points) that is legal and does not fill an own eye, or the pass when
+        none is: how rollouts draw a move from an order without listing every legal move."""
+        g = self.game.geometry
+        for m in moves:
+            m = int(m)
             if self.fills_own_eye(m):
                 continue
-            outcome = self._outcome(p)
+            outcome = self._outcome(g.point[m])
             if outcome is not None and outcome[0] not in self.seen:
                 return m
         return self.game.pass_move

@@ -19,11 +19,13 @@ Shapes: P positions, planes (P, C, N, N) uint8, moves (P,) int64 in 0 … N² (N
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from milestones.games.go import GoPosition
 from milestones.go.sgf import SgfError, read_game
 
 SPLITS = ("train", "validation", "test")
@@ -51,12 +53,14 @@ def game_files(folder: str | Path) -> list[Path]:
     return files
 
 
-def load(folder: str | Path, size: int = 9, splits: tuple[str, ...] = SPLITS) -> dict[str, Positions]:
-    """The positions of every game in `folder`, by split; a malformed file is an error naming it."""
-    out: dict[str, tuple[list[np.ndarray], list[int], int]] = {s: ([], [], 0) for s in splits}
+def expert_games(folder: str | Path, size: int = 9, splits: tuple[str, ...] = SPLITS
+                 ) -> Iterator[tuple[str, list[tuple[GoPosition, int]]]]:
+    """Each game of `folder` in a chosen split, one at a time: (split, [(position, expert move), …]),
+    the moves skipped as the module docstring says; a malformed file is an error naming it."""
+    pass_move = size * size
     for path in game_files(folder):
         split = split_of(path.name)
-        if split not in out:
+        if split not in splits:
             continue
         try:
             record = read_game(path.read_text(encoding="utf-8", errors="replace"))
@@ -66,13 +70,22 @@ def load(folder: str | Path, size: int = 9, splits: tuple[str, ...] = SPLITS) ->
         except SgfError as error:
             raise SgfError(f"{path}: {error}") from None
         skip = int(record.extra.get("XR", "0") or 0)
-        planes, moves, games = out[split]
-        pass_move = size * size
+        pairs = []
         for position, move in zip(positions[skip:-1], record.moves[skip:]):
-            planes.append(position.planes().astype(np.uint8))
-            moves.append(move)
+            pairs.append((position, move))
             if move == pass_move:
                 break
+        yield split, pairs
+
+
+def load(folder: str | Path, size: int = 9, splits: tuple[str, ...] = SPLITS) -> dict[str, Positions]:
+    """The positions of every game in `folder`, by split, as planes and moves."""
+    out: dict[str, tuple[list[np.ndarray], list[int], int]] = {s: ([], [], 0) for s in splits}
+    for split, pairs in expert_games(folder, size, splits):
+        planes, moves, games = out[split]
+        for position, move in pairs:
+            planes.append(position.planes().astype(np.uint8))
+            moves.append(move)
         out[split] = (planes, moves, games + 1)
     return {s: Positions(np.stack(p) if p else np.zeros((0, 11, size, size), np.uint8),
                          np.asarray(m, np.int64), g) for s, (p, m, g) in out.items()}

@@ -51,7 +51,10 @@ class PolicyCNN(nn.Module):
         self.pass_logit = nn.Linear(filters, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.trunk(x)  # (B, k, N, N)
+        return self.logits(self.trunk(x))
+
+    def logits(self, h: torch.Tensor) -> torch.Tensor:
+        """The head on the trunk's features h (B, k, N, N): (B, N² + 1)."""
         points = self.head(h).flatten(1) + self.position_bias  # (B, N²)
         return torch.cat([points, self.pass_logit(h.mean(dim=(2, 3)))], dim=1)  # (B, N² + 1)
 
@@ -69,6 +72,26 @@ class ValueCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.head(self.trunk(x)).flatten(1)  # (B, N²)
         return torch.tanh(self.out(torch.relu(self.fc(h)))).squeeze(1)
+
+
+class PolicyValueCNN(nn.Module):
+    """AlphaGo Zero's dual network grown from p_σ: the policy network (trunk and head) as it is, and a
+    value head on the same trunk (a 1×1 convolution to one filter, `hidden` ReLU units, one tanh
+    unit, as v_θ's): planes (B, C, N, N) -> (logits (B, N² + 1), value (B,)), the interface of
+    `milestones.nn.policy_value.PolicyValueNet`, so AlphaZero's training loop trains it."""
+
+    def __init__(self, policy: PolicyCNN, hidden: int = 256) -> None:
+        super().__init__()
+        self.policy = policy
+        filters, size = policy.head.in_channels, policy.size
+        self.value_conv = nn.Conv2d(filters, 1, 1)
+        self.value_fc = nn.Linear(size * size, hidden)
+        self.value_out = nn.Linear(hidden, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.policy.trunk(x)  # (B, k, N, N)
+        v = self.value_conv(h).flatten(1)  # (B, N²)
+        return self.policy.logits(h), torch.tanh(self.value_out(torch.relu(self.value_fc(v)))).squeeze(1)
 
 
 class GoNetworkEvaluator:

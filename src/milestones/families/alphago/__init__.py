@@ -1,8 +1,10 @@
 """AlphaGo on small boards (Silver et al. 2016): Go rules (milestones.games.go), SGF and GTP
-(milestones.go), matches against GNU Go, the supervised policy network (`experiments`). Its commands:
-`milestones gtp` (our engine behind the Go Text Protocol), `milestones match` (two GTP engines, N
-games, SGFs and the win rate's interval) and `milestones gnugo-games` (expert games to learn from)."""
-from milestones.families.alphago import commands, experiments
+(milestones.go), matches against GNU Go; the recipes of the SL policy, RL policy and value networks
+(`experiments`), the rollout policy p_π (`rollout_policy`), AlphaZero-style training from the SL
+network (`zero`) and the ladder of Extended Data Table 7's players against GNU Go (`ladder`). Its
+commands: `milestones gtp` (our engine behind the Go Text Protocol), `milestones match` (two GTP
+engines, N games, SGFs and the win rate's interval) and `milestones gnugo-games` (expert games)."""
+from milestones.families.alphago import commands, experiments, ladder, report, rollout_policy, zero
 from milestones.family import Command, Family
 from milestones.games.game import GameError
 from milestones.go.match import GtpFailure
@@ -11,7 +13,9 @@ from milestones.go.sgf import SgfError
 FAMILY = Family(
     name="alphago",
     title="AlphaGo: Go with policy and value networks and tree search",
-    experiments=experiments.EXPERIMENTS,
+    experiments=experiments.EXPERIMENTS + rollout_policy.EXPERIMENTS + zero.EXPERIMENTS + ladder.EXPERIMENTS,
+    sections=report.sections,
+    readme_tables={"alphago-networks": report.networks_table, "alphago-ladder": report.ladder_table},
     errors=(GameError, SgfError, GtpFailure),
     commands=(
         Command("gtp", "a Go engine on stdin/stdout speaking GTP v2 (for GUIs, GNU Go, match runners)",

@@ -15,12 +15,16 @@ import numpy as np
 
 from milestones.data import data_dir
 from milestones.families.alphago.experiments import load_policy, load_value
+from milestones.families.alphago.rollout_policy import load_rollout_policy
+from milestones.families.alphago.zero import load_zero
 from milestones.go.gnugo_games import generate
 from milestones.go.gtp import GtpEngine, Player
 from milestones.go.match import GtpProcess, InProcess, gnugo_command, play_match
 from milestones.go.players import PolicyNetPlayer, RandomPlayer, SearchGoPlayer
 from milestones.go.rollouts import RolloutEvaluator
 from milestones.nn.go_policy import GoNetworkEvaluator
+from milestones.nn.policy_value import NetworkEvaluator
+from milestones.runs import Run
 from milestones.search.evaluators import MixedEvaluator
 from milestones.search.mcts import SearchConfig
 
@@ -28,11 +32,14 @@ from milestones.search.mcts import SearchConfig
 def gtp_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", nargs="?", default="",
                    help="a run of alphago/sl-policy-*: its policy network plays (with --simulations, it guides a "
-                        "search); without one, the random player")
+                        "search); of alphago/zero-*: its network searches (at most --simulations, default 800, a "
+                        "move); without one, the random player")
     p.add_argument("--simulations", type=int, default=0,
                    help="0: the policy network alone; N: tree search of at most N simulations a move, within the "
                         "move's time, the policy as prior and rollouts as values")
     p.add_argument("--value-run", default="", help="an alphago/value-* run: the search mixes its value with rollouts")
+    p.add_argument("--rollout-run", default="",
+                   help="an alphago/rollout-* run: its p_π plays the rollouts (default: the random player)")
     p.add_argument("--lam", type=float, default=0.5,
                    help="λ in V = (1 − λ) v_θ + λ z: the rollouts' weight when a value network is given (default 0.5)")
     p.add_argument("--seed", type=int, default=0, help="the random player's and the rollouts' seed")
@@ -42,8 +49,8 @@ def gtp_arguments(p: argparse.ArgumentParser) -> None:
                    help="the most a genmove may take when the controller sets no time (default 1)")
 
 
-def make_player(run_dir: str, simulations: int, seed: int, value_run: str = "", lam: float = 0.5
-                ) -> tuple[Player, str, int]:
+def make_player(run_dir: str, simulations: int, seed: int, value_run: str = "", lam: float = 0.5,
+                rollout_run: str = "") -> tuple[Player, str, int]:
     """The player, its name, and the board size it plays (the network's)."""
     if simulations < 0:
         raise ValueError(f"--simulations must be ≥ 0, got {simulations}")
@@ -51,12 +58,18 @@ def make_player(run_dir: str, simulations: int, seed: int, value_run: str = "", 
         raise ValueError(f"--lam must be in [0, 1], got {lam}")
     if not run_dir:
         return RandomPlayer(seed), "milestones-random", 0
+    if Run.read_config(run_dir)[0].startswith("alphago/zero-"):  # one network: priors and values, no rollouts
+        dual = load_zero(run_dir)
+        player = SearchGoPlayer(NetworkEvaluator(dual), SearchConfig(c_puct=5.0, leaves_per_round=8, virtual_loss=3.0),
+                                max_simulations=simulations or 800)
+        return player, "milestones-zero", dual.policy.size
     cfg, net, step = load_policy(run_dir)
     if simulations == 0:
         return PolicyNetPlayer(GoNetworkEvaluator(net)), f"milestones-policy-{step}", cfg.size
     value = load_value(value_run) if value_run else None
     evaluator = GoNetworkEvaluator(net, value)
-    rollouts = RolloutEvaluator(cfg.size * cfg.size + 1, np.random.default_rng(seed))
+    rollouts = RolloutEvaluator(cfg.size * cfg.size + 1, np.random.default_rng(seed),
+                                load_rollout_policy(rollout_run) if rollout_run else None)
     # AlphaGo's search: c_puct 5, virtual loss 3, V = (1 − λ) v_θ + λ z (λ = 1 without a value network);
     # 8 leaves per network call (3.4× the simulations of one leaf a call in a second, measured)
     search = SearchGoPlayer(MixedEvaluator(evaluator, rollouts, lam=lam if value is not None else 1.0),
@@ -66,7 +79,8 @@ def make_player(run_dir: str, simulations: int, seed: int, value_run: str = "", 
 
 
 def gtp_command(args: argparse.Namespace) -> int:
-    player, name, size = make_player(args.run_dir, args.simulations, args.seed, args.value_run, args.lam)
+    player, name, size = make_player(args.run_dir, args.simulations, args.seed, args.value_run, args.lam,
+                                      args.rollout_run)
     engine = GtpEngine(player, name=name, size=size or args.size, komi=args.komi,
                        seconds_per_move=args.seconds_per_move, log=sys.stderr, fixed_size=bool(size))
     engine.serve(sys.stdin, sys.stdout)

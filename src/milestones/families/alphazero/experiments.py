@@ -122,9 +122,9 @@ def make_network(cfg: AlphaZeroConfig, game: Game) -> PolicyValueNet:
     return PolicyValueNet(game.planes_shape, game.num_moves, cfg.blocks or blocks, cfg.filters or filters, hidden)
 
 
-def search_config(cfg: AlphaZeroConfig, simulations: int, self_play: bool) -> SearchConfig | GumbelConfig:
+def search_config(cfg: Any, simulations: int, self_play: bool) -> SearchConfig | GumbelConfig:
     """The run's search: with its exploration in self-play (root noise, Gumbel draws), without it
-    in evaluation."""
+    in evaluation. `cfg`: an AlphaZeroConfig, or any config with its search fields (alphago/zero)."""
     if cfg.search == "gumbel":
         return GumbelConfig(simulations=simulations, max_considered=cfg.max_considered, c_visit=cfg.c_visit,
                             c_scale=cfg.c_scale, gumbel_scale=1.0 if self_play else 0.0)
@@ -132,7 +132,8 @@ def search_config(cfg: AlphaZeroConfig, simulations: int, self_play: bool) -> Se
                         dirichlet_fraction=cfg.dirichlet_fraction if self_play else 0.0)
 
 
-def trainer_config(cfg: AlphaZeroConfig) -> TrainerConfig:
+def trainer_config(cfg: Any) -> TrainerConfig:
+    """The self-play and training settings of `cfg` (as `search_config`'s)."""
     cap = None if cfg.full_fraction >= 1 else PlayoutCap(cfg.full_fraction, cfg.fast_simulations)
     return TrainerConfig(games_per_iteration=cfg.games, temperature_moves=cfg.temperature_moves,
                          search=search_config(cfg, cfg.simulations, self_play=True), playout_cap=cap,
