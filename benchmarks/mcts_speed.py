@@ -6,6 +6,10 @@ simulations per second of
   - ours, batched, with the network `torch.compile`d (float32), and compiled in bfloat16
     (`NetworkEvaluator(inference=...)`; compilation is timed apart, `torch_compile_s`, and the
     bfloat16 network's difference from float32 is measured: `bfloat16_against_float32`);
+  - ours, batched and in bfloat16, with more trees side by side (`--wide`, 256 by default: the
+    self-play recipes play 128-256 games at once), and with two leaves a round per tree (virtual
+    loss 1: a slightly different search; `two_leaves_same_move_share` says how often it picks the
+    exact search's move);
   - ours, one position at a time (B = 1): the same code without the batching;
   - a single-search loop in alpha-zero-general's design (re-implemented here: one recursive search,
     dictionaries keyed by the board, one network call per leaf), with the eager and with the
@@ -29,7 +33,8 @@ logits and values within 1e-4 of torch's at the positions; legal moves, planes a
 random games and a drawn one) and raises AssertionError when they differ. Two-player values: the
 step's reward is 1 for the player who just won, the discount −1 (the next value is the opponent's)
 and 0 once the game is over. The mctx time is the median of `MCTX_REPEATS` calls after a warm-up
-call (the others are timed once, as they run); compilation is timed apart (`mctx_compile_s`). One
+call; ours and the single-search loop are timed `--repeats` times, interleaved, their medians
+reported (the others are timed once, as they run); compilation is timed apart (`mctx_compile_s`). One
 thread: XLA_FLAGS gets `--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1` before
 jax is imported (it has no effect if jax was imported earlier in the process).
 
@@ -75,11 +80,23 @@ def network() -> PolicyValueNet:
     return PolicyValueNet(Connect4().planes_shape, 7, blocks, filters, hidden).eval()
 
 
-def ours(positions, evaluator, simulations: int, batch: int) -> float:
+def ours(positions, evaluator, simulations: int, batch: int, leaves: int = 1) -> float:
     start = time.perf_counter()
     for k in range(0, len(positions), batch):
-        search([Node(p) for p in positions[k:k + batch]], evaluator, SearchConfig(simulations=simulations))
+        search([Node(p) for p in positions[k:k + batch]], evaluator,
+               SearchConfig(simulations=simulations, leaves_per_round=leaves))
     return len(positions) * simulations / (time.perf_counter() - start)
+
+
+def same_moves(positions, evaluator, simulations: int, leaves: int) -> float:
+    """The share of positions where the search with `leaves` leaves a round (virtual loss 1) picks
+    the move of the exact search (one leaf a round)."""
+    picks = []
+    for n in (1, leaves):
+        roots = [Node(p) for p in positions]
+        search(roots, evaluator, SearchConfig(simulations=simulations, leaves_per_round=n))
+        picks.append([int(np.argmax(r.visits)) for r in roots])
+    return float(np.mean(np.equal(*picks)))
 
 
 class SingleSearch:
@@ -471,12 +488,20 @@ def main() -> None:
     p.add_argument("--run", help="an alphazero/connect4 run whose trained network replaces the random one, and "
                                  "whose search is scored on Pons' sets in float32 and in bfloat16")
     p.add_argument("--pons-positions", type=int, default=300, help="with --run: positions per Pons set (default 300)")
+    p.add_argument("--wide", type=int, default=256,
+                   help="trees searched side by side in the wide row (the self-play recipes play 128-256 games "
+                        "at once; default 256)")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="our searches and the single-search loop are timed this many times, interleaved; the "
+                        "median is reported (default 3)")
     p.add_argument("--json", help="also write the measurements to this file")
     args = p.parse_args()
     torch.set_num_threads(1)
     folder = dataset_path("connect4", files=("Test_L1_R1.moves.txt",))
-    entries = load_set(set_path(folder, "L1_R1"))[:args.positions]
+    every = load_set(set_path(folder, "L1_R1"))
+    entries = every[:args.positions]
     positions = [e.position() for e in entries]
+    wide = [e.position() for e in every[:args.wide]]
     if args.run:
         from milestones.families.alphazero.play import load_trained
         name, cfg, _, net, step = load_trained(args.run)
@@ -488,14 +513,25 @@ def main() -> None:
     compiled, compiled_s = warmed(NetworkEvaluator(net, inference="compiled"), positions)
     bfloat16, bfloat16_s = warmed(NetworkEvaluator(net, inference="bfloat16"), positions)
     compile_torch_s = {"compiled": compiled_s, "bfloat16": bfloat16_s}
-    results = {"ours_batched": ours(positions, evaluator, args.simulations, batch=len(positions)),
-               "ours_batched_compiled": ours(positions, compiled, args.simulations, batch=len(positions)),
-               "ours_batched_bfloat16": ours(positions, bfloat16, args.simulations, batch=len(positions)),
-               "ours_one_at_a_time": ours(positions, evaluator, args.simulations, batch=1),
-               "single_search_loop": single_search(positions, evaluator, args.simulations),
-               "single_search_loop_compiled": single_search(positions, compiled, args.simulations),
-               "openspiel_mctsbot": openspiel([[int(c) - 1 for c in e.moves] for e in entries], net, args.simulations)}
+    bfloat16(wide)  # the wide batch's shape, compiled before it is timed
+    n, sims = len(positions), args.simulations
+    timed = {  # each timed `repeats` times, interleaved, the median kept (the machine's load drifts)
+        "ours_batched": lambda: ours(positions, evaluator, sims, batch=n),
+        "ours_batched_compiled": lambda: ours(positions, compiled, sims, batch=n),
+        "ours_batched_bfloat16": lambda: ours(positions, bfloat16, sims, batch=n),
+        f"ours_batched_bfloat16_{len(wide)}_trees": lambda: ours(wide, bfloat16, sims, batch=len(wide)),
+        "ours_batched_bfloat16_2_leaves": lambda: ours(positions, bfloat16, sims, batch=n, leaves=2),
+        "single_search_loop": lambda: single_search(positions, evaluator, sims)}
+    runs: dict[str, list[float]] = {name: [] for name in timed}
+    for _ in range(args.repeats):
+        for name, measure in timed.items():
+            runs[name].append(measure())
+    results: dict[str, float | None] = {name: statistics.median(v) for name, v in runs.items()}
+    results |= {"ours_one_at_a_time": ours(positions, evaluator, sims, batch=1),
+                "single_search_loop_compiled": single_search(positions, compiled, sims),
+                "openspiel_mctsbot": openspiel([[int(c) - 1 for c in e.moves] for e in entries], net, sims)}
     precision: dict[str, Any] = dict(bfloat16_difference(positions, evaluator, bfloat16, args.simulations))
+    precision["two_leaves_same_move_share"] = same_moves(positions, evaluator, args.simulations, 2)
     if args.run:
         from milestones.families.alphazero.experiments import pons_errors, search_config
         from milestones.search.arena import SearchPlayer
@@ -511,8 +547,12 @@ def main() -> None:
     for name in names:
         results[name] = None if mctx_results is None else mctx_results[name]["simulations_per_s"]
     compile_s = None if mctx_results is None else {name: mctx_results[name]["compile_s"] for name in names}
+    single = results["single_search_loop"]
+    assert single is not None
+    speedup = {name: v / single for name, v in results.items() if v is not None and name.startswith("ours")}
     for name, value in results.items():
-        print(f"{name}: {'not installed' if value is None else f'{value:,.0f} simulations/s'}")
+        print(f"{name}: {'not installed' if value is None else f'{value:,.0f} simulations/s'}"
+              + (f" ({speedup[name]:.2f}× the single-search loop)" if name in speedup else ""))
     print("torch.compile warm-up (excluded above): " + ", ".join(f"{k} {v:.1f} s" for k, v in compile_torch_s.items()))
     print("bfloat16 against float32: " + ", ".join(f"{k} {v:.4g}" for k, v in precision.items()
                                                    if isinstance(v, float)))
@@ -523,7 +563,8 @@ def main() -> None:
         print("mctx compile (excluded above): " + ", ".join(f"{name} {s:.1f} s" for name, s in compile_s.items()))
     if args.json:
         settings: dict[str, Any] = {
-            "positions": args.positions, "simulations": args.simulations, "threads": 1, "run": args.run,
+            "positions": args.positions, "wide": args.wide, "repeats": args.repeats,
+            "simulations": args.simulations, "threads": 1, "run": args.run,
             "network": dict(zip(("blocks", "filters", "value_hidden"), SIZES["connect4"]))}
         if mctx_results is not None:
             import jax
@@ -532,7 +573,8 @@ def main() -> None:
                                 "xla_flags": os.environ.get("XLA_FLAGS", ""), "pb_c_init": 1.25,
                                 "pb_c_base": PB_C_BASE, "qtransform": "parent_value_q", "dirichlet_fraction": 0.0}
         save_benchmark(args.json, "mcts_speed", device="cpu", settings=settings,
-                       results={"simulations_per_s": results, "mctx_compile_s": compile_s,
+                       results={"simulations_per_s": results, "speedup_over_single_search_loop": speedup,
+                                "timed_runs": runs, "mctx_compile_s": compile_s,
                                 "torch_compile_s": compile_torch_s, "bfloat16_against_float32": precision})
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from milestones.games import Connect4, GameError, TicTacToe, tictactoe
+from milestones.games.game import stack_planes
 from milestones.games.pons import SETS, load_set, parse_line, set_path
 from milestones.games.tictactoe import parse
 
@@ -112,6 +113,7 @@ def literal_win(board, player):
 def test_connect4_bitboards_equal_a_literal_board_on_random_games():
     game, rng = Connect4(), np.random.default_rng(0)
     ended = {"win": 0, "draw": 0}
+    every, literal = [], []
     for _ in range(300):
         p, board, moves = game.initial(), np.zeros((6, 7), np.int64), []
         while not p.is_terminal():
@@ -125,12 +127,18 @@ def test_connect4_bitboards_equal_a_literal_board_on_random_games():
             assert p.won == literal_win(board, player)
             mine, theirs = (board == p.to_play + 1), (board == 2 - p.to_play)
             np.testing.assert_array_equal(p.planes(), np.stack([mine, theirs]).astype(np.float32))
+            every.append(p)
+            literal.append(np.stack([mine, theirs]).astype(np.float32))
             mirrored = game.from_moves([6 - m for m in moves])
             np.testing.assert_array_equal(game.symmetries(p.planes(), np.zeros(7))[1][0], mirrored.planes())
         ended["win" if p.won else "draw"] += 1
         assert p.legal_moves() == [] and p.terminal_value() == (-1.0 if p.won else 0.0)
         assert p.won or p.moves == 42
     assert ended["win"] > 250  # random play rarely fills the board
+    # the batched planes (one unpacking of every bitboard) equal the literal boards, position by position
+    np.testing.assert_array_equal(stack_planes(every), np.stack(literal))
+    ttt = [TicTacToe().initial().play(4), TicTacToe().initial()]  # a game without planes_many: stacked one by one
+    np.testing.assert_array_equal(stack_planes(ttt), np.stack([q.planes() for q in ttt]))
 
 
 def test_bad_connect4_input_is_refused():

@@ -94,6 +94,26 @@ def fills_own_eye(position, move):
     return all(position.stone(x * n + y) == me for x, y in ref_neighbours(n, r, c))
 
 
+def assert_planes_match(planes, board, colour, legal):
+    """The input planes against the reference board: stones by owner, liberties 1/2/≥3 from a flood
+    fill of each stone's group, the legal points, the colour plane."""
+    n = len(board)
+    want = np.zeros((11, n, n), np.float32)
+    for r in range(n):
+        for c in range(n):
+            v = board[r][c]
+            if v == 0:
+                want[2, r, c] = 1
+                continue
+            mine = v == colour
+            want[0 if mine else 1, r, c] = 1
+            want[(3 if mine else 6) + min(len(ref_group(board, r, c)[1]), 3) - 1, r, c] = 1
+    for m in legal[:-1]:
+        want[9, m // n, m % n] = 1
+    want[10] = colour == 1
+    np.testing.assert_array_equal(planes, want)
+
+
 @pytest.mark.parametrize("size,games", [(5, 120), (7, 40), (9, 15)])
 def test_random_games_agree_with_the_literal_reference(size, games):
     go = Go(size, komi=7.0 if size == 9 else 0.5, max_moves=4 * size * size)
@@ -107,6 +127,7 @@ def test_random_games_agree_with_the_literal_reference(size, games):
             colour = 1 + position.to_play
             legal = ref_legal(board, colour, history)
             assert position.legal_moves() == legal, f"\n{position}"
+            assert_planes_match(position.planes(), board, colour, legal)
             superko_cases += sum(ref_after(board, colour, *divmod(m, size)) is not None
                                  for m in range(size * size)) - (len(legal) - 1)
             # random play as in Monte Carlo rollouts: never fill an own eye, pass when nothing else is left

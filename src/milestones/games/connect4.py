@@ -86,6 +86,15 @@ class Connect4Position:
         bits = bits.reshape(2, WIDTH, 7)[:, :, HEIGHT - 1::-1]  # rows from the top
         return np.ascontiguousarray(bits.transpose(0, 2, 1), dtype=np.float32)
 
+    @staticmethod
+    def planes_many(positions: Sequence[Connect4Position]) -> np.ndarray:
+        """`planes()` of B positions at once (B, 2, 6, 7): their bitboards unpacked in one call."""
+        boards = np.array([(p.current, p.current ^ p.mask) for p in positions], np.uint64)  # (B, 2)
+        bits = np.unpackbits(boards.astype("<u8").view(np.uint8).reshape(len(positions), 2, 8), axis=2,
+                             bitorder="little")[:, :, :7 * WIDTH]  # (B, 2, 49): bit 7c + r
+        bits = bits.reshape(len(positions), 2, WIDTH, 7)[:, :, :, HEIGHT - 1::-1]  # rows from the top
+        return np.ascontiguousarray(bits.transpose(0, 1, 3, 2), dtype=np.float32)
+
     def key(self) -> tuple:
         return (self.current, self.mask)
 

@@ -66,3 +66,11 @@ def play_moves(game: Game, moves: Sequence[int]) -> Position:
             raise GameError(f"move {k + 1} ({move}) is not legal here; legal moves: {position.legal_moves()}")
         position = position.play(move)
     return position
+
+
+def stack_planes(positions: Sequence[Position]) -> np.ndarray:
+    """The planes of B positions of one game (B, C, H, W): the position class's own batched
+    `planes_many(positions)` where it has one (Connect Four unpacks every bitboard in one call),
+    else each position's `planes()` stacked."""
+    many = getattr(type(positions[0]), "planes_many", None)
+    return many(positions) if many is not None else np.stack([p.planes() for p in positions])

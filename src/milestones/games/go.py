@@ -38,6 +38,7 @@ from collections.abc import Iterable, Sequence
 from functools import cached_property
 
 import numpy as np
+from scipy import ndimage
 
 from milestones.games.game import GameError
 
@@ -66,6 +67,13 @@ class Geometry:
         for p in self.point:
             empty[p] = EMPTY
         self.empty = bytes(empty)
+        # the same as arrays, for the vectorised questions (labels, liberties, legality)
+        self.points = np.asarray(self.point, np.int64)  # (N²,) padded index of each move
+        self.offsets = np.array([-self.stride, -1, 1, self.stride], np.int64)  # the 4 neighbours
+        self.zobrist_array = words.copy()  # (3, padded) int64, zobrist[colour][p]
+        self.move_array = np.full(self.padded, -1, np.int64)
+        self.move_array[self.points] = np.arange(size * size)
+        self.rows = size + 2  # the padded board as a (rows, stride) grid; the last index is one more border
 
     def gtp(self, move: int) -> str:
         """The GTP vertex of a move ("A9", "pass")."""
@@ -130,21 +138,23 @@ class GoPosition:
 
     # ------------------------------------------------------------------ groups and legality
     @cached_property
-    def _groups(self) -> tuple[dict[int, int], list[list[int]], list[set[int]]]:
-        """group id of each stone's padded point, each group's stones, each group's liberties."""
+    def _labels(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every group at once, vectorised: (padded,) the label of the group at each point (Black's
+        1 … b, White's b + 1 … b + w, 0 where there is no stone), and (b + w + 1,) each label's
+        liberties (label 0: 0). A group's liberties are the distinct empty points next to any of
+        its stones: the distinct (label, empty point) pairs over the 4 neighbours of every empty point."""
         g = self.game.geometry
-        board = self.board
-        group_of: dict[int, int] = {}
-        stones_of: list[list[int]] = []
-        liberties_of: list[set[int]] = []
-        for p in g.point:
-            if board[p] in (BLACK, WHITE) and p not in group_of:
-                stones, liberties = _group(board, p, g)
-                for q in stones:
-                    group_of[q] = len(stones_of)
-                stones_of.append(stones)
-                liberties_of.append(liberties)
-        return group_of, stones_of, liberties_of
+        board = np.frombuffer(self.board, np.uint8)
+        grid = board[:g.rows * g.stride].reshape(g.rows, g.stride)
+        black, n_black = ndimage.label(grid == BLACK)  # 4-connected: the cross structuring element
+        white, n_white = ndimage.label(grid == WHITE)
+        labels = np.zeros(g.padded, np.int64)
+        labels[:grid.size] = (black + np.where(white > 0, white + n_black, 0)).reshape(-1)
+        empty = g.points[board[g.points] == EMPTY]
+        pairs = np.unique(labels[empty[:, None] + g.offsets] * g.padded + empty[:, None])  # (label, point)
+        liberties = np.bincount(pairs // g.padded, minlength=n_black + n_white + 1)
+        liberties[0] = 0
+        return labels, liberties
 
     def _group_at(self, p: int) -> tuple[list[int], set[int]]:
         """The stones and liberties of the group at padded point p, flood-filled once per position
@@ -212,14 +222,33 @@ class GoPosition:
 
     @cached_property
     def _legal(self) -> list[int]:
+        """The legal moves, vectorised over the empty points: a point is playable when it has an
+        empty neighbour, an own neighbouring group with ≥ 2 liberties, or an opponent's neighbouring
+        group with 1 (a capture); then the board it makes (the hash: the stone in, the captured
+        groups out) must be new (positional superko)."""
         if self.is_terminal():
             return []
         g = self.game.geometry
-        moves = []
-        for m, p in enumerate(g.point):
-            outcome = self._outcome(p)
-            if outcome is not None and outcome[0] not in self.seen:
-                moves.append(m)
+        board = np.frombuffer(self.board, np.uint8)
+        labels, liberties = self._labels
+        empty = g.points[board[g.points] == EMPTY]  # (K,)
+        around = empty[:, None] + g.offsets  # (K, 4)
+        colour, libs = board[around], liberties[labels[around]]
+        me = BLACK + self.to_play
+        them = WHITE if me == BLACK else BLACK
+        takes = (colour == them) & (libs == 1)  # (K, 4)
+        playable = (colour == EMPTY).any(1) | ((colour == me) & (libs >= 2)).any(1) | takes.any(1)
+        hashes = self.hash ^ g.zobrist_array[me][empty]  # (K,) the stone placed
+        captured: dict[int, int] = {}  # label -> the XOR of its stones' words
+        for k in np.flatnonzero(takes.any(1)):
+            for label in set(labels[around[k][takes[k]]].tolist()):
+                if label not in captured:
+                    captured[label] = int(np.bitwise_xor.reduce(g.zobrist_array[them][labels == label]))
+                hashes[k] ^= captured[label]
+        seen = self.seen
+        moves = [int(g.move_array[p]) for p, h in zip(empty[playable].tolist(), hashes[playable].tolist())
+                 if h not in seen]
+        moves.sort()
         moves.append(self.game.pass_move)
         return moves
 
@@ -361,14 +390,15 @@ class GoPosition:
         out[0] = colours == me
         out[1] = colours == them
         out[2] = colours == EMPTY
-        group_of, _, liberties_of = self._groups
+        labels, liberties = self._labels
         flat = out.reshape(PLANES, n * n)
-        for p, k in group_of.items():
-            m = g.move_of[p]
-            base = 3 if self.board[p] == me else 6
-            flat[base + min(len(liberties_of[k]), 3) - 1, m] = 1.0
+        board = np.frombuffer(self.board, np.uint8)[g.points]  # (N²,)
+        libs = np.minimum(liberties[labels[g.points]], 3)  # 1, 2 or 3 (≥ 3) at stones
+        for base, colour in ((3, me), (6, them)):
+            at = np.flatnonzero(board == colour)
+            flat[base + libs[at] - 1, at] = 1.0
         legal = self._legal
-        flat[9, [m for m in legal if m != self.game.pass_move]] = 1.0
+        flat[9, legal[:-1]] = 1.0
         if self.to_play == 0:
             out[10] = 1.0
         return out

@@ -26,6 +26,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from milestones.games.game import stack_planes
+
 # game → (blocks, filters, value_hidden)
 SIZES = {"tictactoe": (2, 32, 32), "connect4": (5, 64, 64)}
 
@@ -97,8 +99,8 @@ class NetworkEvaluator:
         self.net, self.device, self.inference = net, torch.device(device), inference
         self.dtype = torch.bfloat16 if inference == "bfloat16" else torch.float32
         self._forward: nn.Module = net
-        if inference == "bfloat16":
-            self._forward = copy.deepcopy(net).eval().to(torch.bfloat16)
+        if inference == "bfloat16":  # channels-last: oneDNN's bfloat16 convolutions run faster on NHWC
+            self._forward = copy.deepcopy(net).eval().to(torch.bfloat16).to(memory_format=torch.channels_last)
         if inference != "eager":
             self._forward = torch.compile(self._forward, dynamic=True)  # type: ignore[assignment]
 
@@ -107,7 +109,9 @@ class NetworkEvaluator:
         was = self.net.training
         if was:
             self.net.eval()
-        planes = torch.from_numpy(np.stack([p.planes() for p in positions])).to(self.device, self.dtype)
+        planes = torch.from_numpy(stack_planes(positions)).to(self.device, self.dtype)
+        if self.inference == "bfloat16":
+            planes = planes.contiguous(memory_format=torch.channels_last)
         logits, values = self._forward(planes)
         if was:
             self.net.train()

@@ -73,14 +73,21 @@ def completed_q(node: Node) -> np.ndarray:
     return completed_qs([node])[0]
 
 
+def stacked(nodes: Sequence[Node]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """P, N, W (n, A) each, legal (n, A) bool and v (n,) of expanded nodes, from one stack of their
+    `stats` (a level of a descent asks for all of them)."""
+    stats = np.stack([node.stats for node in nodes])  # type: ignore[misc]  # (n, 5, A)
+    prior, visits, total, _, legal = stats.transpose(1, 0, 2)
+    return prior, visits, total, legal > 0, np.array([node.value for node in nodes])
+
+
 def completed_qs(nodes: Sequence[Node]) -> np.ndarray:
     """`completed_q` of several nodes at once (n, A), row by row."""
-    for node in nodes:
-        assert node.visits is not None and node.total is not None and node.prior is not None
-    visits = np.stack([node.visits for node in nodes])  # type: ignore[misc]
-    total = np.stack([node.total for node in nodes])  # type: ignore[misc]
-    prior = np.stack([node.prior for node in nodes])  # type: ignore[misc]
-    value = np.array([node.value for node in nodes])
+    prior, visits, total, _, value = stacked(nodes)
+    return _completed(prior, visits, total, value)
+
+
+def _completed(prior: np.ndarray, visits: np.ndarray, total: np.ndarray, value: np.ndarray) -> np.ndarray:
     n = visits.sum(1)
     visited = visits > 0
     q = np.divide(total, visits, out=np.zeros_like(total), where=visited)
@@ -99,9 +106,12 @@ def sigma_q(node: Node, config: GumbelConfig) -> np.ndarray:
 
 def sigma_qs(nodes: Sequence[Node], config: GumbelConfig) -> np.ndarray:
     """`sigma_q` of several nodes at once (n, A)."""
-    legal = np.stack([node.legal for node in nodes])  # type: ignore[misc]
-    most = np.array([node.visits.max() for node in nodes])  # type: ignore[union-attr]
-    q = completed_qs(nodes)
+    prior, visits, total, legal, value = stacked(nodes)
+    return _sigma(_completed(prior, visits, total, value), legal, visits, config)
+
+
+def _sigma(q: np.ndarray, legal: np.ndarray, visits: np.ndarray, config: GumbelConfig) -> np.ndarray:
+    most = visits.max(1)
     low = np.where(legal, q, np.inf).min(1, keepdims=True)
     high = np.where(legal, q, -np.inf).max(1, keepdims=True)
     scaled = (q - low) / np.maximum(high - low, 1e-8)
@@ -115,8 +125,11 @@ def logits(node: Node) -> np.ndarray:
 
 def logits_of(nodes: Sequence[Node]) -> np.ndarray:
     """`logits` of several nodes at once (n, A)."""
-    legal = np.stack([node.legal for node in nodes])  # type: ignore[misc]
-    prior = np.stack([node.prior for node in nodes])  # type: ignore[misc]
+    prior, _, _, legal, _ = stacked(nodes)
+    return _logits(prior, legal)
+
+
+def _logits(prior: np.ndarray, legal: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore"):
         return np.where(legal, np.log(np.maximum(prior, 1e-30)), -np.inf)
 
@@ -128,16 +141,21 @@ def improved_policy(node: Node, config: GumbelConfig) -> np.ndarray:
 
 def improved_policies(nodes: Sequence[Node], config: GumbelConfig) -> np.ndarray:
     """`improved_policy` of several nodes at once (n, A)."""
-    z = logits_of(nodes) + sigma_qs(nodes, config)
+    return _improved(*stacked(nodes), config)
+
+
+def _improved(prior: np.ndarray, visits: np.ndarray, total: np.ndarray, legal: np.ndarray, value: np.ndarray,
+              config: GumbelConfig) -> np.ndarray:
+    z = _logits(prior, legal) + _sigma(_completed(prior, visits, total, value), legal, visits, config)
     z = np.exp(z - z.max(1, keepdims=True))
     return z / z.sum(1, keepdims=True)
 
 
 def interior_moves(nodes: list[Node], config: GumbelConfig) -> list[int]:
     """The selection below the root, a* = argmax_a π'(a) − N(a) / (1 + Σ_b N(b)), at several nodes."""
-    visits = np.stack([node.visits for node in nodes])  # type: ignore[misc]
-    scores = improved_policies(nodes, config) - visits / (1.0 + visits.sum(1, keepdims=True))
-    return np.where(np.stack([node.legal for node in nodes]), scores, -np.inf).argmax(1).tolist()  # type: ignore[misc]
+    prior, visits, total, legal, value = stacked(nodes)
+    scores = _improved(prior, visits, total, legal, value, config) - visits / (1.0 + visits.sum(1, keepdims=True))
+    return np.where(legal, scores, -np.inf).argmax(1).tolist()
 
 
 @dataclass

@@ -70,39 +70,42 @@ class SearchConfig:
             raise ValueError("c_puct ≥ 0, 0 ≤ dirichlet_fraction ≤ 1 and dirichlet_alpha > 0 are required")
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Node:
     """A position in the tree and its outgoing edges (arrays over all A moves; illegal ones stay
     at prior 0 and are never chosen)."""
 
     position: Position
-    prior: np.ndarray | None = None  # (A,) P(s, ·), set when the node is evaluated
-    visits: np.ndarray | None = None  # (A,) N(s, ·)
-    total: np.ndarray | None = None  # (A,) W(s, ·), for the player to move at s
-    legal: np.ndarray | None = None  # (A,) bool
-    pending: np.ndarray | None = None  # (A,) selections through each edge waiting for their evaluation
+    # the edge statistics (A,) each, set when the node is evaluated: rows of one array `stats`
+    # (5, A) = P, N, W, pending, legal (1.0/0.0), so that a level of a descent stacks one array a node
+    prior: np.ndarray | None = None  # P(s, ·)
+    visits: np.ndarray | None = None  # N(s, ·)
+    total: np.ndarray | None = None  # W(s, ·), for the player to move at s
+    legal: np.ndarray | None = None  # bool
+    pending: np.ndarray | None = None  # selections through each edge waiting for their evaluation
+    stats: np.ndarray | None = None  # (5, A): the rows above, which are its views
     children: dict[int, Node] = field(default_factory=dict)
     value_sum: float = 0.0  # every value backed up through s, for the player to move at s
     count: int = 0  # how many: N(s)
     value: float = 0.0  # the evaluator's value of s itself (Gumbel's completed Q needs it)
+    terminal: bool = field(init=False)  # whether the game is over at s (asked at every step of a descent)
+
+    def __post_init__(self) -> None:
+        self.terminal = self.position.is_terminal()
 
     @property
     def expanded(self) -> bool:
         return self.prior is not None
 
-    @property
-    def terminal(self) -> bool:
-        return self.position.is_terminal()
-
     def expand(self, prior: np.ndarray) -> None:
-        moves = self.position.legal_moves()
-        self.legal = np.zeros(len(prior), np.bool_)
-        self.legal[moves] = True
+        stats = np.zeros((5, len(prior)))
+        stats[4, self.position.legal_moves()] = 1.0
+        self.legal = stats[4] > 0
         p = np.where(self.legal, prior, 0.0)
-        self.prior = p / p.sum() if p.sum() > 0 else self.legal / self.legal.sum()
-        self.visits = np.zeros(len(prior), np.float64)
-        self.total = np.zeros(len(prior), np.float64)
-        self.pending = np.zeros(len(prior), np.float64)
+        mass = p.sum()
+        stats[0] = p / mass if mass > 0 else stats[4] / stats[4].sum()
+        self.stats = stats
+        self.prior, self.visits, self.total, self.pending = stats[0], stats[1], stats[2], stats[3]
 
     def child(self, move: int) -> Node:
         if move not in self.children:
@@ -119,11 +122,8 @@ def puct_scores(node: Node, config: SearchConfig) -> np.ndarray:
 def puct_matrix(nodes: Sequence[Node], config: SearchConfig) -> np.ndarray:
     """`puct_scores` of several expanded nodes at once (n, A): the same arithmetic, row by row, in a
     few array operations instead of a few per node."""
-    for node in nodes:
-        assert node.visits is not None and node.total is not None and node.prior is not None
-    visits = np.stack([node.visits for node in nodes])  # type: ignore[misc]
-    total = np.stack([node.total for node in nodes])  # type: ignore[misc]
-    pending = np.stack([node.pending for node in nodes])  # type: ignore[misc]
+    stats = np.stack([node.stats for node in nodes])  # type: ignore[misc]  # (n, 5, A)
+    prior, visits, total, pending, legal = stats.transpose(1, 0, 2)  # (n, A) each
     if pending.any():
         visits = visits + config.virtual_loss * pending
         total = total - config.virtual_loss * pending
@@ -138,9 +138,8 @@ def puct_matrix(nodes: Sequence[Node], config: SearchConfig) -> np.ndarray:
     else:
         unvisited = np.full(len(nodes), 0.0 if config.fpu == "zero" else -1.0)
     q = np.where(visits > 0, total / np.maximum(visits, 1e-300), unvisited[:, None])
-    prior = np.stack([node.prior for node in nodes])  # type: ignore[misc]
     scores = q + c[:, None] * prior * np.sqrt(n_s)[:, None] / (1.0 + visits)
-    return np.where(np.stack([node.legal for node in nodes]), scores, -np.inf)  # type: ignore[misc]
+    return np.where(legal > 0, scores, -np.inf)
 
 
 def add_root_noise(node: Node, config: SearchConfig, rng: np.random.Generator) -> None:
@@ -150,7 +149,6 @@ def add_root_noise(node: Node, config: SearchConfig, rng: np.random.Generator) -
     assert node.prior is not None and node.legal is not None
     moves = np.flatnonzero(node.legal)
     noise = rng.dirichlet([config.dirichlet_alpha] * len(moves))
-    node.prior = node.prior.copy()
     node.prior[moves] = (1 - config.dirichlet_fraction) * node.prior[moves] + config.dirichlet_fraction * noise
 
 
@@ -186,12 +184,11 @@ def _backup(path: list[tuple[Node, int]], leaf: Node, value: float) -> None:
     """value is for the player to move at the leaf; each edge is credited for its own mover."""
     leaf.value_sum += value
     leaf.count += 1
-    for node, move in reversed(path):
+    for node, move in reversed(path):  # every node of a path is expanded: its arrays exist
         value = -value
-        assert node.visits is not None and node.total is not None and node.pending is not None
-        node.pending[move] -= 1
-        node.visits[move] += 1
-        node.total[move] += value
+        node.pending[move] -= 1  # type: ignore[index]
+        node.visits[move] += 1  # type: ignore[index]
+        node.total[move] += value  # type: ignore[index]
         node.value_sum += value
         node.count += 1
 
