@@ -247,8 +247,7 @@ class GoPosition:
                 hashes[k] ^= captured[label]
         seen = self.seen
         moves = [int(g.move_array[p]) for p, h in zip(empty[playable].tolist(), hashes[playable].tolist())
-                 if h not in seen]
-        moves.sort()
+                 if h not in seen]  # in point order, as `empty`
         moves.append(self.game.pass_move)
         return moves
 

@@ -132,6 +132,11 @@ def features(position: GoPosition) -> Features:
     return Features(b.move_of[empty], classes[digits @ POWERS], neighbour[empty], save[empty], capture[empty])
 
 
+def playable(position: GoPosition, moves: np.ndarray) -> np.ndarray:
+    """(K,) bool: which of the points `moves` are legal and do not fill an own eye (p_π's candidates)."""
+    return np.array([position.is_legal(int(m)) and not position.fills_own_eye(int(m)) for m in moves], bool)
+
+
 class RolloutPolicy:
     """p_π with weights π: `pattern` (classes,), `neighbour` (3,) (index 0 unused, kept 0),
     `save` and `capture` scalars."""
@@ -159,7 +164,7 @@ class RolloutPolicy:
         not fill an own eye; the pass has probability 1 when there is none."""
         out = np.zeros(position.game.num_moves)
         f = features(position)
-        ok = np.array([position.is_legal(int(m)) and not position.fills_own_eye(int(m)) for m in f.moves], bool)
+        ok = playable(position, f.moves)
         if not ok.any():
             out[position.game.pass_move] = 1.0
             return out
@@ -223,7 +228,7 @@ def feature_table(pairs: Sequence[tuple[GoPosition, int]], size: int) -> Feature
         if move == position.game.pass_move or position.fills_own_eye(move):
             continue
         f = features(position)
-        ok = np.array([position.is_legal(int(m)) and not position.fills_own_eye(int(m)) for m in f.moves], bool)
+        ok = playable(position, f.moves)
         rows.append((f, ok, move))
     n = len(rows)
     pattern, neighbour = np.zeros((n, a), np.int64), np.zeros((n, a), np.int64)

@@ -158,10 +158,9 @@ def train(cfg: LadderConfig, run: Run) -> dict[str, float]:
                 engines[name].name = name  # the spec names the opponent in the results
         return engines[name]
 
-    ledger: list[dict[str, Any]] = []
     state = State({"size": size}, objects={})
     start, extra = run.resume(state)
-    ledger = list(extra.get("games", []))
+    ledger: list[dict[str, Any]] = list(extra.get("games", []))
     plan = schedule(cfg)
     loop = run.loop(state, len(plan), start=start, checkpoint_every=1, minutes=cfg.minutes, unit="game",
                     extra=lambda: {"games": ledger})
