@@ -183,3 +183,18 @@ def test_a_broken_family_module_is_a_clear_error(toy_env):
             assert done.returncode == 0 and done.stdout.count("toy/walk ") == 1
         else:
             assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_every_demo_is_fixed_work_not_a_wall_time_cap():
+    """`milestones demo`'s numbers must not depend on the machine's speed or load: no demo may stop on
+    the clock, and each one fixes its amount of work (steps or sequences)."""
+    import dataclasses
+
+    from milestones import registry
+    from milestones.registry import catalog
+    demos = [demo for family in registry.families() for demo in family.demos]
+    assert {demo.experiment for demo in demos} >= {"rnn/adding-t100/lstm", "ntm/copy", "gan/ring-conopt"}
+    for demo in demos:
+        config = dataclasses.replace(catalog()[demo.experiment].config, **demo.overrides)
+        assert getattr(config, "minutes", 0.0) == 0.0, demo.experiment
+        assert {"steps", "sequences"} & set(demo.overrides), demo.experiment

@@ -56,3 +56,16 @@ def test_bad_arguments_are_refused():
         sample(ring_means(), 0.0, 10)
     with pytest.raises(ValueError, match="n must"):
         sample(ring_means(), 0.01, 0)
+
+
+def test_window_metrics_average_the_last_k_measurements_of_training():
+    from milestones.families.gan.experiments import window_metrics
+    rows = [{"step": 0, "loss_d": 1.0}] + [
+        {"step": 500 * k, "modes": m, "hq_percent": hq, "reverse_kl": kl}
+        for k, (m, hq, kl) in enumerate([(2, 10.0, 1.0), (8, 90.0, 0.0), (6, 30.0, 0.5), (8, 60.0, 0.1)], 1)]
+    out = window_metrics(rows, 3)  # the last three measurements; the loss-only row is not one
+    assert out["window"] == 3
+    assert out["hq_percent_window"] == pytest.approx(60.0) and out["hq_percent_window_min"] == 30.0
+    assert out["hq_percent_window_max"] == 90.0 and out["modes_window"] == pytest.approx(22 / 3)
+    assert out["reverse_kl_window"] == pytest.approx(0.2)
+    assert window_metrics(rows, 10)["window"] == 4 and window_metrics(rows[:1], 5) == {}

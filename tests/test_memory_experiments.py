@@ -95,12 +95,34 @@ def test_stopped_and_resumed_run_matches_uninterrupted(shared_data, tmp_path, mo
                                     ("--select", "valid"), ("--empty-slots", "masked"),
                                     ("--pe-length", "statement")])
 def test_every_option_trains(shared_data, tmp_path, option):
+    """With every option, three epochs (one of linear start) learn task 4 well below the error of
+    always giving its most common answer, and the reported error is the test error of the restart
+    the paper's rule picks, recomputed here from each restart's own predictions."""
     shared_data("babi")
     exp = catalog()["memn2n/babi-1k"]
-    cfg = apply_overrides(dataclasses.replace(exp.config, tasks="4", epochs=1, ls_epochs=1, restarts=2, dim=8),
+    cfg = apply_overrides(dataclasses.replace(exp.config, tasks="4", epochs=2, ls_epochs=1, restarts=2, dim=8),
                           list(option))
-    metrics = exp.train(cfg, Run.create(tmp_path / "run", exp, cfg, progress=False))
-    assert 0 <= metrics["task4_error"] <= 100 and metrics["tasks"] == 1
+    run = Run.create(tmp_path / "run", exp, cfg, progress=False)
+    metrics = exp.train(cfg, run)
+    ens, data, _, _ = mem.load_unit(cfg, run, 4)
+
+    def percent_wrong(model, split):  # one restart as a plain module, not the vectorised ensemble
+        with torch.no_grad():
+            logits = model(split.story, split.question, split.count)  # (N, V)
+        return 100 * (logits.argmax(-1) != split.answer).double().mean().item()
+
+    restarts = [ens.member(r).eval() for r in range(cfg.restarts)]
+    train, valid, test = ([percent_wrong(m, split) for m in restarts]
+                          for split in (data.train, data.valid, data.test[4]))
+    # `--select train`: the lowest training error, ties broken by validation error; `valid`: the lowest validation error
+    chosen = min(range(cfg.restarts), key=lambda r: valid[r] if cfg.select == "valid" else (train[r], valid[r]))
+    # abs 0.15: one of the 1 000 test questions, should a near tie fall the other way in the other code path
+    assert metrics["task4_error"] == pytest.approx(test[chosen], abs=0.15)
+    assert metrics["task4_error_restarts"] == pytest.approx(sum(test) / len(test), abs=0.15)
+    answers = data.test[4].answer
+    majority = 100 * (1 - torch.bincount(answers).max().item() / len(answers))  # 82.3 %
+    # measured: 41-56 % for the chosen restart; untrained restarts score 79-100 %
+    assert metrics["task4_error"] < majority - 20 and metrics["tasks"] == 1
 
 
 def test_the_choice_among_restarts_is_the_papers(monkeypatch):

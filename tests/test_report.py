@@ -123,10 +123,22 @@ def test_mixtures_table_puts_ours_beside_the_published_rows():
                                             {"modes": 6, "hq_percent": 80, "reverse_kl": 0.03}]),
             _gan_record("gan/grid-conopt", [{"modes": 25, "hq_percent": 50, "reverse_kl": 0.1}])]
     lines = gan_report.mixtures_table(recs).splitlines()
-    # mean ± sample std over seeds: modes 7 ± 1.4, HQ 85 ± 7.1
-    assert lines[2] == "| **consensus optimization, γ = 10** | 7 ± 1.4 | 85 ± 7.1 | 0.02 ± 0.014 | 25 | 50 | 0.1 | 2/1 | ours |"
+    # mean ± sample std over seeds: modes 7 ± 1.4, HQ 85 ± 7.1; these records have no window
+    assert lines[2] == ("| **consensus optimization, γ = 10** | 7 ± 1.4 (last only) | 85 ± 7.1 (last only) | "
+                        "0.02 ± 0.014 (last only) | 25 (last only) | 50 (last only) | 0.1 (last only) | 2/1 | ours |")
     assert "| VEEGAN | 8 | 52.9 | – | 24.6 | 40 | – | – | VEEGAN Table 1 |" in lines
     assert len(lines) == 3 + 7  # header, rule, our one method, the seven published rows
+
+
+def test_mixtures_table_heads_with_the_window_mean_and_shows_the_last_snapshot_beside_it():
+    def seed(last_hq, window_hq):
+        return {"modes": 8, "hq_percent": last_hq, "reverse_kl": 0.0, "modes_window": 7.5,
+                "hq_percent_window": window_hq, "reverse_kl_window": 0.1}
+    recs = [_gan_record("gan/ring-conopt", [seed(90, 60), seed(30, 70)])]
+    row = gan_report.mixtures_table(recs).splitlines()[2]
+    # HQ: the windows' 65 ± 7.1 over the two seeds is the headline, the last snapshots' 60 ± 42 beside it
+    assert row == ("| **consensus optimization, γ = 10** | 7.5 ± 0 (last 8 ± 0) | 65 ± 7.1 (last 60 ± 42) | "
+                   "0.1 ± 0 (last 0 ± 0) | – | – | – | 2 | ours |")
 
 
 def test_images_table_lists_each_method_and_the_real_data_floor():
@@ -152,9 +164,29 @@ def test_babi_table_puts_each_task_beside_the_papers_column():
     assert lines[2] == "| 1 | 0.0 | 0.0 | 0.0 |" and lines[3] == "| 2 | 8.3 | 7.2 | 7.2 |"
     assert lines[4] == "| 3 | – | – | – |"
     assert "| **mean** | **13.9** | **3.6** | **3.6** |" in lines
-    assert "| failed (> 5 %) | 1 | 1 of 2 | 1 of 2 |" in lines
+    assert "| failed (> 5 %) | 1 of 2 | 1 of 2 | 1 of 2 |" in lines
     assert "| restarts, epochs | – | best of 10, 120 | best of 10, 120 |" in lines
     assert "| wall time (1 core) | – | 1.5 min | 1.5 min |" in lines
+    assert not any("†" in line for line in lines)
+
+
+def test_babi_table_compares_the_same_tasks_and_marks_unverified_paper_numbers():
+    """A run on fewer tasks than the paper's column gets the paper's mean and failures over its own
+    tasks beside its own; paper numbers with verified = False carry a † and a legend."""
+    metrics = {"task1_error": 0.0, "task2_error": 7.0, "mean_error": 3.5, "failed": 1.0, "tasks": 2.0}
+    refs = [{"metric": "task1_error", "value": 0.0, "note": "PE LS RN", "verified": True},
+            {"metric": "task2_error", "value": 8.0, "verified": True},
+            {"metric": "task3_error", "value": 40.0, "verified": False},
+            {"metric": "mean_error", "value": 16.0, "verified": False}]
+    rec = results.aggregate([{"seed": 0, "metrics": metrics, "wall_time_s": 90, "curve": []}],
+                            experiment="memn2n/babi-10k", summary="", metric="mean_error", goal="min",
+                            references=refs, citation="", deviations=[], budget="full", command=None,
+                            machine=None, git_commit=None, config={"restarts": 2, "epochs": 30})
+    lines = memory_report.babi_table([rec]).splitlines()
+    assert lines[2:5] == ["| 1 | 0.0 | 0.0 |", "| 2 | 8.0 | 7.0 |", "| 3 | 40.0† | – |"]
+    assert "| **mean** | **16.0†** | **3.5** (paper 4.0 on these 2) |" in lines
+    assert "| failed (> 5 %) | 2 of 3 | 1 of 2 (paper 1) |" in lines
+    assert lines[-1].startswith("† the paper's number as entered from memory")
 
 
 def test_the_page_opens_with_the_runs_just_trained_then_the_overview_and_every_link_lands(tiny_runs, tmp_path):
@@ -176,3 +208,20 @@ def test_the_page_opens_with_the_runs_just_trained_then_the_overview_and_every_l
     overview = page[page.index("id='overview'"):page.index("id='family-rnn'")]
     assert "memn2n/babi-1k" in overview and "at or better than the reference" in overview
     assert "rnn/adding-t100/gru (this run)" in page[page.index("id='fresh'"):page.index("id='overview'")]
+
+
+def test_readme_cites_every_committed_benchmark_and_denies_none():
+    """Each benchmark record in benchmarks/ is named in the README (favourable or not), and the README
+    never says a device was not measured where a record of that device is committed."""
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    records = sorted(p.name for p in (root / "benchmarks").glob("*.json"))
+    assert records and [name for name in records if f"benchmarks/{name}" not in readme] == []
+    flat = " ".join(readme.split())
+    for name in records:
+        device = name.split(".")[-2]  # rnn_speed.cuda.json → cuda
+        if device == "cuda":
+            denials = re.findall(r"[^.]*(?:CUDA|GPU)[^.]*(?:not been measured|not measured)[^.]*\.", flat)
+            assert denials == [], f"{name} is committed, yet the README says: {denials}"

@@ -22,6 +22,7 @@ import json
 import os
 import shlex
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -123,8 +124,11 @@ def build_parser(families: tuple[Family, ...]) -> argparse.ArgumentParser:
                        allow_abbrev=False)
     s.add_argument("run_dir", help="a run directory")
 
-    sub.add_parser("demo", help="train each family's demo for a few minutes, then build the report",
-                   allow_abbrev=False)
+    s = sub.add_parser("demo", help="train each family's demo (fixed work: steps or sequences, a few minutes "
+                       "on a laptop), then build the report", allow_abbrev=False)
+    s.add_argument("--record", default="report/demo.json",
+                   help="where to write the demo's record: each model's numbers and time, the machine and commit "
+                   "(the README quotes benchmarks/demo.cpu.json; default: %(default)s)")
 
     for family in families:
         for command in family.commands:
@@ -269,12 +273,23 @@ def _demo_run(args: argparse.Namespace, demo: Demo) -> tuple[dict, Path]:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    run_dirs = []
+    """Each family's demo, then the report. The demos are fixed work (steps, sequences), never wall-time
+    caps, so their numbers do not depend on the machine's speed or load; only the times do."""
+    import torch
+
+    from milestones.records import save_benchmark
+    run_dirs, rows, start = [], [], time.perf_counter()
     for family in registry.families():
         for demo in family.demos:
             result, run_dir = _demo_run(args, demo)
             print(demo.describe(result, run_dir))
             run_dirs.append(str(run_dir))
+            rows.append({"experiment": demo.experiment, "overrides": dict(demo.overrides),
+                         "metrics": result["metrics"], "wall_time_s": round(result["wall_time_s"], 1)})
+    total = time.perf_counter() - start
+    print(f"demo: {len(rows)} models trained in {total / 60:.1f} minutes", file=sys.stderr)
+    save_benchmark(args.record, "demo", device="cpu", settings={"threads": torch.get_num_threads()},
+                   results={"rows": rows, "total_s": round(total, 1)})
     args.run_dirs, args.results_dir, args.out = run_dirs, "results", "report"
     index = cmd_report(args)
     print(f"open {index.resolve().as_uri()} in a browser")

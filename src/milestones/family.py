@@ -88,8 +88,8 @@ class Section:
 
 @dataclasses.dataclass(frozen=True)
 class Demo:
-    """One step of `milestones demo`: train `experiment` with `overrides` (minutes, not the recipe),
-    then print `describe(result, run_dir)`."""
+    """One step of `milestones demo`: train `experiment` with `overrides` (fixed work such as steps or
+    sequences, never a wall-time cap, so that its numbers reproduce), then print `describe(result, run_dir)`."""
 
     experiment: str
     overrides: Mapping[str, Any]

@@ -107,6 +107,8 @@ class MixtureConfig(GameConfig):
     batch_size: int = param(512, "real and generated samples per step", low=1)
     steps: int = param(20_000, "generator steps", low=1)
     eval_every: int = param(500, "steps between measurements of the mode metrics", low=1)
+    window: int = param(10, "the headline metrics average the last this many measurements (the share of "
+                        "high-quality samples swings between measurements; the last one alone is luck)", low=1)
     snapshots: int = param(8, "sample snapshots over training (the figure strip)", low=1, high=50)
     eigenvalues: bool = param(True, "at the end, the eigenvalues of the game's Jacobian (gan loss only)")
     ema: float = param(0.0, "sample from a moving average of G's weights with this decay (Mescheder et al. "
@@ -212,9 +214,26 @@ def train(cfg: MixtureConfig, run: Run) -> dict[str, float]:
                 loop.postfix(modes=int(m["modes"]), hq=f"{m['hq_percent']:.0f}%")
             if step in snapshot_steps:
                 _snapshot(run.dir, step, samples)
-    metrics = final_metrics(cfg, G, D, run, sampler)
+    metrics = final_metrics(cfg, G, D, run, sampler) | window_metrics(run.metrics(), cfg.window)
     plot(cfg, run)
     return metrics
+
+
+WINDOWED = ("modes", "hq_percent", "reverse_kl")
+
+
+def window_metrics(rows: list[dict[str, Any]], k: int) -> dict[str, float]:
+    """Each mode metric's mean, minimum and maximum over the last `k` measurements of training
+    (`modes_window`, `modes_window_min`, …): a headline that does not depend on where training stopped."""
+    measured = [r for r in rows if all(key in r for key in WINDOWED)][-k:]
+    if not measured:
+        return {}
+    out: dict[str, float] = {"window": float(len(measured))}
+    for key in WINDOWED:
+        values = [float(r[key]) for r in measured]
+        out |= {f"{key}_window": sum(values) / len(values), f"{key}_window_min": min(values),
+                f"{key}_window_max": max(values)}
+    return out
 
 
 def final_metrics(cfg: MixtureConfig, G: nn.Module, D: nn.Module, run: Run,

@@ -30,9 +30,18 @@ def mean_std(record: Record, key: str, scale: float = 1.0) -> str:
     return f"{s['mean'] * scale:.3g} ± {s['std'] * scale:.2g}" if s["n"] > 1 else f"{s['mean'] * scale:.3g}"
 
 
+def windowed(record: Record, key: str) -> str:
+    """Mean ± std over seeds of each seed's mean over its last measurements, the last snapshot beside
+    it; records from before the window was measured show the last snapshot only, marked so."""
+    if f"{key}_window" not in record["summary_stats"]:
+        return f"{mean_std(record, key)} (last only)"
+    return f"{mean_std(record, f'{key}_window')} (last {mean_std(record, key)})"
+
+
 def mixtures_table(records: list[Record], order: Sequence[str] = ()) -> str:
     """Markdown: the mixture-of-Gaussians results, one row per method with ring and grid modes and
-    % high-quality samples (mean ± std over seeds), then the published rows of gan.md."""
+    % high-quality samples, then the published rows of gan.md. Our cells: the mean ± std over seeds
+    of each seed's mean over its last measurements (`--window`), the last snapshot's in brackets."""
     recs = {r["experiment"]: r for r in records if r["experiment"].startswith(("gan/ring-", "gan/grid-"))}
     if not recs:
         return "_no mixture results yet_\n"
@@ -44,7 +53,7 @@ def mixtures_table(records: list[Record], order: Sequence[str] = ()) -> str:
             continue
         cells = []
         for r in (ring, grid):
-            cells += ([mean_std(r, "modes"), mean_std(r, "hq_percent"), mean_std(r, "reverse_kl")]
+            cells += ([windowed(r, "modes"), windowed(r, "hq_percent"), windowed(r, "reverse_kl")]
                       if r else ["–", "–", "–"])
         seeds = "/".join(str(len(r["seeds"])) for r in (ring, grid) if r)
         lines.append(f"| **{label}** | " + " | ".join(cells) + f" | {seeds} | ours |")

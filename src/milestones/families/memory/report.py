@@ -15,7 +15,9 @@ Record = ResultRecord
 def babi_table(records: list[Record], order: Sequence[str] = ()) -> str:
     """Markdown: bAbI test error (%) per task, one column per experiment (mean over seeds of the
     chosen restart) beside the paper's column where the paper gives per-task numbers; then the mean,
-    the failed tasks (> 5 %), restarts, epochs and wall time."""
+    the failed tasks (> 5 %), restarts, epochs and wall time. A column run on fewer than the 20 tasks
+    shows beside its mean and failed count the paper's over the same tasks. Paper numbers not yet
+    checked against the paper (`verified: false`) carry a †, explained under the table."""
     rank = {name: k for k, name in enumerate(order)}
     recs = sorted((r for r in records if any(m.startswith("task") and m.endswith("_error") for m in r["metrics"])),
                   key=lambda r: (rank.get(r["experiment"], len(rank)), r["experiment"]))
@@ -32,23 +34,41 @@ def babi_table(records: list[Record], order: Sequence[str] = ()) -> str:
         cols.append(("ours", r, refs))
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
+    unverified = False
+
     def cell(kind: str, r: Record, refs: dict, key: str) -> str:
+        nonlocal unverified
         if kind == "paper":
-            return f"{refs[key]['value']:.1f}" if key in refs else "–"
+            if key not in refs:
+                return "–"
+            unverified |= refs[key].get("verified") is False
+            return f"{refs[key]['value']:.1f}" + ("†" if refs[key].get("verified") is False else "")
         stat = r["summary_stats"].get(key)
         return f"{stat['mean']:.1f}" if stat else "–"
 
+    def same_tasks(r: Record, refs: dict) -> tuple[list[int], list[float]] | None:
+        """An experiment's tasks and the paper's errors on them, where it ran fewer than the paper's."""
+        tasks = [t for t in range(1, 21) if f"task{t}_error" in r["summary_stats"]]
+        paper = [refs[f"task{t}_error"]["value"] for t in tasks if f"task{t}_error" in refs]
+        whole = [t for t in range(1, 21) if f"task{t}_error" in refs]
+        return (tasks, paper) if tasks and len(paper) == len(tasks) and len(tasks) < len(whole) else None
+
     for t in range(1, 21):
         lines.append(f"| {t} | " + " | ".join(cell(k, r, refs, f"task{t}_error") for k, r, refs in cols) + " |")
-    lines.append("| **mean** | " + " | ".join(f"**{cell(k, r, refs, 'mean_error')}**" for k, r, refs in cols) + " |")
+    means = []
+    for kind, r, refs in cols:
+        text, same = f"**{cell(kind, r, refs, 'mean_error')}**", kind == "ours" and same_tasks(r, refs)
+        means.append(text + (f" (paper {sum(same[1]) / len(same[1]):.1f} on these {len(same[0])})" if same else ""))
+    lines.append("| **mean** | " + " | ".join(means) + " |")
     failed = []
     for kind, r, refs in cols:
         if kind == "paper":
             paper = [refs[f"task{t}_error"]["value"] for t in range(1, 21) if f"task{t}_error" in refs]
-            failed.append(str(sum(v > 5 for v in paper)))
+            failed.append(f"{sum(v > 5 for v in paper)} of {len(paper)}")
         else:
-            stat = r["summary_stats"].get("failed")
-            failed.append(f"{stat['mean']:.0f} of {r['summary_stats']['tasks']['mean']:.0f}" if stat else "–")
+            stat, same = r["summary_stats"].get("failed"), same_tasks(r, refs)
+            failed.append((f"{stat['mean']:.0f} of {r['summary_stats']['tasks']['mean']:.0f}" if stat else "–")
+                          + (f" (paper {sum(v > 5 for v in same[1])})" if same and stat else ""))
     lines.append("| failed (> 5 %) | " + " | ".join(failed) + " |")
     lines.append("| restarts, epochs | " + " | ".join(
         "–" if k == "paper" or not r.get("config") else
@@ -57,6 +77,9 @@ def babi_table(records: list[Record], order: Sequence[str] = ()) -> str:
         for k, r, _ in cols) + " |")
     lines.append("| wall time (1 core) | " + " | ".join(
         "–" if k == "paper" else fmt_time(r["wall_time_s"] / len(r["seeds"])) for k, r, _ in cols) + " |")
+    if unverified:
+        lines += ["", "† the paper's number as entered from memory, not yet checked against the paper "
+                      "(`verified: false` in the record's references)."]
     return "\n".join(lines) + "\n"
 
 
