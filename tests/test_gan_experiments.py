@@ -68,11 +68,12 @@ def field_jacobian(cfg, G, D):
 
 def test_the_experiments_cover_both_mixtures_and_every_method():
     names = [e.name for e in select("gan/ring")] + [e.name for e in select("gan/grid")]
-    assert names == ["gan/ring-simgd", "gan/ring-conopt", "gan/ring-conopt-ema", "gan/ring-conopt-ema-4x64",
-                     "gan/ring-gan", "gan/ring-wgan", "gan/ring-wgan-gp", "gan/grid-conopt", "gan/grid-conopt-ema",
-                     "gan/grid-conopt-ema-4x64", "gan/grid-gan", "gan/grid-wgan", "gan/grid-wgan-gp"]
-    wide = catalog()["gan/grid-conopt-ema-4x64"].config
-    assert dataclasses.replace(wide, hidden=16, eigenvalues=True) == catalog()["gan/grid-conopt-ema"].config
+    methods = ["conopt", "conopt-ema", "conopt-ema-4x64", "gan", "wgan", "wgan-gp", "gan-4x64", "wgan-4x64",
+               "wgan-gp-4x64"]
+    assert names == (["gan/ring-simgd"] + [f"gan/ring-{m}" for m in methods] + [f"gan/grid-{m}" for m in methods])
+    for narrow in ("conopt-ema", "gan", "wgan", "wgan-gp"):  # every method on both player sizes, nothing else apart
+        wide = catalog()[f"gan/grid-{narrow}-4x64"].config
+        assert dataclasses.replace(wide, hidden=16, eigenvalues=True) == catalog()[f"gan/grid-{narrow}"].config
     conopt, simgd = catalog()["gan/ring-conopt"].config, catalog()["gan/ring-simgd"].config
     # the Numerics setting: 4x16 MLPs, z in R^16, batch 512, RMSProp; gamma 10 against 0
     assert (conopt.layers, conopt.hidden, conopt.z_dim, conopt.batch_size) == (4, 16, 16, 512)

@@ -153,6 +153,22 @@ def test_lecture_gru_fused_gradients_equal_autograd_loop():
     assert max_diff(grads(loop, x, f), grads(fused, x, f)) < TOL
 
 
+def test_lecture_gru_compiled_equals_the_literal_loop_with_its_gradients():
+    """backend="compiled" (the GPU path: torch.compile, CUDA graphs there) is the same function with
+    the same gradients as the autograd loop; on the CPU a plain compile. A second call reuses the graph."""
+    torch.manual_seed(8)
+    loop = GRU(4, 6, num_layers=2, backend="loop").to(D)
+    compiled = GRU(4, 6, num_layers=2, backend="compiled").to(D)
+    compiled.load_state_dict(loop.state_dict())
+    x = torch.randn(7, 3, 4, dtype=D)
+    f = lambda m, x: (lambda y, h: (y ** 3).sum() + h.sin().sum())(*m(x))
+    assert max_diff(grads(loop, x, f), grads(compiled, x, f)) < TOL
+    x2 = torch.randn(7, 3, 4, dtype=D)
+    assert max_diff(loop(x2), compiled(x2)) < TOL
+    with pytest.raises(ValueError, match="compiled"):
+        LSTM(3, 4, backend="compiled")
+
+
 def test_gradcheck_cells_and_recurrence():
     torch.manual_seed(6)
     x = torch.randn(3, 4, dtype=D, requires_grad=True)

@@ -31,12 +31,18 @@ and the reset-after GRU are the same functions as torch.nn.LSTM / torch.nn.GRU, 
 run on torch's fused kernels (oneDNN on CPU, cuDNN on GPU) with our weights mapped onto them; so
 does the plain RNN, the same function as torch.nn.RNN (tanh).
 
+On a GPU the lecture GRU's loop is a few small kernels per step, and launching them costs more than
+computing them; `backend="compiled"` (lecture GRU) hands the whole recurrence to `torch.compile`,
+which fuses each step's element-wise work and, on CUDA, replays the launches as one CUDA graph
+(mode "reduce-overhead"). On the CPU it is a plain compile of the same loop (tested there).
+
 Shapes: T time, B batch, I input size, H hidden size, L layers, G gates (4 for LSTM, 3 for GRU,
 1 for the plain RNN).
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -45,7 +51,7 @@ from torch.nn import functional as F
 
 from milestones.nn.gru_bptt import LectureGRURecurrence
 
-Backend = Literal["fused", "loop"]
+Backend = Literal["fused", "loop", "compiled"]
 
 # Row blocks of torch.nn.LSTM (i | f | g | o) taken from ours (f | i | g | o), and back: a swap.
 _LSTM_TORCH_ORDER = (1, 0, 2, 3)
@@ -196,12 +202,17 @@ class GRUCell(_Cell):
             h = x.new_zeros(x.shape[0], self.hidden_size)
         return self.step(self.input_projection(x), h)
 
-    def forward_sequence(self, x: Tensor, h: Tensor, fused: bool = False) -> tuple[Tensor, Tensor]:
+    def forward_sequence(self, x: Tensor, h: Tensor, fused: bool = False,
+                         compiled: bool = False) -> tuple[Tensor, Tensor]:
         """Run the loop over time: x (T, B, I) -> outputs (T, B, H), h_T (B, H).
 
         fused=True (lecture form only) runs the recurrence as one autograd Function with a
-        hand-written backward pass (`gru_bptt.py`); it computes the same function and gradients.
+        hand-written backward pass (`gru_bptt.py`); compiled=True (lecture form only) runs
+        `lecture_gru_recurrence` through torch.compile. Both compute the same function and gradients.
         """
+        if compiled and not self.reset_after:
+            y = compiled_recurrence(x.device.type)(self.input_projection(x), h, self.weight_hh)
+            return y, y[-1]
         if fused and not self.reset_after:
             y = LectureGRURecurrence.apply(self.input_projection(x), h, self.weight_hh)
             return y, y[-1]
@@ -232,6 +243,32 @@ class GRUCell(_Cell):
             b_hh = torch.cat([torch.zeros_like(self.bias[: 2 * H]), self.bias_hn])
             w += [to_torch(self.bias), b_hh]  # b_hh's z and r parts are redundant with b_ih
         return w
+
+
+def lecture_gru_recurrence(xp: Tensor, h: Tensor, weight_hh: Tensor) -> Tensor:
+    """The lecture GRU's loop as one pure function, for torch.compile: xp (T, B, 3H) = W^x x + b of
+    every step, h (B, H), weight_hh (3H, H) -> outputs (T, B, H). `GRUCell.step`'s equations."""
+    H = h.shape[1]
+    w_zr, w_n = weight_hh[: 2 * H].t(), weight_hh[2 * H:].t()
+    outputs = []
+    for x_t in xp.unbind(0):
+        z, r = torch.sigmoid(torch.addmm(x_t[:, : 2 * H], h, w_zr)).chunk(2, 1)
+        n = torch.tanh(torch.addmm(x_t[:, 2 * H:], r * h, w_n))
+        h = torch.lerp(h, n, z)
+        outputs.append(h)
+    return torch.stack(outputs)
+
+
+_COMPILED: dict[str, Callable[[Tensor, Tensor, Tensor], Tensor]] = {}
+
+
+def compiled_recurrence(device_type: str) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
+    """`lecture_gru_recurrence` compiled once per device type (a new shape recompiles: keep T, B fixed);
+    on CUDA with CUDA graphs ("reduce-overhead"), whose replay turns the loop's launches into one."""
+    if device_type not in _COMPILED:
+        mode = "reduce-overhead" if device_type == "cuda" else None
+        _COMPILED[device_type] = torch.compile(lecture_gru_recurrence, mode=mode, dynamic=False)
+    return _COMPILED[device_type]
 
 
 class RNNCell(_Cell):
@@ -305,8 +342,11 @@ class _RecurrentStack(nn.Module):
             raise ValueError(f"num_layers must be a positive int, got {num_layers!r}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
-        if backend not in ("fused", "loop"):
-            raise ValueError(f"backend must be 'fused' or 'loop', got {backend!r}")
+        if backend not in ("fused", "loop", "compiled"):
+            raise ValueError(f"backend must be 'fused', 'loop' or 'compiled', got {backend!r}")
+        if backend == "compiled" and self.cell_type is not GRUCell:
+            raise ValueError(f"backend 'compiled' is the lecture GRU's; {type(self).__name__} runs torch's own "
+                             "kernel with backend 'fused'")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout, self.backend = bias, batch_first, dropout, backend
         self.cells = nn.ModuleList(
@@ -412,7 +452,9 @@ class GRU(_RecurrentStack):
             cuDNN's variant, the same function as torch.nn.GRU.
         backend: "fused" runs torch's GRU kernel on our weights (reset_after) or the lecture GRU's
             recurrence with a hand-written backward pass (`gru_bptt.py`); "loop" runs the equations
-            step by step under autograd. Both compute the same function.
+            step by step under autograd; "compiled" runs the lecture GRU's loop through torch.compile
+            (CUDA graphs on a GPU; the first call compiles, a new T or B compiles again). All three
+            compute the same function.
 
     forward(x: (T, B, I) or (B, T, I) if batch_first, h_0: (L, B, H) | None)
         -> output (T, B, H) or (B, T, H), h_n (L, B, H).
@@ -430,11 +472,11 @@ class GRU(_RecurrentStack):
     def forward(self, x: Tensor, h0: Tensor | None = None) -> tuple[Tensor, Tensor]:
         x = self._check_input(x)  # (T, B, I)
         h0 = self._initial_state(x, h0)
-        if self.backend == "fused" and self.reset_after:
+        if self.reset_after and self.backend != "loop":  # torch's kernel, already fused
             y, h_n = torch._VF.gru(x, h0, self._flat_torch_weights(), self.bias, self.num_layers,
                                    self.dropout, self.training, False, False)
             return self._out(y), h_n
-        return self._run_layers(x, h0, fused=self.backend == "fused")
+        return self._run_layers(x, h0, fused=self.backend == "fused", compiled=self.backend == "compiled")
 
 
 class RNN(_RecurrentStack):
