@@ -13,7 +13,15 @@ import pytest
 
 from milestones.games.go import Go
 from milestones.go.gtp import Clock, GtpEngine, clean
-from milestones.go.match import GtpProcess, InProcess, gnugo_command, play_match, wilson
+from milestones.go.match import (
+    GtpProcess,
+    InProcess,
+    dead_stone_score,
+    gnugo_command,
+    normalise_score,
+    play_match,
+    wilson,
+)
 from milestones.go.players import RandomPlayer
 from milestones.go.sgf import read_game
 
@@ -158,6 +166,33 @@ def test_a_gnugo_game_scores_as_gnugo_scores_it_on_9x9(gnugo, tmp_path):
     assert game.gnugo_score.startswith(game.our_score)  # "B+74.0" and "B+74"
 
 
+# a game of our SL policy against GNU Go level 1 that ended at two passes with a White stone at G3
+# that GNU Go judges dead: our Tromp-Taylor count makes it W+15, GNU Go's final_score B+6
+DEAD_STONE_GAME = """(;FF[4]GM[1]SZ[9]KM[7]RU[Chinese]RE[W+15]
+;B[ee];W[cg];B[ce];W[gc];B[ge];W[cc];B[bf];W[gg];B[hf];W[ec];B[hg];W[bg];B[gh];W[bd];B[be];W[fd];B[fe]
+;W[dd];B[de];W[hd];B[he];W[id];B[ie];W[ad];B[ed];W[gd];B[cd];W[dc];B[ae];W[bc];B[ag];W[ic];B[ah];W[fb]
+;B[fg];W[eb];B[bh];W[da];B[ch];W[gb];B[dg];W[hb];B[cf];W[ea];B[dh];W[];B[fh];W[];B[])"""
+
+
+def test_where_gnugo_scores_otherwise_its_dead_stones_are_the_whole_difference(gnugo):
+    record = read_game(DEAD_STONE_GAME)
+    position = record.positions()[-1]
+    assert position.is_terminal() and position.result() == "W+15"
+    theirs = GtpProcess(gnugo_command(level=10), "gnugo-10", timeout=30)
+    try:
+        theirs.ask("boardsize 9")
+        theirs.ask("komi 7")
+        theirs.ask("clear_board")
+        go = position.game
+        for k, move in enumerate(record.moves):
+            theirs.ask(f"play {'BW'[k % 2]} {go.geometry.gtp(move)}")
+        assert normalise_score(theirs.ask("final_score")) == "B+6"
+        dead, rescored = dead_stone_score(theirs, position)
+    finally:
+        theirs.close()
+    assert dead == "G3" and rescored == "B+6"
+
+
 def test_wilson_interval_equals_scipys():
     from scipy.stats import binomtest
 
@@ -194,3 +229,19 @@ def test_gnugo_games_are_written_whole_and_a_rerun_continues(gnugo, tmp_path):
     generate(tmp_path, games=3, size=5, komi=0.5, level=0, random_opening=2, progress=lambda k, r: again.append((k, r)))
     assert sorted(k for k, r in again if r == "exists") == [0, 1] and [k for k, r in again if r != "exists"] == [2]
     assert (tmp_path / "game-000002.sgf").exists()
+
+
+def test_gnugo_games_stop_at_ctrl_c_without_playing_the_games_not_begun(gnugo, tmp_path):
+    from milestones.go.gnugo_games import generate
+
+    def interrupt(k, result):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        generate(tmp_path, games=40, size=5, komi=0.5, level=0, random_opening=2, jobs=2, progress=interrupt)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    # the first game and at most the two in play when it ended: whole files, and not the 40 planned
+    assert 1 <= len(files) <= 3 and all(f.endswith(".sgf") for f in files)
+    for f in files:
+        record = read_game((tmp_path / f).read_text())
+        assert record.result[:2] in ("B+", "W+") and len(record.moves) > 2

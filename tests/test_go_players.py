@@ -104,3 +104,41 @@ def test_a_trained_run_plays_through_gtp(tmp_path, monkeypatch):
     bad = subprocess.run([sys.executable, "-m", "milestones", "gtp", str(tmp_path)], text=True, capture_output=True,
                          input="quit\n")
     assert bad.returncode != 0 and "config.json" in bad.stderr, bad.stderr
+
+
+def test_a_player_passes_only_to_end_a_game_it_wins_or_with_nothing_sensible_left():
+    from milestones.go.players import may_pass
+
+    go = Go(5, komi=0.5)
+
+    def pass_please(positions):  # a policy that always wants to pass, values indifferent
+        priors = np.full((len(positions), 26), 0.01)
+        priors[:, 25] = 0.75
+        return priors, np.zeros(len(positions))
+
+    ahead = go.from_ascii("""
+        . X . . .
+        X X . . .
+        . . . . .
+        . . . . .
+        . . . . .""", to_play=0)  # Black counts 3 stones + A5 against White's komi: ahead, nobody passed
+    assert not may_pass(ahead) and not may_pass(go.initial())
+    white_passed = go.from_ascii("""
+        . X . . .
+        X X . . .
+        . . . . .
+        . . . . .
+        . . . . .""", to_play=1).play(go.pass_move)
+    assert white_passed.to_play == 0 and white_passed.passes == 1 and white_passed.winner() == 0
+    assert may_pass(white_passed)
+    black_passed = go.initial().play(go.pass_move)  # White leads by the komi as the board stands: may end it
+    assert may_pass(black_passed)
+    behind = white_passed.play(go.geometry.parse_gtp("E1"))  # Black plays on: White to move, behind, no pass pending
+    assert behind.to_play == 1 and behind.passes == 0 and not may_pass(behind)
+    search = SearchGoPlayer(pass_please, SearchConfig(c_puct=5.0), max_simulations=64)
+    for player in (PolicyNetPlayer(pass_please), search):
+        assert player.genmove(ahead, 1.0) != go.pass_move  # passing first would let White end the game
+        assert player.genmove(go.initial(), 1.0) != go.pass_move
+        assert player.genmove(white_passed, 1.0) == go.pass_move  # ends the game, won
+        assert player.genmove(black_passed, 1.0) == go.pass_move
+        assert player.genmove(go.from_ascii(SETTLED, to_play=0), 1.0) == go.pass_move  # only own eyes left

@@ -218,6 +218,19 @@ def test_area_scoring_counts_stones_and_surrounded_points_and_komi():
         . . . . .
         . . . . .""")
     assert dame.area() == (1, 1)  # the empty region touches both colours: nobody's
+    # a scorer who agrees a stone dead takes it off first: the lone White stone at E1 below Black's
+    # wall keeps the four empty points there neutral while it stands, and gives all five to Black
+    # once removed (as GNU Go's final_score does with the stones it judges dead)
+    corner = go.from_ascii("""
+        . . . . .
+        . . . . .
+        X X X X X
+        . . . . .
+        . . . . O""")
+    assert corner.area() == (5 + 10, 1)
+    e1 = go.geometry.parse_gtp("E1")
+    assert corner.area([e1]) == (25, 0) and corner.result([e1]) == "B+24.5" and corner.result() == "B+13.5"
+    assert corner.area() == (15, 1)  # the position itself is unchanged
 
 
 def test_two_passes_end_the_game_and_the_winner_is_scored():

@@ -201,7 +201,7 @@ def test_the_page_opens_with_the_runs_just_trained_then_the_overview_and_every_l
     sections = re.findall(r"<h2 id='([^']+)'>", page)
     assert sections[:2] == ["fresh", "overview"] and sections[2:] == ["family-rnn", "family-ntm", "family-gan",
                                                                       "family-memory", "family-dqn",
-                                                                      "family-alphazero"]
+                                                                      "family-alphazero", "family-alphago"]
     ids = re.findall(r"id='([^']+)'", page)
     assert len(ids) == len(set(ids))
     assert [h for h in re.findall(r"href='#([^']+)'", page) if h not in ids] == []

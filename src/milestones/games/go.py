@@ -319,10 +319,17 @@ class GoPosition:
         return all(self.board[n] in (me, BORDER) for n in g.neighbours[g.point[move]])
 
     # ------------------------------------------------------------------ scoring
-    def area(self) -> tuple[int, int]:
-        """(Black's area, White's area): stones plus the empty regions that reach only that colour."""
+    def area(self, dead: Iterable[int] = ()) -> tuple[int, int]:
+        """(Black's area, White's area): stones plus the empty regions that reach only that colour;
+        the stones at `dead` (moves) are first taken off the board (as a scorer who agreed them dead
+        would; the rules themselves, Tromp-Taylor, count every stone left on the board)."""
         g = self.game.geometry
-        board = self.board
+        board: bytes | bytearray = self.board
+        if dead:
+            cleared = bytearray(board)
+            for move in dead:
+                cleared[g.point[move]] = EMPTY
+            board = cleared
         counts = [0, 0, 0, 0]
         for p in g.point:
             counts[board[p]] += 1
@@ -350,9 +357,9 @@ class GoPosition:
                 white += region
         return black, white
 
-    def score(self) -> float:
-        """Black's area − White's area − komi: > 0 Black leads, < 0 White leads."""
-        black, white = self.area()
+    def score(self, dead: Iterable[int] = ()) -> float:
+        """Black's area − White's area − komi: > 0 Black leads, < 0 White leads (`dead`: see `area`)."""
+        black, white = self.area(dead)
         return black - white - self.game.komi
 
     def winner(self) -> int | None:
@@ -364,9 +371,9 @@ class GoPosition:
         winner = self.winner()
         return 0.0 if winner is None else 1.0 if winner == self.to_play else -1.0
 
-    def result(self) -> str:
-        """The SGF/GTP result: "B+3.0", "W+7.0", "0" for a draw."""
-        s = self.score()
+    def result(self, dead: Iterable[int] = ()) -> str:
+        """The SGF/GTP result: "B+3.0", "W+7.0", "0" for a draw (`dead`: see `area`)."""
+        s = self.score(dead)
         return "0" if s == 0 else f"B+{s:g}" if s > 0 else f"W+{-s:g}"
 
     # ------------------------------------------------------------------ views

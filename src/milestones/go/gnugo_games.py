@@ -6,8 +6,9 @@ Game k is played by two GNU Go processes at `level` (seeds 2k + 1 and 2k + 2) fr
 uniformly random legal moves drawn with seed k (GNU Go alone plays nearly the same game every time;
 the random start makes the games differ). Each game is written to `game-{k:06d}.sgf` with our private
 root property XR[n], the number of random opening moves, which are not expert moves and are not
-used as targets. A game whose file exists is skipped, so generation can be stopped at any moment and
-started again to continue; `jobs` games are played at once, each by its own pair of GNU Go processes.
+used as targets. A game whose file exists is skipped, so generation can be stopped at any moment
+(Ctrl-C: the games in play finish, no new one begins) and started again to continue; `jobs` games
+are played at once, each by its own pair of GNU Go processes.
 """
 from __future__ import annotations
 
@@ -63,11 +64,14 @@ def generate(out: str | Path, games: int, first: int = 0, size: int = 9, komi: f
         raise ValueError(f"games and jobs must be ≥ 1 and random_opening ≥ 0, got {games}, {jobs}, {random_opening}")
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:  # the work is in the GNU Go processes
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs)  # the work is in the GNU Go processes
+    try:
         futures = {pool.submit(play_one, k, str(folder), size, komi, level, random_opening): k
                    for k in range(first, first + games)}
         for future in concurrent.futures.as_completed(futures):
             result = future.result()
             if progress is not None:
                 progress(futures[future], result)
+    finally:  # after Ctrl-C or an error: the games not begun are dropped, those in play finish and are kept
+        pool.shutdown(wait=True, cancel_futures=True)
     return folder

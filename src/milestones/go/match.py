@@ -6,7 +6,10 @@ move for `genmove`, checks the answer (an illegal move or an unreadable answer l
 says so in the record), tells the other side with `play`, and ends the game at two passes, a
 resignation or `max_moves` (3·N² by default; scored as it stands). A finished game is scored by
 area (Tromp-Taylor, the komi to White); where an engine is GNU Go its own `final_score` is asked too
-and kept beside ours, so that every game shows whether the two agree (`scores_agree`). Every
+and kept beside ours, so that every game shows whether the two agree (`scores_agree`). They can
+differ where a game ends with dead stones on the board: we count every stone left (Tromp-Taylor, as
+CGOS), GNU Go's final_score removes those it judges dead; so where they differ GNU Go's dead stones
+are asked for and our score recomputed without them (`scores_agree_gnugo_dead_removed`). Every
 genmove is timed on the runner's side (pipe included); the largest is reported per engine.
 
 The win rate's interval is Wilson's score interval at 95 % (z = Φ⁻¹(0.975) = 1.95996…), a draw
@@ -147,6 +150,8 @@ class GameResult:
     our_score: str = ""  # our area score of the final position
     gnugo_score: str = ""  # GNU Go's final_score, where GNU Go played
     sgf: str = ""  # the file's name
+    gnugo_dead: str = ""  # where the two scores differ: the stones GNU Go calls dead (final_status_list dead)
+    our_score_gnugo_dead: str = ""  # … and our area score with those stones taken off the board
 
 
 @dataclass
@@ -172,6 +177,8 @@ class MatchResult:
             "first_as_white": sum(g.winner == self.first for g in self.games if g.white == self.first),
             "scores_compared": len(compared),
             "scores_agree": sum(g.our_score == normalise_score(g.gnugo_score) for g in compared),
+            "scores_agree_gnugo_dead_removed": sum(
+                normalise_score(g.gnugo_score) in (g.our_score, g.our_score_gnugo_dead) for g in compared),
             "max_genmove_s": self.max_genmove_s,
         }
 
@@ -252,7 +259,7 @@ def play_game(black, white, size: int = 9, komi: float = 7.0, max_moves: int | N
             break
         record.moves.append(move)
         position = position.play(move)
-    our_score = gnugo_score = ""
+    our_score = gnugo_score = gnugo_dead = our_score_gnugo_dead = ""
     if forfeit is not None:
         result = f"{'WB'[forfeit]}+F"
         winner = sides[1 - forfeit].name
@@ -268,11 +275,24 @@ def play_game(black, white, size: int = 9, komi: float = 7.0, max_moves: int | N
             if "gnugo" in engine.name.lower():
                 try:
                     gnugo_score = engine.ask("final_score")
+                    if normalise_score(gnugo_score) != our_score:
+                        gnugo_dead, our_score_gnugo_dead = dead_stone_score(engine, position)
                 except GtpFailure:
-                    gnugo_score = "?"
+                    gnugo_score = gnugo_score or "?"
     record.result = result
-    game = GameResult(black.name, white.name, winner, result, len(record.moves), reason, our_score, gnugo_score)
+    game = GameResult(black.name, white.name, winner, result, len(record.moves), reason, our_score, gnugo_score,
+                      gnugo_dead=gnugo_dead, our_score_gnugo_dead=our_score_gnugo_dead)
     return game, record, slowest
+
+
+def dead_stone_score(gnugo, position) -> tuple[str, str]:
+    """The stones GNU Go calls dead in the final position (GTP vertices) and our area score with them
+    taken off the board. Two passes end a game under our rules (Tromp-Taylor: every stone on the
+    board counts), while GNU Go's final_score first removes the stones it judges dead; where the two
+    scores differ, this says whether the dead stones are the whole difference."""
+    vertices = gnugo.ask("final_status_list dead").split()
+    geometry = position.game.geometry
+    return " ".join(vertices), position.result([geometry.parse_gtp(v) for v in vertices])
 
 
 def play_match(first, second, games: int, out_dir: str | Path | None = None, size: int = 9, komi: float = 7.0,

@@ -141,7 +141,8 @@ def match_command(args: argparse.Namespace) -> int:
           f"(95 % interval {low:.1%}-{high:.1%}); SGFs and match.json in {args.out}")
     if s["scores_compared"]:
         print(f"our area score equals GNU Go's final_score in {s['scores_agree']}/{s['scores_compared']} "
-              "finished games")
+              f"finished games, {s['scores_agree_gnugo_dead_removed']} once the stones GNU Go calls dead are "
+              "taken off")
     return 0
 
 

@@ -16,7 +16,10 @@ the dual network of an `alphago/zero-*` run, its priors and its value. The paper
 Games are played in rounds (game k of every pairing before game k + 1), so a run stopped early has
 every pairing about equally far; each finished game's SGF and SVG go to
 RUN_DIR/games/PLAYER__OPPONENT/, its result into the checkpoint, and a resumed run continues with
-the next game (the one in flight when it stopped is played again).
+the next game (the one in flight when it stopped is played again). With `jobs` > 1 that many games
+are played at once, each in its own process on one thread against its own opponent process (our
+players' random draws from their own streams); the results still enter the ledger in the plan's
+order, and games in flight when the ladder stops are played again on resume.
 """
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ from milestones.families.alphago.zero import load_zero
 from milestones.family import Experiment, Reference
 from milestones.go.elo import fit
 from milestones.go.gtp import GtpEngine
-from milestones.go.match import InProcess, play_game, wilson
+from milestones.go.match import InProcess, normalise_score, play_game, wilson
 from milestones.go.players import PolicyNetPlayer, RandomPlayer, SearchGoPlayer
 from milestones.go.rollouts import RolloutEvaluator
 from milestones.go.sgf import write_game
@@ -69,6 +72,8 @@ class LadderConfig(BaseConfig):
     max_simulations: int = param(100_000, "simulations a move at most (the time decides first)", low=1)
     lam: float = param(0.5, "λ in V = (1 − λ) v_θ + λ z_L for the players with value and rollouts", low=0.0, high=1.0)
     timeout: float = param(120.0, "seconds an opponent may take to answer", low=0.0, low_open=True)
+    jobs: int = param(1, "games played at once, each in its own process on one thread with its own opponent "
+                         "(1: one game at a time, in this process)", low=1)
     minutes: float = param(0.0, "stop after this many minutes of wall time (0: no limit)", low=0.0)
 
     def names(self, field: str) -> list[str]:
@@ -94,8 +99,9 @@ class WithoutPriors:
         return np.full((len(positions), n), 1.0 / n), values
 
 
-def make_players(cfg: LadderConfig, names: Sequence[str]) -> dict[str, Any]:
-    """name -> Player for each of `names` (the module docstring's rows)."""
+def make_players(cfg: LadderConfig, names: Sequence[str], stream: int = 0) -> dict[str, Any]:
+    """name -> Player for each of `names` (the module docstring's rows); their random draws
+    (rollouts, the random player) come from (seed, stream, the player's index)."""
     sl_cfg, net, _ = load_policy(cfg.sl_run)
     num_moves = sl_cfg.size ** 2 + 1
     needs_value = any("value" in n for n in names)
@@ -106,7 +112,7 @@ def make_players(cfg: LadderConfig, names: Sequence[str]) -> dict[str, Any]:
     search = SearchConfig(c_puct=5.0, leaves_per_round=8, virtual_loss=3.0)  # AlphaGo's c_puct and virtual loss
     out: dict[str, Any] = {}
     for k, name in enumerate(names):
-        rng = np.random.default_rng([cfg.seed, k])
+        rng = np.random.default_rng([cfg.seed, k] + ([stream] if stream else []))
         if name == "random":
             out[name] = RandomPlayer(int(rng.integers(2**31)))
             continue
@@ -138,55 +144,135 @@ def schedule(cfg: LadderConfig) -> list[tuple[str, str, int]]:
             if p != o]
 
 
+class Table:
+    """Where a ladder's games are played: the players built once, each engine started on first use
+    (an opponent's process lives for the table's life), each finished game written to
+    RUN_DIR/games/PLAYER__OPPONENT/ as SGF and SVG and returned as its ledger entry."""
+
+    def __init__(self, cfg: LadderConfig, run_dir: Path, stream: int = 0) -> None:
+        sl_cfg, _, _ = load_policy(cfg.sl_run)
+        self.cfg, self.dir, self.size = cfg, Path(run_dir), sl_cfg.size
+        self.players = make_players(cfg, sorted(set(cfg.names("players")) | {o for o in cfg.names("opponents")
+                                                                               if o in PLAYERS}), stream)
+        self.engines: dict[str, Any] = {}
+
+    def engine_for(self, name: str):
+        if name not in self.engines:
+            if name in self.players:
+                self.engines[name] = InProcess(GtpEngine(self.players[name], name=f"milestones-{name}",
+                                                         size=self.size, seconds_per_move=self.cfg.seconds_per_move,
+                                                         fixed_size=True), f"milestones-{name}")
+            else:
+                self.engines[name] = engine(name, self.cfg.timeout)
+                self.engines[name].name = name  # the spec names the opponent in the results
+        return self.engines[name]
+
+    def play(self, player: str, opponent: str, k: int) -> dict[str, Any]:
+        """Game k of `player` against `opponent` (our player Black in even games): its ledger entry."""
+        a, b = self.engine_for(player), self.engine_for(opponent)
+        black, white = (a, b) if k % 2 == 0 else (b, a)
+        game, record, slowest = play_game(black, white, self.size, 7.0)
+        folder = self.dir / "games" / f"{player}__{opponent.replace(':', '-')}"
+        folder.mkdir(parents=True, exist_ok=True)
+        game.sgf = f"game{k + 1:04d}.sgf"
+        (folder / game.sgf).write_text(write_game(record))
+        (folder / game.sgf.replace(".sgf", ".svg")).write_text(
+            position_svg(record.positions()[-1], f"{game.black} (B) vs {game.white} (W): {game.result}"))
+        score = 1.0 if game.winner == a.name else 0.5 if game.winner == "" else 0.0
+        return {"player": player, "opponent": opponent, "game": k, "score": score,
+                "black": game.black, "white": game.white, "result": game.result, "moves": game.moves,
+                "reason": game.reason, "our_score": game.our_score, "gnugo_score": game.gnugo_score,
+                "gnugo_dead": game.gnugo_dead, "our_score_gnugo_dead": game.our_score_gnugo_dead,
+                "seconds_max": round(slowest.get(a.name, 0.0), 3), "sgf": f"{folder.name}/{game.sgf}"}
+
+    def close(self) -> None:
+        for e in self.engines.values():
+            e.close()
+        self.engines.clear()
+
+
+_table: Table | None = None  # a worker process's table (jobs > 1)
+
+
+def _start_worker(cfg: LadderConfig, run_dir: str, counter: Any) -> None:
+    """A worker process: one thread, Ctrl-C left to the parent (which stops the ladder), its own
+    table whose players draw from their own stream (the counter numbers the workers 1, 2, …)."""
+    import atexit
+    import signal
+
+    import torch
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(1)
+    with counter.get_lock():
+        counter.value += 1
+        stream = counter.value
+    global _table
+    _table = Table(cfg, Path(run_dir), stream)
+    atexit.register(_table.close)
+
+
+def _play_in_worker(player: str, opponent: str, k: int) -> dict[str, Any]:
+    assert _table is not None
+    return _table.play(player, opponent, k)
+
+
+class Games:
+    """The ledger entry of each step of the plan, played here (jobs = 1) or in `jobs` worker
+    processes that keep the next `jobs` games in flight; entries come back in the plan's order."""
+
+    def __init__(self, cfg: LadderConfig, run_dir: Path, plan: list[tuple[str, str, int]]) -> None:
+        self.cfg, self.dir, self.plan = cfg, run_dir, plan
+        self.table: Table | None = None
+        self.pool: Any = None
+        self.pending: dict[int, Any] = {}
+
+    def result(self, step: int) -> dict[str, Any]:
+        if self.cfg.jobs == 1:
+            if self.table is None:
+                self.table = Table(self.cfg, self.dir)
+            return self.table.play(*self.plan[step - 1])
+        if self.pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            context = multiprocessing.get_context("spawn")
+            self.pool = ProcessPoolExecutor(self.cfg.jobs, mp_context=context, initializer=_start_worker,
+                                            initargs=(self.cfg, str(self.dir), context.Value("i", 0)))
+        for s in range(step, min(step + self.cfg.jobs, len(self.plan) + 1)):
+            if s not in self.pending:
+                self.pending[s] = self.pool.submit(_play_in_worker, *self.plan[s - 1])
+        return self.pending.pop(step).result()
+
+    def close(self) -> None:
+        if self.table is not None:
+            self.table.close()
+        if self.pool is not None:  # games still in flight are dropped: a resumed ladder plays them again
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
 def train(cfg: LadderConfig, run: Run) -> dict[str, float]:
     if not cfg.sl_run:
         raise ConfigError("--sl-run: the ladder's players are built from a trained alphago/sl-policy run")
     sl_cfg, _, _ = load_policy(cfg.sl_run)
     size = sl_cfg.size
-    ours = cfg.names("players")
-    players = make_players(cfg, sorted(set(ours) | {o for o in cfg.names("opponents") if o in PLAYERS}))
-    engines: dict[str, Any] = {}
-
-    def engine_for(name: str):
-        if name not in engines:
-            if name in players:
-                engines[name] = InProcess(GtpEngine(players[name], name=f"milestones-{name}", size=size,
-                                                    seconds_per_move=cfg.seconds_per_move, fixed_size=True),
-                                          f"milestones-{name}")
-            else:
-                engines[name] = engine(name, cfg.timeout)
-                engines[name].name = name  # the spec names the opponent in the results
-        return engines[name]
-
+    make_players(cfg, cfg.names("players"))  # a missing run or option is an error before any game
     state = State({"size": size}, objects={})
     start, extra = run.resume(state)
     ledger: list[dict[str, Any]] = list(extra.get("games", []))
     plan = schedule(cfg)
+    games = Games(cfg, run.dir, plan)
     loop = run.loop(state, len(plan), start=start, checkpoint_every=1, minutes=cfg.minutes, unit="game",
                     extra=lambda: {"games": ledger})
     try:
         for step in loop:
-            player, opponent, k = plan[step - 1]
-            a, b = engine_for(player), engine_for(opponent)
-            black, white = (a, b) if k % 2 == 0 else (b, a)
-            game, record, slowest = play_game(black, white, size, 7.0)
-            folder = run.dir / "games" / f"{player}__{opponent.replace(':', '-')}"
-            folder.mkdir(parents=True, exist_ok=True)
-            game.sgf = f"game{k + 1:04d}.sgf"
-            (folder / game.sgf).write_text(write_game(record))
-            (folder / game.sgf.replace(".sgf", ".svg")).write_text(
-                position_svg(record.positions()[-1], f"{game.black} (B) vs {game.white} (W): {game.result}"))
-            score = 1.0 if game.winner == a.name else 0.5 if game.winner == "" else 0.0
-            ledger.append({"player": player, "opponent": opponent, "game": k, "score": score,
-                           "black": game.black, "white": game.white, "result": game.result, "moves": game.moves,
-                           "reason": game.reason, "our_score": game.our_score, "gnugo_score": game.gnugo_score,
-                           "seconds_max": round(slowest.get(a.name, 0.0), 3), "sgf": f"{folder.name}/{game.sgf}"})
+            entry = games.result(step)
+            ledger.append(entry)
             row = standings(ledger, cfg)
             run.log(step, **{k: v for k, v in row.items() if k.startswith("win_rate")})
-            loop.postfix(**{"score": f"{score:g}"})
+            loop.postfix(**{"score": f"{entry['score']:g}"})
     finally:
-        for e in engines.values():
-            e.close()
+        games.close()
     out = standings(ledger, cfg)
     (run.dir / "ladder.json").write_text(json.dumps({"standings": out, "games": ledger}, indent=1) + "\n")
     draw(run.dir, ledger, out, cfg, size)
@@ -246,6 +332,12 @@ def standings(ledger: list[dict[str, Any]], cfg: LadderConfig) -> dict[str, floa
         for name, rating in fit(games, anchor, elo).items():
             out |= {f"elo/{name}": rating.elo, f"elo_low/{name}": rating.low, f"elo_high/{name}": rating.high}
     out["games"] = float(len(ledger))
+    compared = [g for g in ledger if g.get("gnugo_score") and g["reason"] == "two passes"]
+    if compared:  # our area score against GNU Go's final_score (see milestones.go.match)
+        out["scores_compared"] = float(len(compared))
+        out["scores_agree"] = float(sum(g["our_score"] == normalise_score(g["gnugo_score"]) for g in compared))
+        out["scores_agree_gnugo_dead_removed"] = float(sum(
+            normalise_score(g["gnugo_score"]) in (g["our_score"], g.get("our_score_gnugo_dead")) for g in compared))
     return out
 
 
@@ -256,6 +348,16 @@ def evaluate(cfg: LadderConfig, run: Run) -> dict[str, float]:
     return standings(json.loads(path.read_text())["games"], cfg)
 
 
+DEVIATIONS = (
+    "9×9, one second a move on a 2-core CPU, our small networks; the paper: 19×19, 5 s a move, 48 CPUs "
+    "and 8 GPUs (single machine).",
+    "Elo from games against the opponents named (GNU Go at 431 as in the paper), not the paper's "
+    "tournament among all programs; virtual draws against the anchor keep a sweep's rating finite.",
+    "No expansion threshold (every leaf is expanded at once) and 8 leaves per network call with virtual "
+    "loss 3; the paper: threshold 40, asynchronous GPU evaluation.",
+)
+QUICK = {"games": 2, "seconds_per_move": 0.05, "max_simulations": 8}
+
 EXPERIMENTS: tuple[Experiment, ...] = (
     Experiment(
         name="alphago/ladder-9x9",
@@ -264,14 +366,14 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         train=train, evaluate=evaluate, metric="win_rate", goal="max", citation=ALPHAGO,
         references=(Reference("win_rate", 0.5, "the issue's goal", "more than half the games against GNU Go 3.8 "
                               "level 10 (the paper's single-machine AlphaGo won 99.8 % against all programs)"),),
-        deviations=(
-            "9×9, one second a move on a 2-core CPU, our small networks; the paper: 19×19, 5 s a move, 48 CPUs "
-            "and 8 GPUs (single machine).",
-            "Elo from games against the opponents named (GNU Go at 431 as in the paper), not the paper's "
-            "tournament among all programs; virtual draws against the anchor keep a sweep's rating finite.",
-            "No expansion threshold (every leaf is expanded at once) and 8 leaves per network call with virtual "
-            "loss 3; the paper: threshold 40, asynchronous GPU evaluation.",
-        ),
-        curve=("step", "win_rate"),
-        budgets={"quick": {"games": 2, "seconds_per_move": 0.05, "max_simulations": 8}, "full": {}}),
+        deviations=DEVIATIONS, curve=("step", "win_rate"), budgets={"quick": QUICK, "full": {}}),
+    Experiment(
+        name="alphago/ladder-9x9-policy",
+        summary="AlphaGo's SL policy network alone, no search, against GNU Go levels 1 and 10 on 9×9",
+        config=LadderConfig(players="policy", opponents="gnugo:10,gnugo:1"),
+        train=train, evaluate=evaluate, metric="win_rate", goal="max", citation=ALPHAGO,
+        references=(Reference("win_rate", 0.5, "the issue's goal for the search (the policy alone is reported "
+                              "beside it)", "on 19×19 the paper's RL policy alone won 85 % against Pachi; "
+                              "its SL policy alone rates 1517 in Table 7, GNU Go 10 431"),),
+        deviations=DEVIATIONS[:2], curve=("step", "win_rate"), budgets={"quick": QUICK, "full": {}}),
 )

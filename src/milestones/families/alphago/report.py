@@ -49,8 +49,14 @@ def ladder_table(records: list[Record], order: Sequence[str] = ()) -> str:
         players = [p for p in str(cfg.get("players", "")).split(",") if p]
         opponents = [o for o in str(cfg.get("opponents", "")).split(",") if o]
         head = ["player", *(f"against {o}" for o in opponents), "Elo (95 %)", "paper's Elo (Table 7)"]
-        lines = [f"{r['experiment']}: {fmt(metrics.get('games'))} games, {cfg.get('seconds_per_move', '?')} s a move, "
-                 f"`{r.get('command') or ''}`", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        scores = ""
+        if metrics.get("scores_compared"):
+            scores = (f"; our area score equals GNU Go's final_score in {metrics['scores_agree']:.0f} of "
+                      f"{metrics['scores_compared']:.0f} games ended by two passes, "
+                      f"{metrics['scores_agree_gnugo_dead_removed']:.0f} once the stones GNU Go calls dead are "
+                      "taken off")
+        lines = [f"{r['experiment']}: {fmt(metrics.get('games'))} games, {cfg.get('seconds_per_move', '?')} s a move"
+                 f"{scores}, `{r.get('command') or ''}`", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for p in [*players, *(o for o in opponents if f"elo/{o}" in metrics)]:
             cells = [p]
             for o in opponents:
