@@ -6,8 +6,10 @@ simulations per second of
   - ours, batched, with the network `torch.compile`d (float32), and compiled in bfloat16
     (`NetworkEvaluator(inference=...)`; compilation is timed apart, `torch_compile_s`, and the
     bfloat16 network's difference from float32 is measured: `bfloat16_against_float32`);
-  - ours, batched and in bfloat16, with more trees side by side (`--wide`, 256 by default: the
-    self-play recipes play 128-256 games at once), and with two leaves a round per tree (virtual
+  - ours, batched, with more trees side by side (`--wide`, 256 by default: the self-play recipes
+    play 128-256 games at once), compiled in bfloat16 and in float32 (bfloat16 is the faster only
+    on CPUs with bfloat16 dot products: the record's `machine.cpu_features` says whether this one
+    has them), and in bfloat16 with two leaves a round per tree (virtual
     loss 1: a slightly different search; `two_leaves_same_move_share` says how often it picks the
     exact search's move);
   - ours, one position at a time (B = 1): the same code without the batching;
@@ -514,12 +516,14 @@ def main() -> None:
     bfloat16, bfloat16_s = warmed(NetworkEvaluator(net, inference="bfloat16"), positions)
     compile_torch_s = {"compiled": compiled_s, "bfloat16": bfloat16_s}
     bfloat16(wide)  # the wide batch's shape, compiled before it is timed
+    compiled(wide)
     n, sims = len(positions), args.simulations
     timed = {  # each timed `repeats` times, interleaved, the median kept (the machine's load drifts)
         "ours_batched": lambda: ours(positions, evaluator, sims, batch=n),
         "ours_batched_compiled": lambda: ours(positions, compiled, sims, batch=n),
         "ours_batched_bfloat16": lambda: ours(positions, bfloat16, sims, batch=n),
         f"ours_batched_bfloat16_{len(wide)}_trees": lambda: ours(wide, bfloat16, sims, batch=len(wide)),
+        f"ours_batched_compiled_{len(wide)}_trees": lambda: ours(wide, compiled, sims, batch=len(wide)),
         "ours_batched_bfloat16_2_leaves": lambda: ours(positions, bfloat16, sims, batch=n, leaves=2),
         "single_search_loop": lambda: single_search(positions, evaluator, sims)}
     runs: dict[str, list[float]] = {name: [] for name in timed}

@@ -70,6 +70,11 @@ def test_a_ladder_plays_in_rounds_stops_resumes_and_rates_everyone(tmp_path, mon
         assert (g["black"], g["white"])[g["game"] % 2] == ours  # our player Black in even games
         record = read_game((run.dir / "games" / g["sgf"]).read_text())
         assert record.result == g["result"] and len(record.moves) == g["moves"]
+        ours_moved = len(record.moves[g["game"] % 2::2])  # our colour's moves: Black's in even games
+        if g["player"] == "rollouts+policy":  # every move searched, each with the quick budget's 8 simulations
+            assert (g["searched_moves"], g["simulations"], g["simulations_min"]) == (ours_moved, 8 * ours_moved, 8)
+        else:  # the policy alone searches nothing
+            assert (g["searched_moves"], g["simulations"]) == (0, 0)
         winner_colour = {"B": 0, "W": 1}.get(g["result"][:1])
         if winner_colour is not None:
             assert g["score"] == float((g["black"], g["white"])[winner_colour] == ours)
@@ -87,6 +92,8 @@ def test_a_ladder_plays_in_rounds_stops_resumes_and_rates_everyone(tmp_path, mon
             assert result[f"win_rate/{p}/{o}"] == sum(scores) / 2
             assert result[f"win_rate_low/{p}/{o}"] == wilson(sum(scores), 2)[0]
     assert result["win_rate"] == result["win_rate/rollouts+policy/random:3"]
+    assert result["simulations_per_move/rollouts+policy"] == 8.0 and result["simulations_min/rollouts+policy"] == 8.0
+    assert "simulations_per_move/policy" not in result
     ratings = fit([(g["player"], g["opponent"], g["score"]) for g in games], "random:3")
     assert result["elo/policy"] == ratings["policy"].elo and result["elo/random:3"] == 0.0
     assert exp.evaluate(cfg, run) == result
@@ -104,6 +111,7 @@ def test_a_ladder_plays_in_rounds_stops_resumes_and_rates_everyone(tmp_path, mon
     table = ladder_table(records)
     rate = result["win_rate/policy/gnugo:1"]
     low, high = result["win_rate_low/policy/gnugo:1"], result["win_rate_high/policy/gnugo:1"]
+    assert "| rollouts+policy (8 simulations a move) | " in table
     assert "| policy | " in table and f"{rate:.0%} ({low:.0%}-{high:.0%}, 2 games)" in table
     assert f"{result['elo/policy']:.0f} (" in table and table.split("| policy |")[1].split("\n")[0].endswith("| 1517 |")
     assert [s.title for s in sections(records, tmp_path)] == ["The ladder and the ablation of Extended Data Table 7"]

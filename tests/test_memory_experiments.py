@@ -132,6 +132,12 @@ def test_the_choice_among_restarts_is_the_papers(monkeypatch):
     out = mem.summarize(cfg, done)
     assert out["task1_error"] == 6.0 and out["task2_error"] == 5.5 and out["failed"] == 2
     assert out["mean_error"] == 5.75 and out["mean_error_restarts"] == pytest.approx((5 + 3.25) / 2)
+    # the chosen restarts' validation errors, per task and their mean: what options are chosen on
+    assert (out["task1_valid_error"], out["task2_valid_error"], out["mean_valid_error"]) == (3.0, 0.0, 1.5)
+    joint = {"tasks1-2": {"chosen": 1, "train": [0.0, 0.0], "valid": [2.0, 4.0],
+                          "test": {"1": [1.0, 2.0], "2": [3.0, 4.0]}, "time_s": 1.0}}
+    out = mem.summarize(cfg, joint)  # one training of both tasks: one validation error, no per-task one
+    assert out["mean_valid_error"] == 4.0 and "task1_valid_error" not in out and out["task2_error"] == 4.0
 
 
 def test_explain_draws_attention_and_gates(shared_data, tmp_path):

@@ -211,3 +211,19 @@ def test_adam_state_resumes_the_same_updates():
     other.update(*mlp_batch(4, 2, 10))
     for p, q in zip(other.online.parameters(), fused.online.parameters()):
         torch.testing.assert_close(p, q, rtol=0, atol=0)
+
+
+def test_bfloat16_products_warn_where_the_cpu_emulates_them(monkeypatch):
+    """`--matmul bfloat16` on an AVX2-only CPU: a warning that float32 is faster there; none with AVX-512 BF16."""
+    import warnings
+
+    from milestones import machine
+    net = MinAtarQNetwork(4, 6)
+    for features, expected in ((["avx2"], 1), (["avx2", "avx512", "avx512_bf16"], 0)):
+        monkeypatch.setattr(machine, "cpu_features", lambda f=features: f)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            FusedMinAtarLearner(copy.deepcopy(net), copy.deepcopy(net), matmul_dtype=torch.bfloat16)
+            FusedMinAtarLearner(copy.deepcopy(net), copy.deepcopy(net))
+        found = [str(w.message) for w in caught if w.category is RuntimeWarning]
+        assert len(found) == expected and all(m.startswith("matmul bfloat16: this CPU") for m in found)

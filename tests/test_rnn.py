@@ -143,28 +143,23 @@ def test_reset_after_gru_equals_torch_gru(backend, batch_first):
     assert (ours(x)[0] - ref2(x)[0]).abs().max() < TOL
 
 
-def test_lecture_gru_fused_gradients_equal_autograd_loop():
+@pytest.mark.parametrize("backend", ["fused", "compiled"])
+def test_lecture_gru_backends_equal_the_literal_loop_with_its_gradients(backend):
+    """backend="fused" (the hand-written backward) and "compiled" (the GPU path: torch.compile, CUDA
+    graphs there; on the CPU a plain compile) are the same function with the same gradients as the
+    autograd loop; a second call (a new input) reuses what was built."""
     torch.manual_seed(5)
     loop = GRU(4, 6, num_layers=2, backend="loop").to(D)
-    fused = GRU(4, 6, num_layers=2, backend="fused").to(D)
-    fused.load_state_dict(loop.state_dict())
+    other = GRU(4, 6, num_layers=2, backend=backend).to(D)
+    other.load_state_dict(loop.state_dict())
     x = torch.randn(12, 3, 4, dtype=D)
     f = lambda m, x: (lambda y, h: (y ** 3).sum() + h.sin().sum())(*m(x))
-    assert max_diff(grads(loop, x, f), grads(fused, x, f)) < TOL
+    assert max_diff(grads(loop, x, f), grads(other, x, f)) < TOL
+    x2 = torch.randn(12, 3, 4, dtype=D)
+    assert max_diff(loop(x2), other(x2)) < TOL
 
 
-def test_lecture_gru_compiled_equals_the_literal_loop_with_its_gradients():
-    """backend="compiled" (the GPU path: torch.compile, CUDA graphs there) is the same function with
-    the same gradients as the autograd loop; on the CPU a plain compile. A second call reuses the graph."""
-    torch.manual_seed(8)
-    loop = GRU(4, 6, num_layers=2, backend="loop").to(D)
-    compiled = GRU(4, 6, num_layers=2, backend="compiled").to(D)
-    compiled.load_state_dict(loop.state_dict())
-    x = torch.randn(7, 3, 4, dtype=D)
-    f = lambda m, x: (lambda y, h: (y ** 3).sum() + h.sin().sum())(*m(x))
-    assert max_diff(grads(loop, x, f), grads(compiled, x, f)) < TOL
-    x2 = torch.randn(7, 3, 4, dtype=D)
-    assert max_diff(loop(x2), compiled(x2)) < TOL
+def test_only_the_gru_has_a_compiled_backend():
     with pytest.raises(ValueError, match="compiled"):
         LSTM(3, 4, backend="compiled")
 

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from milestones.games.game import stack_planes
+from milestones.machine import warn_if_bfloat16_is_slow
 
 # game → (blocks, filters, value_hidden)
 SIZES = {"tictactoe": (2, 32, 32), "connect4": (5, 64, 64)}
@@ -99,6 +100,8 @@ class NetworkEvaluator:
         self.net, self.device, self.inference = net, torch.device(device), inference
         self.dtype = torch.bfloat16 if inference == "bfloat16" else torch.float32
         self._forward: nn.Module = net
+        if inference == "bfloat16":
+            warn_if_bfloat16_is_slow("inference bfloat16", self.device)
         if inference == "bfloat16":  # channels-last: oneDNN's bfloat16 convolutions run faster on NHWC
             self._forward = copy.deepcopy(net).eval().to(torch.bfloat16).to(memory_format=torch.channels_last)
         if inference != "eager":

@@ -41,6 +41,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from milestones.machine import warn_if_bfloat16_is_slow
 from milestones.rl.networks import MinAtarQNetwork, MLPQNetwork, im2col_index
 
 Optimizer = Literal["rmsprop-dm", "rmsprop-centered", "adam"]
@@ -202,6 +203,8 @@ class FusedMinAtarLearner(FusedLearner):
                          reduction=reduction, double=double)
         self.grads[0] = self.grads[0].view(16, 9 * self.channels)
         self.index = im2col_index(self.channels).reshape(-1).to(self.flat.device)
+        if matmul_dtype == torch.bfloat16:
+            warn_if_bfloat16_is_slow("matmul bfloat16", self.flat.device)
 
     def _weights(self, net: nn.Module) -> tuple[Tensor, ...]:
         """(W₁ as (16, 9C), b₁, W₂, b₂, W₃, b₃); W₁ and W₂ in the products' dtype. The head's products

@@ -144,6 +144,24 @@ def schedule(cfg: LadderConfig) -> list[tuple[str, str, int]]:
             if p != o]
 
 
+class Tally:
+    """A player whose searches are counted: the simulations of each of its moves since `reset`
+    (players without a search, the policy alone, count none)."""
+
+    def __init__(self, player) -> None:
+        self.player, self.simulations = player, []
+
+    def genmove(self, position, seconds: float) -> int:
+        move = self.player.genmove(position, seconds)
+        if hasattr(self.player, "last_simulations"):
+            self.simulations.append(self.player.last_simulations)
+        return move
+
+    def reset(self) -> list[int]:
+        counted, self.simulations = self.simulations, []
+        return counted
+
+
 class Table:
     """Where a ladder's games are played: the players built once, each engine started on first use
     (an opponent's process lives for the table's life), each finished game written to
@@ -152,8 +170,9 @@ class Table:
     def __init__(self, cfg: LadderConfig, run_dir: Path, stream: int = 0) -> None:
         sl_cfg, _, _ = load_policy(cfg.sl_run)
         self.cfg, self.dir, self.size = cfg, Path(run_dir), sl_cfg.size
-        self.players = make_players(cfg, sorted(set(cfg.names("players")) | {o for o in cfg.names("opponents")
-                                                                               if o in PLAYERS}), stream)
+        self.players = {name: Tally(player) for name, player in make_players(
+            cfg, sorted(set(cfg.names("players")) | {o for o in cfg.names("opponents") if o in PLAYERS}),
+            stream).items()}
         self.engines: dict[str, Any] = {}
 
     def engine_for(self, name: str):
@@ -171,7 +190,10 @@ class Table:
         """Game k of `player` against `opponent` (our player Black in even games): its ledger entry."""
         a, b = self.engine_for(player), self.engine_for(opponent)
         black, white = (a, b) if k % 2 == 0 else (b, a)
+        if player in self.players:
+            self.players[player].reset()
         game, record, slowest = play_game(black, white, self.size, 7.0)
+        simulations = self.players[player].reset() if player in self.players else []
         folder = self.dir / "games" / f"{player}__{opponent.replace(':', '-')}"
         folder.mkdir(parents=True, exist_ok=True)
         game.sgf = f"game{k + 1:04d}.sgf"
@@ -183,7 +205,9 @@ class Table:
                 "black": game.black, "white": game.white, "result": game.result, "moves": game.moves,
                 "reason": game.reason, "our_score": game.our_score, "gnugo_score": game.gnugo_score,
                 "gnugo_dead": game.gnugo_dead, "our_score_gnugo_dead": game.our_score_gnugo_dead,
-                "seconds_max": round(slowest.get(a.name, 0.0), 3), "sgf": f"{folder.name}/{game.sgf}"}
+                "seconds_max": round(slowest.get(a.name, 0.0), 3), "sgf": f"{folder.name}/{game.sgf}",
+                "searched_moves": len(simulations), "simulations": sum(simulations),
+                "simulations_min": min(simulations, default=0)}
 
     def close(self) -> None:
         for e in self.engines.values():
@@ -331,6 +355,12 @@ def standings(ledger: list[dict[str, Any]], cfg: LadderConfig) -> dict[str, floa
     if anchor in names:
         for name, rating in fit(games, anchor, elo).items():
             out |= {f"elo/{name}": rating.elo, f"elo_low/{name}": rating.low, f"elo_high/{name}": rating.high}
+    for p in cfg.names("players"):  # a searching player's simulations a move, over every move it searched
+        searched = [g for g in ledger if g["player"] == p and g.get("searched_moves")]  # (older ledgers: none)
+        if searched:
+            out[f"simulations_per_move/{p}"] = (sum(g["simulations"] for g in searched)
+                                                / sum(g["searched_moves"] for g in searched))
+            out[f"simulations_min/{p}"] = float(min(g["simulations_min"] for g in searched))
     out["games"] = float(len(ledger))
     compared = [g for g in ledger if g.get("gnugo_score") and g["reason"] == "two passes"]
     if compared:  # our area score against GNU Go's final_score (see milestones.go.match)

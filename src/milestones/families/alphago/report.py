@@ -58,7 +58,8 @@ def ladder_table(records: list[Record], order: Sequence[str] = ()) -> str:
         lines = [f"{r['experiment']}: {fmt(metrics.get('games'))} games, {cfg.get('seconds_per_move', '?')} s a move"
                  f"{scores}, `{r.get('command') or ''}`", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for p in [*players, *(o for o in opponents if f"elo/{o}" in metrics)]:
-            cells = [p]
+            sims = metrics.get(f"simulations_per_move/{p}")  # a searching player's, where the ladder counted them
+            cells = [p if sims is None else f"{p} ({sims:,.0f} simulations a move)"]
             for o in opponents:
                 rate = metrics.get(f"win_rate/{p}/{o}")
                 low, high = metrics.get(f"win_rate_low/{p}/{o}"), metrics.get(f"win_rate_high/{p}/{o}")

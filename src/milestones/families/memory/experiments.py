@@ -241,14 +241,21 @@ def measure(cfg: BabiConfig, ens: Ensemble, data: TaskData, tasks: list[int], de
 
 
 def summarize(cfg: BabiConfig, done: dict[str, dict]) -> dict[str, float]:
-    """The run's metrics: per-task test error of the chosen restart, their mean and failures."""
-    per_task, all_restarts = {}, {}
+    """The run's metrics: per-task test error of the chosen restart, their mean and failures; and the
+    chosen restart's validation error (per task where a training covers one task, and their mean:
+    what options are chosen on, never the test error)."""
+    per_task, all_restarts, valid = {}, {}, {}
     for record in done.values():
         for t, errs in record["test"].items():
             per_task[int(t)] = errs[record["chosen"]]
             all_restarts[int(t)] = sum(errs) / len(errs)
+        if "valid" in record:  # older records kept no validation errors
+            valid[tuple(sorted(int(t) for t in record["test"]))] = record["valid"][record["chosen"]]
     tasks = sorted(per_task)
     out = {f"task{t}_error": per_task[t] for t in tasks}
+    out |= {f"task{ts[0]}_valid_error": v for ts, v in valid.items() if len(ts) == 1}
+    if valid:
+        out["mean_valid_error"] = sum(valid.values()) / len(valid)
     out |= {f"task{t}_error_restarts": all_restarts[t] for t in tasks}
     out["mean_error"] = sum(per_task.values()) / len(tasks)
     out["mean_error_restarts"] = sum(all_restarts.values()) / len(tasks)
