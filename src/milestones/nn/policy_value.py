@@ -100,9 +100,8 @@ class NetworkEvaluator:
         self.net, self.device, self.inference = net, torch.device(device), inference
         self.dtype = torch.bfloat16 if inference == "bfloat16" else torch.float32
         self._forward: nn.Module = net
-        if inference == "bfloat16":
-            warn_if_bfloat16_is_slow("inference bfloat16", self.device)
         if inference == "bfloat16":  # channels-last: oneDNN's bfloat16 convolutions run faster on NHWC
+            warn_if_bfloat16_is_slow("inference bfloat16", self.device)
             self._forward = copy.deepcopy(net).eval().to(torch.bfloat16).to(memory_format=torch.channels_last)
         if inference != "eager":
             self._forward = torch.compile(self._forward, dynamic=True)  # type: ignore[assignment]
