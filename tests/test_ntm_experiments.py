@@ -255,3 +255,18 @@ def test_rolling_back_restores_the_best_weights(tmp_path, monkeypatch):
     assert loaded, "no rollback happened"
     for k, v in seen[0].items():  # the weights after the rollback are those of the first validation
         assert torch.equal(loaded[k], v), k
+
+
+def test_recipes_are_fixed_work_and_match_what_their_records_trained():
+    """No recipe stops on wall time (a rerun elsewhere must do the same work), and each committed
+    record trained as many sequences as its recipe now asks for."""
+    import json
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1] / "results"
+    for name, exp in catalog().items():
+        if name.split("/")[0] not in ("ntm", "lstm"):
+            continue
+        assert exp.config.minutes == 0.0, name
+        record = json.loads((root / f"{name.replace('/', '__')}.json").read_text())
+        for seed in record["seeds"]:
+            assert seed["curve"][-1][0] == exp.config.sequences, (name, seed["seed"])

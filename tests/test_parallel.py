@@ -87,3 +87,36 @@ def test_ctrl_c_stops_every_seed_at_a_checkpoint(tmp_path, executor):
     assert whole.returncode == 0, whole.stderr
     assert (json.loads((dirs[1] / "result.json").read_text())["metrics"]
             == json.loads((tmp_path / "whole" / "result.json").read_text())["metrics"])
+
+
+def test_reproduce_with_reuse_takes_finished_seeds_and_continues_a_stopped_one(tmp_path):
+    """After a three-seed reproduction whose seed 2 is then replaced by a stopped run,
+    `reproduce --reuse` trains nothing twice: it reads seeds 0 and 1, continues seed 2 from its
+    checkpoint, and writes the record of the uninterrupted reproduction."""
+    import shutil
+    env = env_for(tmp_path, OMP_NUM_THREADS="1")
+    walk = ["--steps", "60", "--checkpoint-every", "10", "--step-delay", "0.02"]
+    first = milestones(["reproduce", "toy/walk", "--seeds", "3", *walk, "--results-dir", str(tmp_path / "r1")], env)
+    assert first.returncode == 0, first.stderr
+    runs = tmp_path / "runs" / "toy__walk"
+    shutil.rmtree(next(runs.glob("*-s2")))
+    stopped = runs / "stopped-s2"
+    proc = subprocess.Popen([sys.executable, "-m", "milestones", "--no-progress", "train", "toy/walk", "--seed",
+                             "2", *walk, "--run-dir", str(stopped)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and checkpoint_step(stopped) < 20:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=120)
+    assert 20 <= checkpoint_step(stopped) < 60 and not (stopped / "result.json").exists()
+    before = sorted(runs.iterdir())
+
+    again = milestones(["reproduce", "toy/walk", "--seeds", "3", *walk, "--reuse",
+                        "--results-dir", str(tmp_path / "r2")], env)
+    assert again.returncode == 0, again.stderr
+    assert sorted(runs.iterdir()) == before, "a seed was trained in a new run directory"
+    assert again.stderr.count("finished before, its result reused") == 2
+    reused, whole = (json.loads((tmp_path / r / "toy__walk.json").read_text()) for r in ("r2", "r1"))
+    assert [s["metrics"] for s in reused["seeds"]] == [s["metrics"] for s in whole["seeds"]]
+    assert reused["seeds"][2]["run_dir"] == str(stopped)

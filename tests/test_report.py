@@ -167,7 +167,27 @@ def test_babi_table_puts_each_task_beside_the_papers_column():
     assert "| failed (> 5 %) | 1 of 2 | 1 of 2 | 1 of 2 |" in lines
     assert "| restarts, epochs | – | best of 10, 120 | best of 10, 120 |" in lines
     assert "| wall time (1 core) | – | 1.5 min | 1.5 min |" in lines
+    assert "| per task, per epoch | – | 45 s, 0.4 s | 45 s, 0.4 s |" in lines  # 90 s / 2 tasks / 120 epochs
+    assert "| seeds | – | 1 | 1 |" in lines
+    assert not any("validation" in line for line in lines)  # this record kept no validation errors
     assert not any("†" in line for line in lines)
+
+
+def test_babi_table_gives_the_spread_over_seeds_and_the_validation_error():
+    def metrics(t2: float, valid: float) -> dict[str, float]:
+        return {"task1_error": 0.0, "task2_error": t2, "mean_error": t2 / 2, "failed": float(t2 > 5),
+                "tasks": 2.0, "mean_valid_error": valid}
+    seeds = [{"seed": s, "metrics": metrics(t2, v), "wall_time_s": 60, "curve": []}
+             for s, (t2, v) in enumerate([(4.0, 1.0), (8.0, 3.0)])]
+    rec = results.aggregate(seeds, experiment="memn2n/babi-1k", summary="", metric="mean_error", goal="min",
+                            references=[], citation="", deviations=[], budget="full", command=None,
+                            machine=None, git_commit=None, config={"restarts": 10, "epochs": 30, "joint": True})
+    lines = memory_report.babi_table([rec]).splitlines()
+    assert "| **mean** | **3.0 ± 1.4** |" in lines  # task-2 errors 4 and 8: means 2 and 4
+    assert "| failed (> 5 %) | 0.5 of 2 |" in lines
+    assert "| mean validation error (what options are chosen on) | 2.0 ± 1.4 |" in lines
+    assert "| seeds | 2 |" in lines
+    assert "| per task, per epoch | 1.0 min, 2.0 s |" in lines  # joint: one training of 30 epochs
 
 
 def test_babi_table_compares_the_same_tasks_and_marks_unverified_paper_numbers():

@@ -38,7 +38,7 @@ from milestones.family import Demo, Experiment, Family
 from milestones.parallel import EXECUTORS, choose_executor, run_seeds, train_one
 from milestones.records import RecordError
 from milestones.registry import FamilyError, catalog, select
-from milestones.runs import Run, RunStopped, TrainingDiverged, new_run_dir, runs_dir, write_config
+from milestones.runs import Run, RunStopped, TrainingDiverged, matching_run, new_run_dir, runs_dir, write_config
 
 __all__ = ["main", "train_one"]
 
@@ -110,6 +110,9 @@ def build_parser(families: tuple[Family, ...]) -> argparse.ArgumentParser:
                    "local Ray started for this command. Run directories must be on storage the nodes share")
     s.add_argument("--results-dir", help="where the result JSON goes (default: results/ for full, "
                    "RUNS_DIR/quick-results for quick)")
+    s.add_argument("--reuse", action="store_true", help="reuse this experiment's runs in RUNS_DIR with the "
+                   "same config and seed: a finished run's result is taken as it is, a stopped run continues "
+                   "from its last checkpoint (e.g. after a stopped reproduction)")
     s.add_argument("-h", "--help", action="store_true", help="show the experiment's options")
 
     s = sub.add_parser("report", help="HTML page and Markdown table of results and runs", allow_abbrev=False)
@@ -215,8 +218,10 @@ def cmd_reproduce(args: argparse.Namespace, extra: list[str]) -> list[Path]:
     written = []
     for exp in experiments:
         seeds = range(args.seed_start, args.seed_start + args.seeds)
-        runs = run_seeds(exp, [dataclasses.replace(configs[exp.name], seed=s) for s in seeds],
-                         [new_run_dir(exp.name, s, args.runs_dir) for s in seeds], jobs=args.jobs,
+        seed_configs = [dataclasses.replace(configs[exp.name], seed=s) for s in seeds]
+        runs = run_seeds(exp, seed_configs,
+                         [(matching_run(exp.name, c, args.runs_dir) if args.reuse else None)
+                          or new_run_dir(exp.name, c.seed, args.runs_dir) for c in seed_configs], jobs=args.jobs,
                          progress=not args.no_progress, executor=executor, threads=args.threads,
                          address=args.address)
         record = results_mod.from_experiment(exp, runs, family=registry.family_name_of(exp.name),

@@ -35,18 +35,22 @@ from milestones.runs import Run, RunStopped, TrainingDiverged, write_config
 
 Seed = tuple[SeedEntry, dict[str, Any]]  # (record entry, result.json)
 EXECUTORS = ("auto", "local", "ray")
-STOPPED = ("reproduce was stopped: the running seeds saved a checkpoint; resume each with "
-           "`milestones train --resume RUN_DIR`")
+STOPPED = ("reproduce was stopped: the running seeds saved a checkpoint; run the same reproduce with "
+           "--reuse to go on (or resume each with `milestones train --resume RUN_DIR`)")
 FORWARDED_ENV = ("MILESTONES_DATA", "MILESTONES_REQUIRE_DATA", "MILESTONES_FAMILIES", "MILESTONES_CACHE",
                  "PYTHONPATH")
 
 
 def train_one(exp: Experiment, config: Any, run_dir: Path, progress: bool,
-              record_divergence: bool = False) -> tuple[dict[str, Any], Path]:
+              record_divergence: bool = False, reusing: bool = False) -> tuple[dict[str, Any], Path]:
     """Train one run to its result. With `record_divergence` (reproduce), a run that diverges is
-    a failed seed, not the end of the job: its best checkpoint is evaluated and marked diverged."""
-    run = Run.create(run_dir, exp, config, progress=progress)
-    print(f"{exp.name}: run directory {run.dir}", file=sys.stderr)
+    a failed seed, not the end of the job: its best checkpoint is evaluated and marked diverged.
+    With `reusing` (reproduce --reuse), a directory that already holds a stopped run of this config
+    continues it from its last checkpoint."""
+    resume = reusing and (Path(run_dir) / "config.json").exists()
+    run = Run(run_dir, exp, config, progress=progress) if resume else Run.create(run_dir, exp, config,
+                                                                                   progress=progress)
+    print(f"{exp.name}: {'resuming' if resume else 'run directory'} {run.dir}", file=sys.stderr)
     try:
         metrics = exp.train(config, run)
     except TrainingDiverged as e:
@@ -89,13 +93,29 @@ def run_seeds(exp: Experiment, configs: list[Any], run_dirs: list[Path], *, jobs
               executor: str = "local", threads: int | None = None, address: str | None = None) -> list[Seed]:
     """Every seed's (entry, result), in seed order. One job: in this process. Several: `jobs` seeds
     at a time, each with `threads` threads (default: this machine's cores shared between them), in
-    local processes or as Ray tasks."""
+    local processes or as Ray tasks. A run directory that holds a finished run (result.json) gives
+    its result without training; one that holds a stopped run continues it."""
+    finished = {c.seed: _entry(json.loads((d / "result.json").read_text()), d)
+                for c, d in zip(configs, run_dirs) if (d / "result.json").exists()}
+    for seed in finished:
+        print(f"{exp.name} seed {seed}: finished before, its result reused", file=sys.stderr)
+    todo = [(c, d) for c, d in zip(configs, run_dirs) if c.seed not in finished]
+    if todo:
+        trained = _run_seeds([c for c, _ in todo], [d for _, d in todo], exp, jobs=jobs, progress=progress,
+                             executor=executor, threads=threads, address=address)
+        finished |= {c.seed: seed for (c, _), seed in zip(todo, trained)}
+    return [finished[c.seed] for c in configs]
+
+
+def _run_seeds(configs: list[Any], run_dirs: list[Path], exp: Experiment, *, jobs: int, progress: bool,
+               executor: str, threads: int | None, address: str | None) -> list[Seed]:
     if executor == "ray":
         return _ray_seeds(exp, configs, run_dirs, jobs, threads or max(1, (os.cpu_count() or 1) // jobs), address)
     if jobs == 1 or len(configs) == 1:
         if threads:  # in this process: --threads must hold here too (the result records the count)
             torch.set_num_threads(threads)
-        return [_entry(*train_one(exp, c, d, progress, record_divergence=True)) for c, d in zip(configs, run_dirs)]
+        return [_entry(*train_one(exp, c, d, progress, record_divergence=True, reusing=True))
+                for c, d in zip(configs, run_dirs)]
     return _process_seeds(exp, configs, run_dirs, jobs, threads or max(1, (os.cpu_count() or 1) // jobs))
 
 
@@ -118,8 +138,9 @@ def _process_seeds(exp: Experiment, configs: list[Any], run_dirs: list[Path], jo
             while todo or running:
                 while todo and len(running) < jobs:
                     config, directory = todo.pop(0)
-                    directory.mkdir(parents=True, exist_ok=False)
-                    write_config(directory, exp.name, config)
+                    if not (directory / "config.json").exists():  # else a stopped run, resumed
+                        directory.mkdir(parents=True, exist_ok=False)
+                        write_config(directory, exp.name, config)
                     print(f"{exp.name} seed {config.seed}: {directory}", file=sys.stderr)
                     cmd = [sys.executable, "-m", "milestones", "--no-progress", "train", "--resume", str(directory)]
                     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
@@ -182,7 +203,7 @@ def train_seed_task(name: str, config: dict[str, Any], run_dir: str, threads: in
     torch.set_num_threads(threads)
     exp = registry.catalog()[name]
     cfg = cfg_mod.from_dict(type(exp.config), config)
-    return _entry(*train_one(exp, cfg, Path(run_dir), progress=False, record_divergence=True))
+    return _entry(*train_one(exp, cfg, Path(run_dir), progress=False, record_divergence=True, reusing=True))
 
 
 def _ray_seeds(exp: Experiment, configs: list[Any], run_dirs: list[Path], jobs: int, threads: int,

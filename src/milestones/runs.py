@@ -75,6 +75,22 @@ def new_run_dir(experiment: str, seed: int, root: str | Path | None = None) -> P
     return path
 
 
+def matching_run(experiment: str, config: Any, root: str | Path | None = None) -> Path | None:
+    """The newest run directory of `experiment` under RUNS_DIR trained with exactly `config` (its
+    seed included): a finished one (with result.json) if there is one, else a stopped one."""
+    want = json.loads(json.dumps(cfg_mod.to_dict(config)))  # as config.json holds it
+    found = []
+    for path in sorted((runs_dir(root) / slug(experiment)).glob("*/config.json")):
+        try:
+            name, saved = Run.read_config(path.parent)
+        except cfg_mod.ConfigError:
+            continue
+        if name == experiment and saved == want:
+            found.append(path.parent)
+    finished = [d for d in found if (d / "result.json").exists()]
+    return (finished or found)[-1] if found else None
+
+
 def write_config(directory: str | Path, experiment: str, config: Any) -> None:
     """The run directory's config.json: which experiment, with which resolved config."""
     _write_json(Path(directory) / "config.json", {"experiment": experiment, "config": cfg_mod.to_dict(config)})

@@ -14,8 +14,9 @@ Record = ResultRecord
 
 def babi_table(records: list[Record], order: Sequence[str] = ()) -> str:
     """Markdown: bAbI test error (%) per task, one column per experiment (mean over seeds of the
-    chosen restart) beside the paper's column where the paper gives per-task numbers; then the mean,
-    the failed tasks (> 5 %), restarts, epochs and wall time. A column run on fewer than the 20 tasks
+    chosen restart) beside the paper's column where the paper gives per-task numbers; then the mean
+    (± std over seeds), the failed tasks (> 5 %), the mean validation error where recorded, seeds,
+    restarts, epochs and wall time (a seed's, and per task and per epoch). A column run on fewer than the 20 tasks
     shows beside its mean and failed count the paper's over the same tasks. Paper numbers not yet
     checked against the paper (`verified: false`) carry a †, explained under the table."""
     rank = {name: k for k, name in enumerate(order)}
@@ -36,7 +37,7 @@ def babi_table(records: list[Record], order: Sequence[str] = ()) -> str:
 
     unverified = False
 
-    def cell(kind: str, r: Record, refs: dict, key: str) -> str:
+    def cell(kind: str, r: Record, refs: dict, key: str, spread: bool = False) -> str:
         nonlocal unverified
         if kind == "paper":
             if key not in refs:
@@ -44,7 +45,9 @@ def babi_table(records: list[Record], order: Sequence[str] = ()) -> str:
             unverified |= refs[key].get("verified") is False
             return f"{refs[key]['value']:.1f}" + ("†" if refs[key].get("verified") is False else "")
         stat = r["summary_stats"].get(key)
-        return f"{stat['mean']:.1f}" if stat else "–"
+        if not stat:
+            return "–"
+        return f"{stat['mean']:.1f}" + (f" ± {stat['std']:.1f}" if spread and stat.get("n", 1) > 1 else "")
 
     def same_tasks(r: Record, refs: dict) -> tuple[list[int], list[float]] | None:
         """An experiment's tasks and the paper's errors on them, where it ran fewer than the paper's."""
@@ -57,7 +60,7 @@ def babi_table(records: list[Record], order: Sequence[str] = ()) -> str:
         lines.append(f"| {t} | " + " | ".join(cell(k, r, refs, f"task{t}_error") for k, r, refs in cols) + " |")
     means = []
     for kind, r, refs in cols:
-        text, same = f"**{cell(kind, r, refs, 'mean_error')}**", kind == "ours" and same_tasks(r, refs)
+        text, same = f"**{cell(kind, r, refs, 'mean_error', spread=True)}**", kind == "ours" and same_tasks(r, refs)
         means.append(text + (f" (paper {sum(same[1]) / len(same[1]):.1f} on these {len(same[0])})" if same else ""))
     lines.append("| **mean** | " + " | ".join(means) + " |")
     failed = []
@@ -67,7 +70,8 @@ def babi_table(records: list[Record], order: Sequence[str] = ()) -> str:
             failed.append(f"{sum(v > 5 for v in paper)} of {len(paper)}")
         else:
             stat, same = r["summary_stats"].get("failed"), same_tasks(r, refs)
-            failed.append((f"{stat['mean']:.0f} of {r['summary_stats']['tasks']['mean']:.0f}" if stat else "–")
+            count = f"{stat['mean']:.0f}" if stat and stat.get("n", 1) == 1 else f"{stat['mean']:.1f}" if stat else ""
+            failed.append((f"{count} of {r['summary_stats']['tasks']['mean']:.0f}" if stat else "–")
                           + (f" (paper {sum(v > 5 for v in same[1])})" if same and stat else ""))
     lines.append("| failed (> 5 %) | " + " | ".join(failed) + " |")
     lines.append("| restarts, epochs | " + " | ".join(
@@ -75,12 +79,26 @@ def babi_table(records: list[Record], order: Sequence[str] = ()) -> str:
         (f"best of {r['config']['restarts']}" if r['config']['restarts'] > 1 else "1 run")
         + f", {r['config']['epochs'] + r['config'].get('ls_epochs', 0)}"
         for k, r, _ in cols) + " |")
+    if any(k == "ours" and "mean_valid_error" in r["summary_stats"] for k, r, _ in cols):
+        lines.append("| mean validation error (what options are chosen on) | " + " | ".join(
+            "–" if k == "paper" else cell(k, r, refs, "mean_valid_error", spread=True) for k, r, refs in cols) + " |")
+    lines.append("| seeds | " + " | ".join("–" if k == "paper" else str(len(r["seeds"])) for k, r, _ in cols) + " |")
     lines.append("| wall time (1 core) | " + " | ".join(
         "–" if k == "paper" else fmt_time(r["wall_time_s"] / len(r["seeds"])) for k, r, _ in cols) + " |")
+    lines.append("| per task, per epoch | " + " | ".join(
+        "–" if k == "paper" or not r.get("config") else per_task_and_epoch(r) for k, r, _ in cols) + " |")
     if unverified:
         lines += ["", "† the paper's number as entered from memory, not yet checked against the paper "
                       "(`verified: false` in the record's references)."]
     return "\n".join(lines) + "\n"
+
+
+def per_task_and_epoch(r: Record) -> str:
+    """A seed's wall time per training (a task, or the joint training) and per epoch of it."""
+    config, seconds = r["config"], r["wall_time_s"] / len(r["seeds"])
+    trainings = 1 if config.get("joint") else max(1, round(r["summary_stats"].get("tasks", {"mean": 1})["mean"]))
+    epochs = config["epochs"] + config.get("ls_epochs", 0)
+    return f"{fmt_time(seconds / trainings)}, {seconds / trainings / epochs:.1f} s"
 
 
 GRADIENT_KEYS = (("top_share", "top slot's share"), ("starved", "starved slots"),
