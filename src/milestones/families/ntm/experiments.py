@@ -337,8 +337,8 @@ DEVIATIONS = (
     "Gradient spikes are clipped to 5× the running gradient norm (milestones.optim.SpikeClip): "
     "without it a nearly converged copy NTM collapsed from 0.2 to 80 bits after one badly copied "
     "sequence.",
-    "Tens of thousands of sequences per run (copy 160 000; the other tasks what 8 minutes of one core "
-    "gave: 16 000-318 000); the paper trains for up to 1 M sequences.",
+    "Tens of thousands of sequences per run (copy 160 000; the other tasks 16 000-318 000, at most what "
+    "8 minutes of one core gave); the paper trains for up to 1 M sequences.",
     "Memory initialised to the constant 1e-6 (Collier & Beel 2018), learned initial read vectors "
     "and learned initial weightings that start focused on slot 0; the paper does not say how it "
     "initialised them.",
