@@ -31,9 +31,10 @@ def test_presets_are_the_papers_settings():
     assert (single.hops, single.dim, single.batch_size, single.epochs, single.lr, single.decay_every,
             single.ls_epochs, single.ls_lr, single.memory_size, single.clip, single.restarts, single.select,
             single.noise, single.encoding, single.tying, single.pe_length, single.empty_slots) == (
-        3, 20, 32, 100, 0.01, 25, 20, 0.005, 50, 40.0, 10, "train", 0.1, "pe-official", "adjacent", "longest",
-        "attend")
-    assert exps["memn2n/babi-1k-pe-paper"].config.encoding == "pe"
+        3, 20, 32, 100, 0.01, 25, 20, 0.005, 50, 40.0, 10, "train", 0.1, "pe-official", "adjacent", "statement",
+        "attend")  # J and the empty slots chosen on validation error (experiments.CHOSEN_1K)
+    pe_paper = exps["memn2n/babi-1k-pe-paper"].config
+    assert pe_paper == dataclasses.replace(single, encoding="pe")  # differs from the recipe in the encoding only
     assert (joint.joint, joint.dim, joint.epochs, joint.decay_every, joint.ls_epochs) == (True, 50, 60, 15, 30)
     # EntNet's 10k schedule is cut to fit a CPU (see its deviations); the rest is the paper's
     assert (entnet.dim, entnet.slots, entnet.lr, entnet.clip, entnet.select, entnet.story_cap,
@@ -41,16 +42,20 @@ def test_presets_are_the_papers_settings():
 
 
 def test_the_recipe_builds_the_official_codes_memory(shared_data):
-    """J is the longest statement or question + 1 (the time word), and the memory as long as the
-    longest training story, capped at memory_size: 10 statements in task 10, 50 of task 3's 224."""
+    """As the official code, the memory is as long as the longest training story, capped at
+    memory_size (10 statements in task 10, 50 of task 3's 224), its empty slots in the softmax; J is
+    each statement's own length (the recipe's choice) or, with `--pe-length longest`, the official
+    code's longest statement or question + 1 (the time word)."""
     shared_data("babi")
     cfg = catalog()["memn2n/babi-1k"].config
     for task, slots in ((10, 10), (3, 50)):
         data = mem.task_data(cfg, [task])
         M, L, Lq = data.shape
         model = mem.make_model(cfg, data)
-        assert (model.fixed_slots, model.pe_words) == (slots, max(L, Lq) + 1)
-    masked = mem.make_model(dataclasses.replace(cfg, empty_slots="masked", pe_length="statement"), data)
+        assert (model.fixed_slots, model.pe_words) == (slots, None)
+        official = mem.make_model(dataclasses.replace(cfg, pe_length="longest"), data)
+        assert (official.fixed_slots, official.pe_words) == (slots, max(L, Lq) + 1)
+    masked = mem.make_model(dataclasses.replace(cfg, empty_slots="masked"), data)
     assert (masked.fixed_slots, masked.pe_words) == (None, None)
 
 
@@ -93,7 +98,7 @@ def test_stopped_and_resumed_run_matches_uninterrupted(shared_data, tmp_path, mo
 
 @pytest.mark.parametrize("option", [("--temporal", "false"), ("--encoding", "bow"), ("--tying", "layerwise"),
                                     ("--select", "valid"), ("--empty-slots", "masked"),
-                                    ("--pe-length", "statement")])
+                                    ("--pe-length", "longest")])
 def test_every_option_trains(shared_data, tmp_path, option):
     """With every option, three epochs (one of linear start) learn task 4 well below the error of
     always giving its most common answer, and the reported error is the test error of the restart

@@ -70,7 +70,7 @@ def babi_table(records: list[Record], order: Sequence[str] = ()) -> str:
             failed.append(f"{sum(v > 5 for v in paper)} of {len(paper)}")
         else:
             stat, same = r["summary_stats"].get("failed"), same_tasks(r, refs)
-            count = f"{stat['mean']:.0f}" if stat and stat.get("n", 1) == 1 else f"{stat['mean']:.1f}" if stat else ""
+            count = f"{round(stat['mean'], 1):g}" if stat else ""  # a mean over seeds: 11, 11.3
             failed.append((f"{count} of {r['summary_stats']['tasks']['mean']:.0f}" if stat else "–")
                           + (f" (paper {sum(v > 5 for v in same[1])})" if same and stat else ""))
     lines.append("| failed (> 5 %) | " + " | ".join(failed) + " |")
