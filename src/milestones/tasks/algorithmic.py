@@ -76,6 +76,19 @@ class Episode:
     mask: Tensor  # (T, B) float, 1 at the steps whose output is scored, else 0
     lengths: Tensor  # (B,) long, steps of each episode before padding
 
+    def padded(self, steps: int) -> Episode:
+        """The same episode with zero steps appended up to `steps` (all unscored). A causal model's
+        outputs at the original steps, hence its loss and gradients, do not change; fixed shapes are
+        what a captured CUDA graph needs (`milestones.nn.graphs.GraphedUpdate`)."""
+        T = self.inputs.shape[0]
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < T:
+            raise ValueError(f"steps must be an integer ≥ the episode's {T} steps, got {steps!r}")
+
+        def pad(t: Tensor) -> Tensor:
+            return torch.cat([t, t.new_zeros(steps - T, *t.shape[1:])])
+
+        return Episode(pad(self.inputs), pad(self.targets), pad(self.mask), self.lengths)
+
 
 # ---- shared helpers ------------------------------------------------------------------------------
 
