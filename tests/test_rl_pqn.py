@@ -94,3 +94,71 @@ def test_pqn_plays_atari_with_the_nature_network_and_reports_the_normalized_scor
     assert metrics["human_normalized"] == pytest.approx(100 * (metrics["return"] - random) / (human - random))
     assert [row["step"] for row in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())] == [128, 256]
     assert result["config"]["layer_norm"] and result["config"]["epsilon_end"] == 0.001
+
+
+def test_the_vector_environments_roll_out_as_the_reference_ones_where_they_agree():
+    """Pong with no no-ops, where ale-py's AtariVectorEnv and our Nature preprocessing give the same
+    frames (tests/test_rl_atari.py): the same network and generator make the same rollout, step for
+    step: observations, actions, rewards, episode ends and the bootstrap values."""
+    import torch
+
+    from milestones.families.dqn import pqn
+
+    cfg = pqn.PQNConfig(env="ALE/Pong-v5", envs=3, rollout=16, minibatches=4, noop_max=0, seed=4)
+    vec_cfg = pqn.PQNConfig(**{**cfg.__dict__, "atari_envs": "vector", "env_threads": 1})
+    worlds = [pqn.make_world(cfg), pqn.make_world(vec_cfg)]
+    assert isinstance(worlds[1], pqn.VectorEnvironments)
+    torch.manual_seed(0)
+    net = pqn.make_network(cfg, worlds[0].spaces)
+    assert worlds[1].spaces.action_space.n == worlds[0].spaces.action_space.n == 6
+    rollouts = []
+    for world in worlds:
+        world.reset()
+        rng = np.random.default_rng(1)
+        rollouts.append([pqn.rollout(cfg, net, world, 0.5, rng, torch.device("cpu")) for _ in range(8)])
+    for ours, peer in zip(*rollouts):
+        for a, b in zip(ours, peer):
+            np.testing.assert_array_equal(a, b)
+    assert sum(np.abs(r[2]).sum() for r in rollouts[0]) > 0  # points were scored: the rewards were compared
+
+
+def test_the_vector_environments_tell_a_games_end_from_a_lost_life():
+    """Breakout on the fast path: a lost life ends the training episode (terminated), the game's
+    score runs on until its last life; games end where the vector env resets them."""
+    from milestones.families.dqn import pqn
+
+    cfg = pqn.PQNConfig(env="ALE/Breakout-v5", envs=2, rollout=16, minibatches=4, atari_envs="vector",
+                        env_threads=1, seed=0)
+    world = pqn.make_world(cfg)
+    world.reset()
+    rng, lives_lost, rewards = np.random.default_rng(0), np.zeros(2, int), [[0.0], [0.0]]
+    while min(ep.count for ep in world.episodes) < 2:
+        reward, term, trunc, last = world.step(rng.integers(0, 4, 2))
+        assert not trunc.any() and not last
+        for k in range(2):
+            rewards[k][-1] += reward[k]
+            lives_lost[k] += term[k]
+            if world.frames[k] < 40 and term[k]:  # a new game began: the last one's score was logged
+                assert world.episodes[k].finished[-1] == rewards[k][-1]
+                rewards[k].append(0.0)
+    assert (lives_lost == 5 * np.array([ep.count for ep in world.episodes])).all()  # 5 lives a game
+    with pytest.raises(Exception, match="atari-envs vector"):
+        pqn.PQNConfig(env="MinAtar/Breakout-v1", atari_envs="vector")
+
+
+def test_a_killed_run_on_the_vector_environments_resumes_with_new_games(tmp_path):
+    """The fast path cannot save its games: a killed run resumes from its checkpoint (network,
+    optimizer, generators, the episodes' bookkeeping), starts new games and ends its schedule."""
+    import json
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    args = ["train", "dqn/atari-pong-pqn", "--atari-envs", "vector", "--env-threads", "1", "--steps", "1024",
+            "--envs", "4", "--rollout", "16", "--minibatches", "4", "--eval-every", "512", "--eval-episodes", "1",
+            "--final-episodes", "1", "--eval-max-frames", "200", "--checkpoint-every", "1"]
+    run_dir = tmp_path / "killed"
+    killed_at = kill_after_checkpoint(args, env, run_dir, at_least=3 * 64)
+    assert 3 * 64 <= killed_at < 1024
+    resumed = milestones(["train", "--resume", str(run_dir)], env)
+    assert resumed.returncode == 0, resumed.stderr
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in rows] == [512, 1024]
+    assert json.loads((run_dir / "result.json").read_text())["metrics"]["steps_trained"] == 1024

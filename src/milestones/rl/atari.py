@@ -107,6 +107,32 @@ def make_atari(game: str, *, repeat_action_probability: float = 0.0, **kwargs: A
     return NatureAtari(env, **kwargs)
 
 
+def vector_game_name(game: str) -> str:
+    """ale-py's ROM name for a gymnasium game name: "SpaceInvaders" -> "space_invaders"."""
+    return "".join("_" + c.lower() if c.isupper() and k else c.lower() for k, c in enumerate(game))
+
+
+def make_atari_vector(game: str, num_envs: int, *, threads: int = 0, noop_max: int = 30,
+                      max_episode_frames: int = 108_000, terminal_on_life_loss: bool = True) -> Any:
+    """ale-py's AtariVectorEnv (C++ emulation and preprocessing on `threads` threads, 0: one per
+    core) set to the Nature preprocessing as far as it goes: the action repeated for 4 frames and
+    max-pooled over the last two, luminance, 84 × 84 INTER_AREA, a stack of 4 (zeros at a game's
+    start), FIRE at reset, up to `noop_max` no-ops, rewards unclipped (the learner clips), a game
+    reset within the step that ends it (autoreset "SameStep": its last observation in
+    info["final_obs"]) and, with `terminal_on_life_loss`, a lost life marked terminated without a
+    reset. Observations (num_envs, 4, 84, 84) uint8, as `NatureAtari`'s. Where it differs from
+    `NatureAtari` (measured in tests/test_rl_atari.py): its no-ops (U{0, …, noop_max − 1}) come from
+    its own C++ generator, no FIRE is pressed after a lost life and the stack runs on across it, and
+    its state cannot be saved, so a resumed run starts new games."""
+    from ale_py.vector_env import AtariVectorEnv
+
+    return AtariVectorEnv(vector_game_name(game), num_envs, num_threads=threads, repeat_action_probability=0.0,
+                          img_height=84, img_width=84, grayscale=True, stack_num=4, frameskip=4, maxpool=True,
+                          noop_max=noop_max, use_fire_reset=True, episodic_life=False,
+                          life_loss_info=terminal_on_life_loss, reward_clipping=False, autoreset_mode="SameStep",
+                          max_num_frames_per_episode=max_episode_frames)
+
+
 def resize_area(frame: np.ndarray, size: int) -> np.ndarray:
     """Step 5: OpenCV INTER_AREA resize, frame (210, 160) uint8 -> (size, size) uint8."""
     import cv2

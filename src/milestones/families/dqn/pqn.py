@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from types import SimpleNamespace
 from typing import Any, Literal
 
 import numpy as np
@@ -60,9 +61,18 @@ class PQNConfig(AgentConfig):
     layer_norm: bool = param(True, "LayerNorm before each hidden ReLU (PQN relies on it)")
     eval_every: int = param(500_000, "environment steps between evaluations (at the round's end)", low=1)
     checkpoint_every: int = param(20, "rounds between checkpoints (resume restarts from the last)", low=1)
+    atari_envs: Literal["reference", "vector"] = param(
+        "reference", "Atari training environments: reference = our Nature preprocessing in Python, one environment "
+                     "after another (a resumed run continues exactly); vector = ale-py's AtariVectorEnv, C++ on "
+                     "--env-threads threads (the fast path: its own no-op draws, no FIRE after a lost life, and a "
+                     "resumed run starts new games; milestones.rl.atari.make_atari_vector)")
+    env_threads: int = param(0, "threads of the vector environments (0: one per core)", low=0)
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.atari_envs == "vector" and envs.kind_of(self.env) != "ale":
+            raise ConfigError(f"--atari-envs vector steps Atari games (ALE/<Game>-v5), not {self.env}: "
+                              f"use --atari-envs reference")
         if (self.envs * self.rollout) % self.minibatches:
             raise ConfigError(f"--envs × --rollout ({self.envs} × {self.rollout}) must divide by --minibatches "
                               f"({self.minibatches})")
@@ -98,6 +108,90 @@ class Environments:
     def finished(self) -> list[float]:
         return [score for ep in self.episodes for score in ep.finished[-2:]]
 
+    @property
+    def spaces(self) -> Any:
+        """Something with one environment's observation_space and action_space."""
+        return self.envs[0]
+
+    def resume(self, step: int) -> None:
+        """After a checkpoint of `step` was loaded: every environment is where the checkpoint left it."""
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, Any]]:
+        """Every environment one step: rewards (unclipped), terminated, truncated (and not terminated)
+        and the last observation of each truncated episode, by environment; `obs` moves on, an
+        ended episode's environment reset."""
+        n = len(self.envs)
+        rewards, term, trunc, last = np.zeros(n), np.zeros(n, bool), np.zeros(n, bool), {}
+        for k, env in enumerate(self.envs):
+            o, reward, terminated, truncated, info = env.step(int(actions[k]))
+            rewards[k], term[k], trunc[k] = reward, terminated, truncated and not terminated
+            self.episodes[k].step(float(info.get("game_reward", reward)),
+                                  ended=bool(info.get("game_over", terminated or truncated)))
+            if terminated or truncated:
+                if trunc[k]:
+                    last[k] = o
+                o, _ = env.reset()
+            self.obs[k] = o
+        return rewards, term, trunc, last
+
+
+class VectorEnvironments:
+    """The fast path for Atari: the N training games in ale-py's AtariVectorEnv (`make_atari_vector`),
+    stepped together in C++ threads. A game's end is told from a lost life by its frame counter,
+    which starts again only when the game is reset. Its games cannot be saved: the checkpoint keeps
+    the episodes' bookkeeping, and a resumed run starts new games (seeded by the resumed step)."""
+
+    def __init__(self, cfg: PQNConfig) -> None:
+        from milestones.families.dqn.experiments import TRAIN_MAX_FRAMES, game_of
+        from milestones.rl.atari import make_atari_vector
+
+        self.cfg = cfg
+        self.vector = make_atari_vector(game_of(cfg.env), cfg.envs, threads=cfg.env_threads, noop_max=cfg.noop_max,
+                                        max_episode_frames=TRAIN_MAX_FRAMES, terminal_on_life_loss=True)
+        self.spaces = SimpleNamespace(observation_space=self.vector.single_observation_space,
+                                      action_space=self.vector.single_action_space)
+        self.obs = np.zeros((cfg.envs, *self.vector.single_observation_space.shape), np.uint8)
+        self.frames = np.zeros(cfg.envs, np.int64)  # each game's frame counter after the last step
+        self.episodes = [Episodes() for _ in range(cfg.envs)]
+        self.started = 0  # the environment step the games were (re)started at, for their seeds
+
+    def reset(self) -> None:
+        obs, info = self.vector.reset(seed=(self.cfg.seed * 10_000 + self.started) * self.cfg.envs)
+        self.obs, self.frames = obs, np.asarray(info["episode_frame_number"], np.int64)
+
+    def resume(self, step: int) -> None:
+        for ep in self.episodes:  # the games in flight are lost: their scores so far too
+            ep.current = 0.0
+        self.started = step
+        self.reset()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"episodes": [e.state_dict() for e in self.episodes]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for ep, saved in zip(self.episodes, state["episodes"]):
+            ep.load_state_dict(saved)
+
+    def finished(self) -> list[float]:
+        return [score for ep in self.episodes for score in ep.finished[-2:]]
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, Any]]:
+        """As `Environments.step`."""
+        obs, reward, terminated, truncated, info = self.vector.step(np.asarray(actions, np.int64))
+        frames = np.asarray(info["episode_frame_number"], np.int64)
+        done = terminated | truncated
+        game_over = done & (frames <= self.frames)  # reset within this step: the counter started again
+        for k in range(len(self.episodes)):
+            self.episodes[k].step(float(reward[k]), ended=bool(game_over[k]))
+        trunc = truncated & ~terminated
+        last = {int(k): info["final_obs"][k] for k in np.flatnonzero(trunc)}
+        self.obs, self.frames = obs, frames
+        return np.asarray(reward, np.float64), np.asarray(terminated, bool), trunc, last
+
+
+def make_world(cfg: PQNConfig) -> Environments | VectorEnvironments:
+    return VectorEnvironments(cfg) if cfg.atari_envs == "vector" else Environments(cfg)
+
 
 def q_values(net: nn.Module, obs: list[Any] | np.ndarray, device: torch.device) -> np.ndarray:
     with torch.no_grad():
@@ -106,17 +200,19 @@ def q_values(net: nn.Module, obs: list[Any] | np.ndarray, device: torch.device) 
 
 def train(cfg: PQNConfig, run: Run) -> dict[str, float]:
     seed_everything(cfg.seed)
-    world = Environments(cfg)
-    net = make_network(cfg, world.envs[0]).to(run.device)
+    world = make_world(cfg)
+    net = make_network(cfg, world.spaces).to(run.device)
     optimizer: torch.optim.Optimizer = (torch.optim.RAdam if cfg.optimizer == "radam" else torch.optim.Adam)(
         net.parameters(), lr=cfg.lr, foreach=True)  # one call for every parameter: fewer small kernels
     act_rng, batch_rng = np.random.default_rng([cfg.seed, 11]), np.random.default_rng([cfg.seed, 12])
-    state = State(architecture(cfg, world.envs[0]), modules={"online": net}, optimizers={"opt": optimizer},
+    state = State(architecture(cfg, world.spaces), modules={"online": net}, optimizers={"opt": optimizer},
                   generators={"act": act_rng, "batch": batch_rng}, objects={"envs": world})
     per_round = cfg.envs * cfg.rollout
     saved_steps, extra = run.resume(state)  # checkpoints and the metrics log count environment steps
     if saved_steps == 0:
         world.reset()
+    else:
+        world.resume(saved_steps)
     loss = float(extra.get("loss", math.nan))
     loop = run.loop(state, cfg.rounds, start=saved_steps // per_round, checkpoint_every=cfg.checkpoint_every,
                     minutes=cfg.minutes, unit="round", extra=lambda: {"loss": loss},
@@ -143,7 +239,8 @@ def train(cfg: PQNConfig, run: Run) -> dict[str, float]:
     return final_metrics(cfg, net, run) | {"steps_trained": float(loop.position * per_round)}
 
 
-def rollout(cfg: PQNConfig, net: nn.Module, world: Environments, eps: float, generator: np.random.Generator,
+def rollout(cfg: PQNConfig, net: nn.Module, world: Environments | VectorEnvironments, eps: float,
+            generator: np.random.Generator,
             device: torch.device) -> tuple[np.ndarray, ...]:
     """`rollout` steps of every environment: observations (T, N, …), actions, rewards, terminations,
     truncations and max_a Q(s', a) of each next observation (T, N)."""
@@ -155,18 +252,8 @@ def rollout(cfg: PQNConfig, net: nn.Module, world: Environments, eps: float, gen
     for t in range(steps):
         obs[t] = np.stack([np.asarray(o) for o in world.obs])
         actions[t] = epsilon_greedy(q, eps, generator)
-        last: dict[int, Any] = {}  # an episode's last observation where it was truncated
-        for k, env in enumerate(world.envs):
-            o, reward, terminated, truncated, info = env.step(int(actions[t, k]))
-            rewards[t, k] = float(np.clip(reward, -1, 1)) if cfg.reward_clip else float(reward)
-            term[t, k], trunc[t, k] = terminated, truncated and not terminated
-            world.episodes[k].step(float(info.get("game_reward", reward)),
-                                   ended=bool(info.get("game_over", terminated or truncated)))
-            if terminated or truncated:
-                if trunc[t, k]:
-                    last[k] = o
-                o, _ = env.reset()
-            world.obs[k] = o
+        reward, term[t], trunc[t], last = world.step(actions[t])  # last: truncated episodes' last observations
+        rewards[t] = np.clip(reward, -1, 1) if cfg.reward_clip else reward
         q = q_values(net, world.obs, device)
         next_max[t] = q.max(1)
         if last:
@@ -231,7 +318,8 @@ PQN_ATARI_DEVIATIONS = (
     "ε 1 → 0.001 over the first 10 % of 10 M agent steps (40 M frames), a lost life ends the training episode.",
     "The Nature network with LayerNorm over each layer's whole output (C, H, W); the paper's code normalizes "
     "each position's channels. Our own Nature preprocessing in Python, one environment after another (the paper "
-    "steps envpool's C++ environments in threads).",
+    "steps envpool's C++ environments in threads; --atari-envs vector steps ale-py's in threads, a resumed run "
+    "then starting new games).",
     "On CPU the run is capped by wall time (`--minutes`): the curve reached is reported, with the frames it "
     "took. Evaluated as the DQN recipes: ε = 0.05, 10 episodes every 250 000 agent steps, 30 at the end.",
 )
