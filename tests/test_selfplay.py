@@ -4,11 +4,12 @@ outcome seen from that position's player; the games' searches share evaluator ca
 values (tic-tac-toe solved) greedy self-play draws; augmentation moves planes and π together."""
 
 import numpy as np
+import pytest
 
 from milestones.games import Connect4, TicTacToe
 from milestones.games.tictactoe import solve
 from milestones.search import SearchConfig
-from milestones.search.selfplay import Example, augment, play_games
+from milestones.search.selfplay import Example, RandomOpening, augment, play_games
 
 
 def uniform_counting(num_moves, calls):
@@ -68,3 +69,38 @@ def test_augmentation_moves_planes_and_policy_together():
     mirrored = augment(c4, Example(q.planes(), pi7, 1.0))[1]
     np.testing.assert_array_equal(mirrored.planes, c4.from_moves([6, 6, 5]).planes())
     np.testing.assert_array_equal(mirrored.pi, pi7[::-1])
+
+
+def test_random_openings_are_played_unsearched_and_not_recorded():
+    game, calls = TicTacToe(), []
+    opening = RandomOpening(fraction=0.5, max_moves=3)
+    records = play_games(game, uniform_counting(9, calls), SearchConfig(simulations=8), games=40,
+                         rng=np.random.default_rng(0), temperature_moves=2, opening=opening)
+    unrecorded = [len(r.moves) - len(r.examples) for r in records]
+    assert set(unrecorded) == {0, 1, 2, 3} and 8 < sum(u > 0 for u in unrecorded) < 32  # about half the games
+    for record, skip in zip(records, unrecorded):  # the examples are those of the moves after the opening
+        p = game.from_moves(record.moves[:skip])
+        for move, example in zip(record.moves[skip:], record.examples):
+            np.testing.assert_array_equal(example.planes, p.planes())
+            assert example.z == (record.outcome if p.to_play == 0 else -record.outcome)
+            p = p.play(move)
+        assert p.is_terminal()
+    # the opening's moves are the generator's draws, uniform over the moves that do not end the game
+    rng = np.random.default_rng(5)
+    first = [RandomOpening(1.0, 1).play(game.initial(), rng)[0] for _ in range(900)]
+    assert np.bincount(first, minlength=9).min() > 70
+    nearly_won = game.from_moves([0, 3, 1, 4])  # X to move wins with 2: never drawn
+    drawn = {m for _ in range(200) for m in RandomOpening(1.0, 1).play(nearly_won, rng)}
+    assert drawn == {5, 6, 7, 8}
+
+
+def test_without_an_opening_the_games_and_the_generator_are_as_before():
+    game = Connect4()
+    a = play_games(game, uniform_counting(7, []), SearchConfig(simulations=4), 3, np.random.default_rng(2), 4)
+    b = play_games(game, uniform_counting(7, []), SearchConfig(simulations=4), 3, np.random.default_rng(2), 4,
+                   opening=None)
+    assert [r.moves for r in a] == [r.moves for r in b]
+    with pytest.raises(ValueError, match="fraction"):
+        RandomOpening(0.0, 2)
+    with pytest.raises(ValueError, match="max_moves"):
+        RandomOpening(0.5, 0)

@@ -7,7 +7,7 @@ from milestones.games import Connect4
 from milestones.nn.policy_value import NetworkEvaluator, PolicyValueNet
 from milestones.search.gumbel import GumbelConfig
 from milestones.search.mcts import SearchConfig
-from milestones.search.selfplay import PlayoutCap, play_games
+from milestones.search.selfplay import PlayoutCap, RandomOpening, play_games
 from milestones.search.workers import SelfPlayWorkers, play_share, shares
 
 
@@ -24,18 +24,18 @@ def test_shares():
     assert shares(10, 3) == [4, 3, 3] and shares(2, 4) == [1, 1, 0, 0] and sum(shares(257, 8)) == 257
 
 
-@pytest.mark.parametrize("config,cap", [(SearchConfig(simulations=6, dirichlet_fraction=0.25), None),
-                                        (GumbelConfig(simulations=4), PlayoutCap(0.5, 2))])
-def test_local_processes_play_each_share_with_its_seed(config, cap):
+@pytest.mark.parametrize("config,cap,opening", [(SearchConfig(simulations=6, dirichlet_fraction=0.25), None, None),
+                                                (GumbelConfig(simulations=4), PlayoutCap(0.5, 2), RandomOpening(0.5, 3))])
+def test_local_processes_play_each_share_with_its_seed(config, cap, opening):
     game, net = Connect4(), PolicyValueNet(Connect4().planes_shape, 7, 1, 8, 8)
     workers = SelfPlayWorkers(2, "local")
     try:
-        records = workers.play(game, net, config, 5, np.random.default_rng(3), 4, cap)
+        records = workers.play(game, net, config, 5, np.random.default_rng(3), 4, cap, opening)
     finally:
         workers.close()
     seeds = np.random.default_rng(3).integers(0, 2**63, 2)
-    expected = play_share(game, net, config, 3, int(seeds[0]), 4, cap) + play_share(game, net, config, 2,
-                                                                                     int(seeds[1]), 4, cap)
+    expected = (play_share(game, net, config, 3, int(seeds[0]), 4, cap, opening=opening)
+                + play_share(game, net, config, 2, int(seeds[1]), 4, cap, opening=opening))
     assert len(records) == 5
     same_games(records, expected)
 

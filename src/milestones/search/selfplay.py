@@ -7,7 +7,8 @@ player to move at s_t. Moves are drawn ∝ N^(1/τ) with τ = 1 for the first `t
 moves and τ → 0 (the most visited) after (AlphaGo Zero: 30 moves). The tree below the chosen move
 is kept for the next search (tree reuse); root noise comes from the search config. With Gumbel
 AlphaZero's search (`milestones.search.gumbel`) π_t is its improved policy instead, and with a
-`PlayoutCap` only the fully searched positions are recorded.
+`PlayoutCap` only the fully searched positions are recorded. With a `RandomOpening` a share of the
+games starts from a few uniformly random moves, played without search and not recorded.
 
 `Example` is one training example; `augment` turns one into all its symmetric images.
 Shapes: C, H, W planes, A moves.
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from milestones.games.game import Game
+from milestones.games.game import Game, Position
 from milestones.search.gumbel import GumbelConfig, gumbel_move, gumbel_search, improved_policy
 from milestones.search.mcts import Evaluator, Node, SearchConfig, advance, choose_move, search, visit_counts
 
@@ -52,9 +53,38 @@ class PlayoutCap:
                              f"{self.full_fraction}, {self.fast_simulations}")
 
 
+@dataclass(frozen=True)
+class RandomOpening:
+    """A share `fraction` of the games opens with 1 to `max_moves` uniformly random moves (the number
+    drawn per game), played without search and not recorded: the network then also learns positions
+    its own play rarely reaches (tic-tac-toe's edge openings). A move that would end the game is not
+    drawn. The moves count towards `temperature_moves`."""
+
+    fraction: float = 0.25
+    max_moves: int = 2
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fraction <= 1 or self.max_moves < 1:
+            raise ValueError(f"random opening: 0 < fraction ≤ 1 and max_moves ≥ 1 are required, got "
+                             f"{self.fraction}, {self.max_moves}")
+
+    def play(self, position: Position, rng: np.random.Generator) -> list[int]:
+        """The opening's moves from `position` for one game (none for the games without one)."""
+        if rng.random() >= self.fraction:
+            return []
+        moves: list[int] = []
+        for _ in range(int(rng.integers(1, self.max_moves + 1))):
+            open_ = [m for m in position.legal_moves() if not position.play(m).is_terminal()]
+            if not open_:
+                break
+            moves.append(int(open_[rng.integers(len(open_))]))
+            position = position.play(moves[-1])
+        return moves
+
+
 def play_games(game: Game, evaluator: Evaluator, config: SearchConfig | GumbelConfig, games: int,
                rng: np.random.Generator, temperature_moves: int = 30,
-               playout_cap: PlayoutCap | None = None) -> list[GameRecord]:
+               playout_cap: PlayoutCap | None = None, opening: RandomOpening | None = None) -> list[GameRecord]:
     """`games` self-play games side by side; every move of every unfinished game is searched in the
     same rounds. Records come back in the order the games were started.
 
@@ -62,8 +92,8 @@ def play_games(game: Game, evaluator: Evaluator, config: SearchConfig | GumbelCo
     kept. Gumbel (`GumbelConfig`): π is the improved policy π', the move is the one Sequential
     Halving leaves (its Gumbel draw is the exploration: no temperature) and each search starts fresh."""
     gumbel = isinstance(config, GumbelConfig)
-    roots = [Node(game.initial()) for _ in range(games)]
-    moves: list[list[int]] = [[] for _ in range(games)]
+    moves: list[list[int]] = [[] if opening is None else opening.play(game.initial(), rng) for _ in range(games)]
+    roots = [Node(game.from_moves(m)) for m in moves]
     pending: list[list[tuple[np.ndarray, np.ndarray, int]]] = [[] for _ in range(games)]
     records: list[GameRecord | None] = [None] * games
     while True:

@@ -23,7 +23,7 @@ from milestones.games.game import Game
 from milestones.nn.policy_value import PolicyValueNet, alphazero_loss
 from milestones.search.gumbel import GumbelConfig
 from milestones.search.mcts import SearchConfig
-from milestones.search.selfplay import GameRecord, PlayoutCap
+from milestones.search.selfplay import GameRecord, PlayoutCap, RandomOpening
 from milestones.search.workers import SelfPlayWorkers
 
 
@@ -32,6 +32,7 @@ class TrainerConfig:
     games_per_iteration: int = 32  # self-play games per iteration, played side by side
     search: SearchConfig | GumbelConfig = SearchConfig(simulations=50, dirichlet_fraction=0.25)
     playout_cap: PlayoutCap | None = None  # KataGo's playout cap randomization
+    opening: RandomOpening | None = None  # a share of the games opened with random moves
     temperature_moves: int = 8  # moves drawn ∝ N before the most visited is taken
     window_games: int = 1_000  # the replay holds the examples of the last this many games
     batch_size: int = 128
@@ -105,7 +106,8 @@ def train_iteration(game: Game, net: PolicyValueNet, optimizer: torch.optim.Opti
     """One iteration: self-play (in this process, or on `workers`), then `train_steps` minibatch
     steps; returns its statistics."""
     workers = workers or SelfPlayWorkers()
-    records = workers.play(game, net, cfg.search, cfg.games_per_iteration, rng, cfg.temperature_moves, cfg.playout_cap)
+    records = workers.play(game, net, cfg.search, cfg.games_per_iteration, rng, cfg.temperature_moves, cfg.playout_cap,
+                           cfg.opening)
     replay.add(records)
     device = next(net.parameters()).device
     net.train()

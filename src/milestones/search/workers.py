@@ -24,18 +24,19 @@ from milestones.games.game import Game
 from milestones.nn.policy_value import INFERENCE, NetworkEvaluator, PolicyValueNet
 from milestones.search.gumbel import GumbelConfig
 from milestones.search.mcts import SearchConfig
-from milestones.search.selfplay import GameRecord, PlayoutCap, play_games
+from milestones.search.selfplay import GameRecord, PlayoutCap, RandomOpening, play_games
 
 EXECUTORS = ("local", "ray")
 
 
 def play_share(game: Game, net: PolicyValueNet, config: SearchConfig | GumbelConfig, games: int, seed: int,
-               temperature_moves: int, playout_cap: PlayoutCap | None, inference: str = "eager") -> list[GameRecord]:
+               temperature_moves: int, playout_cap: PlayoutCap | None, inference: str = "eager",
+               opening: RandomOpening | None = None) -> list[GameRecord]:
     """One worker's share of an iteration's games (what a worker process or Ray task runs), on one
     thread."""
     torch.set_num_threads(1)
     return play_games(game, NetworkEvaluator(net, inference=inference), config, games, np.random.default_rng(seed),
-                      temperature_moves, playout_cap)
+                      temperature_moves, playout_cap, opening)
 
 
 def shares(games: int, workers: int) -> list[int]:
@@ -61,13 +62,14 @@ class SelfPlayWorkers:
         self._ray_started = False
 
     def play(self, game: Game, net: PolicyValueNet, config: SearchConfig | GumbelConfig, games: int,
-             rng: np.random.Generator, temperature_moves: int, playout_cap: PlayoutCap | None) -> list[GameRecord]:
+             rng: np.random.Generator, temperature_moves: int, playout_cap: PlayoutCap | None,
+             opening: RandomOpening | None = None) -> list[GameRecord]:
         if self.workers == 1:
             return play_games(game, NetworkEvaluator(net, inference=self.inference), config, games, rng,
-                              temperature_moves, playout_cap)
+                              temperature_moves, playout_cap, opening)
         seeds = [int(s) for s in rng.integers(0, 2**63, self.workers)]
         cpu_net = copy.deepcopy(net).cpu().eval()
-        jobs = [(game, cpu_net, config, n, seed, temperature_moves, playout_cap, self.inference)
+        jobs = [(game, cpu_net, config, n, seed, temperature_moves, playout_cap, self.inference, opening)
                 for n, seed in zip(shares(games, self.workers), seeds) if n > 0]
         if self.executor == "ray":
             ray = self._start_ray()

@@ -58,6 +58,9 @@ class ZeroConfig(BaseConfig):
     full_fraction: float = param(1.0, "playout cap randomization: the share of moves searched in full and "
                                       "recorded (1: every move)", low=0.0, high=1.0, low_open=True)
     fast_simulations: int = param(4, "playout cap randomization: simulations of the other moves", low=1)
+    opening_fraction: float = param(0.0, "random openings: the share of self-play games that start with random, "
+                                         "unrecorded moves (0: none)", low=0.0, high=1.0)
+    opening_moves: int = param(2, "random openings: at most this many random moves (1 to it, drawn per game)", low=1)
     temperature_moves: int = param(8, "self-play moves drawn ∝ the search policy before the best is taken", low=0)
     window_games: int = param(2_000, "the replay holds the last this many games", low=1)
     batch_size: int = param(128, "examples per training step", low=1)

@@ -49,7 +49,7 @@ from milestones.search.arena import Player, PolicyPlayer, SearchPlayer, elo_diff
 from milestones.search.evaluators import RolloutEvaluator
 from milestones.search.gumbel import GumbelConfig
 from milestones.search.mcts import SearchConfig
-from milestones.search.selfplay import PlayoutCap
+from milestones.search.selfplay import PlayoutCap, RandomOpening
 from milestones.search.training import Replay, TrainerConfig, train_iteration
 from milestones.search.workers import SelfPlayWorkers
 from milestones.seeding import seed_everything
@@ -73,6 +73,9 @@ class AlphaZeroConfig(BaseConfig):
     full_fraction: float = param(1.0, "playout cap randomization: the share of moves searched in full and "
                                       "recorded (1: every move)", low=0.0, high=1.0, low_open=True)
     fast_simulations: int = param(8, "playout cap randomization: simulations of the other moves", low=1)
+    opening_fraction: float = param(0.0, "random openings: the share of self-play games that start with random, "
+                                         "unrecorded moves (0: none)", low=0.0, high=1.0)
+    opening_moves: int = param(2, "random openings: at most this many random moves (1 to it, drawn per game)", low=1)
     c_puct: float = param(1.25, "PUCT's exploration weight", low=0.0)
     dirichlet_alpha: float = param(0.3, "root noise Dir(α) in self-play", low=0.0, low_open=True)
     dirichlet_fraction: float = param(0.25, "share ε of the root priors replaced by noise in self-play",
@@ -135,8 +138,9 @@ def search_config(cfg: Any, simulations: int, self_play: bool) -> SearchConfig |
 def trainer_config(cfg: Any) -> TrainerConfig:
     """The self-play and training settings of `cfg` (as `search_config`'s)."""
     cap = None if cfg.full_fraction >= 1 else PlayoutCap(cfg.full_fraction, cfg.fast_simulations)
+    opening = RandomOpening(cfg.opening_fraction, cfg.opening_moves) if cfg.opening_fraction > 0 else None
     return TrainerConfig(games_per_iteration=cfg.games, temperature_moves=cfg.temperature_moves,
-                         search=search_config(cfg, cfg.simulations, self_play=True), playout_cap=cap,
+                         search=search_config(cfg, cfg.simulations, self_play=True), playout_cap=cap, opening=opening,
                          window_games=cfg.window_games, batch_size=cfg.batch_size, train_steps=cfg.train_steps)
 
 
