@@ -82,7 +82,17 @@ class PQNConfig(AgentConfig):
         return max(1, self.steps // (self.envs * self.rollout))
 
 
-class Environments:
+class Games:
+    """What both kinds of training environments keep: each environment's `Episodes`."""
+
+    episodes: list[Episodes]
+
+    def finished(self) -> list[float]:
+        """The last two finished games' scores of every environment."""
+        return [score for ep in self.episodes for score in ep.finished[-2:]]
+
+
+class Environments(Games):
     """The N training environments mid-episode, their current observations and episode returns."""
 
     def __init__(self, cfg: PQNConfig) -> None:
@@ -104,9 +114,6 @@ class Environments:
         self.obs = list(np.asarray(state["obs"]))
         for ep, saved in zip(self.episodes, state["episodes"]):
             ep.load_state_dict(saved)
-
-    def finished(self) -> list[float]:
-        return [score for ep in self.episodes for score in ep.finished[-2:]]
 
     @property
     def spaces(self) -> Any:
@@ -135,7 +142,7 @@ class Environments:
         return rewards, term, trunc, last
 
 
-class VectorEnvironments:
+class VectorEnvironments(Games):
     """The fast path for Atari: the N training games in ale-py's AtariVectorEnv (`make_atari_vector`),
     stepped together in C++ threads. A game's end is told from a lost life by its frame counter,
     which starts again only when the game is reset. Its games cannot be saved: the checkpoint keeps
@@ -171,9 +178,6 @@ class VectorEnvironments:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for ep, saved in zip(self.episodes, state["episodes"]):
             ep.load_state_dict(saved)
-
-    def finished(self) -> list[float]:
-        return [score for ep in self.episodes for score in ep.finished[-2:]]
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, Any]]:
         """As `Environments.step`."""
