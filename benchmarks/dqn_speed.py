@@ -2,6 +2,7 @@
 loop, and the MinAtar update against the MinAtar paper's loop.
 
     python benchmarks/dqn_speed.py [--seeds 0 1 2] [--json FILE] [--skip-cartpole] [--skip-minatar]
+                                   [--device cpu|cuda]
 
 CartPole-v1 (`dqn/cartpole`'s hyperparameters for all three): the wall time until an evaluation
 reaches a mean return ≥ 475 (10 greedy episodes on the validation seeds every `eval_every` agent
@@ -22,7 +23,14 @@ DeepMind's RMSProp; the hand-written update in float32 and in bfloat16 products)
 paper's `examples/dqn.py` update re-implemented here (a list of transitions sampled with `random`,
 `torch.cat` of the states, `torch.optim.RMSprop(centered=True)`); and agent steps per second of the
 whole loop (acting, stepping, storing and one update per frame) for ours (eager, and the hand-written
-update in float32 and bfloat16) and the reference loop.
+update in float32 and bfloat16) and the reference loop. Atari: milliseconds per update of the Nature
+network (batch 32, DeepMind's RMSProp) and of PQN's minibatch update (batch 128, LayerNorm, RAdam).
+
+With `--device cuda` (a lent GPU): the rows whose networks can run there, on it: the MinAtar update
+and loop of ours (autograd) and of the reference (its `examples/dqn.py` also runs on a GPU when there
+is one), the Nature network's update, and PQN's Atari minibatch update, eager and as a captured CUDA graph
+(`--cuda-graphs`). The hand-written updates and the CartPole rows are CPU code
+and are left out (ours acts and learns CartPole's small MLP on the CPU by design).
 """
 from __future__ import annotations
 
@@ -237,33 +245,40 @@ class ReferenceMinAtarNetwork(nn.Module):
         return self.output(F.relu(self.fc_hidden(x.view(x.size(0), -1))))
 
 
-def reference_minatar_loop(steps: int, replay_start: int = 1_000) -> tuple[float, float]:
+def synchronize(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def reference_minatar_loop(steps: int, replay_start: int = 1_000, device: str = "cpu") -> tuple[float, float]:
     """examples/dqn.py's loop, re-implemented: (agent steps per second, ms per update). Transitions
-    are tuples of (1, C, 10, 10) tensors in a list; a batch is `random.sample` and `torch.cat`."""
+    are tuples of (1, C, 10, 10) tensors on `device` in a list; a batch is `random.sample` and
+    `torch.cat`."""
     env = envs.make("MinAtar/Breakout-v1", 0)
     channels, actions = env.observation_space.shape[-1], int(env.action_space.n)
-    policy, target = ReferenceMinAtarNetwork(channels, actions), ReferenceMinAtarNetwork(channels, actions)
+    policy = ReferenceMinAtarNetwork(channels, actions).to(device)
+    target = ReferenceMinAtarNetwork(channels, actions).to(device)
     target.load_state_dict(policy.state_dict())
     optimizer = torch.optim.RMSprop(policy.parameters(), lr=2.5e-4, alpha=0.95, centered=True, eps=0.01)
     buffer: list = []
     random.seed(0)
 
     def as_state(o):
-        return torch.tensor(o, dtype=torch.float32).permute(2, 0, 1).unsqueeze(0)
+        return torch.tensor(o, dtype=torch.float32, device=device).permute(2, 0, 1).unsqueeze(0)
 
     state = as_state(env.reset(seed=0)[0])
     update_time, updates = 0.0, 0
     start = time.perf_counter()
     for t in range(steps):
         if random.random() < 0.1:
-            action = torch.tensor([[random.randrange(actions)]])
+            action = torch.tensor([[random.randrange(actions)]], device=device)
         else:
             with torch.no_grad():
                 action = policy(state).max(1)[1].view(1, 1)
         obs, reward, terminated, truncated, _ = env.step(int(action))
         next_state = as_state(obs)
-        buffer.append((state, next_state, action, torch.tensor([[reward]], dtype=torch.float32),
-                       torch.tensor([[terminated]])))
+        buffer.append((state, next_state, action, torch.tensor([[reward]], dtype=torch.float32, device=device),
+                       torch.tensor([[terminated]], device=device)))
         if len(buffer) > 100_000:
             del buffer[0]
         state = as_state(env.reset()[0]) if terminated or truncated else next_state
@@ -274,20 +289,21 @@ def reference_minatar_loop(steps: int, replay_start: int = 1_000) -> tuple[float
             acts, rewards, dones = torch.cat(batch[2]), torch.cat(batch[3]), torch.cat(batch[4])
             q_s_a = policy(states).gather(1, acts)
             none_terminal = (~dones.squeeze(1)).nonzero().squeeze(1)
-            q_next = torch.zeros(32, 1)
+            q_next = torch.zeros(32, 1, device=device)
             q_next[none_terminal] = target(next_states[none_terminal]).detach().max(1)[0].unsqueeze(1)
             loss = F.smooth_l1_loss(rewards + 0.99 * q_next, q_s_a)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            synchronize(device)
             update_time += time.perf_counter() - u0
             updates += 1
     return steps / (time.perf_counter() - start), 1e3 * update_time / max(updates, 1)
 
 
-def minatar_update_ms(kind: str, updates: int = 1_000) -> float:
+def minatar_update_ms(kind: str, updates: int = 1_000, device: str = "cpu") -> float:
     torch.manual_seed(0)
-    net = MinAtarQNetwork(4, 3)
+    net = MinAtarQNetwork(4, 3).to(device)
     online, target = copy.deepcopy(net), copy.deepcopy(net)
     learner: DQNLearner | FusedMinAtarLearner
     if kind == "eager":
@@ -298,40 +314,84 @@ def minatar_update_ms(kind: str, updates: int = 1_000) -> float:
     g = torch.Generator().manual_seed(0)
     s, s_next = torch.rand(32, 10, 10, 4, generator=g) < 0.1, torch.rand(32, 10, 10, 4, generator=g) < 0.1
     a, r, d = torch.randint(0, 3, (32,), generator=g), torch.zeros(32), torch.full((32,), 0.99)
+    s, s_next, a, r, d = (x.to(device) for x in (s, s_next, a, r, d))
     for _ in range(50):
         learner.update(s, a, r, d, s_next)
+    synchronize(device)
     start = time.perf_counter()
     for _ in range(updates):
         learner.update(s, a, r, d, s_next)
+    synchronize(device)
     return 1e3 * (time.perf_counter() - start) / updates
 
 
-def atari_update_ms(updates: int = 20) -> float:
+def atari_update_ms(updates: int = 20, device: str = "cpu") -> float:
     """One Nature-network update (batch 32 of (4, 84, 84) uint8 stacks, DeepMind's RMSProp, summed
     Huber loss): the cost that decides whether Atari fits the CPU."""
     from milestones.rl.networks import NatureQNetwork
     torch.manual_seed(0)
-    online = NatureQNetwork(6)
+    online = NatureQNetwork(6).to(device)
     learner = DQNLearner(online, copy.deepcopy(online), nature_rmsprop(online.parameters()), reduction="sum")
     g = torch.Generator().manual_seed(0)
     s, s_next = (torch.randint(0, 256, (32, 4, 84, 84), generator=g, dtype=torch.uint8) for _ in range(2))
     a, r, d = torch.randint(0, 6, (32,), generator=g), torch.zeros(32), torch.full((32,), 0.99)
+    s, s_next, a, r, d = (x.to(device) for x in (s, s_next, a, r, d))
     for _ in range(3):
         learner.update(s, a, r, d, s_next)
+    synchronize(device)
     start = time.perf_counter()
     for _ in range(updates):
         learner.update(s, a, r, d, s_next)
+    synchronize(device)
     return 1e3 * (time.perf_counter() - start) / updates
 
 
-def ours_minatar_loop(steps: int, update: str, matmul: str = "float32") -> float:
+def pqn_atari_update_ms(kind: str, updates: int = 64, device: str = "cpu") -> float:
+    """One PQN minibatch update on Atari (`dqn/atari-pong-pqn`: the Nature network with LayerNorm,
+    128 (4, 84, 84) uint8 stacks, RAdam, the norm clipped at 10), eager or as its `GraphedUpdate`
+    (--cuda-graphs: a captured CUDA graph on a GPU; on a CPU the same eager update)."""
+    from milestones.families.dqn import pqn
+    from milestones.rl.networks import NatureQNetwork
+    torch.manual_seed(0)
+    net = NatureQNetwork(6, layer_norm=True).to(device)
+    graphs = kind == "graphed" and device == "cuda"
+    optimizer = torch.optim.RAdam(net.parameters(), lr=2.5e-4, foreach=True,
+                                  **({"capturable": True} if graphs else {}))
+    cfg = pqn.PQNConfig(env="ALE/Pong-v5", lr_decay=False, cuda_graphs=kind == "graphed")
+    g = torch.Generator().manual_seed(0)
+    batch = 128
+    s = torch.randint(0, 256, (batch, 4, 84, 84), generator=g, dtype=torch.uint8).to(device)
+    a, target = torch.randint(0, 6, (batch,), generator=g).to(device), torch.randn(batch, generator=g).to(device)
+    if kind == "graphed":
+        update = pqn.graphed_update(cfg, net, optimizer, list(s.cpu().numpy()), torch.device(device))
+
+        def step() -> None:
+            update(s, a, target)
+    else:
+        def step() -> None:
+            loss = pqn.minibatch_loss(net, s, a, target)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(net.parameters(), cfg.max_grad_norm)
+            optimizer.step()
+    for _ in range(5):
+        step()
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(updates):
+        step()
+    synchronize(device)
+    return 1e3 * (time.perf_counter() - start) / updates
+
+
+def ours_minatar_loop(steps: int, update: str, matmul: str = "float32", device: str = "cpu") -> float:
     """Agent steps per second of `milestones train dqn/minatar-breakout` (one update per frame)."""
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         subprocess.run([sys.executable, "-m", "milestones", "--no-progress", "train", "dqn/minatar-breakout",
                         "--steps", str(steps), "--replay-start", "1000", "--eval-every", str(steps),
                         "--eval-episodes", "1", "--final-episodes", "1", "--checkpoint-every", str(steps),
-                        "--update", update, "--matmul", matmul, "--run-dir", f"{tmp}/run"],
+                        "--update", update, "--matmul", matmul, "--device", device, "--run-dir", f"{tmp}/run"],
                        check=True, capture_output=True, env=ONE_THREAD)
         rows = [json.loads(line) for line in Path(f"{tmp}/run/metrics.jsonl").read_text().splitlines()]
     return steps / rows[-1]["time_s"] if rows else steps / (time.perf_counter() - start)
@@ -343,11 +403,15 @@ def main() -> None:
     p.add_argument("--minatar-steps", type=int, default=6_000, help="agent steps of each MinAtar loop timed")
     p.add_argument("--skip-cartpole", action="store_true")
     p.add_argument("--skip-minatar", action="store_true")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="cuda: the rows that can run on a GPU, there (CartPole and the hand-written updates "
+                        "are left out)")
     p.add_argument("--json", help="also write the measurements to this file")
     args = p.parse_args()
     torch.set_num_threads(1)
     results: dict = {}
-    if not args.skip_cartpole:
+    cpu = args.device == "cpu"
+    if not args.skip_cartpole and cpu:
         solved: dict = {}
         for seed in args.seeds:  # the three side by side, seed by seed
             for name, fn in (("ours", ours_to_solved), ("stable_baselines3", sb3_to_solved),
@@ -367,18 +431,24 @@ def main() -> None:
                               "fused": cartpole_updates_per_s("fused")}}
         print(json.dumps(results["cartpole_apart"]), flush=True)
     if not args.skip_minatar:
-        ref_steps_per_s, ref_update_ms = reference_minatar_loop(args.minatar_steps)
-        results["minatar"] = {
-            "update_ms": {"eager": minatar_update_ms("eager"), "fused_float32": minatar_update_ms("fused"),
-                          "fused_bfloat16": minatar_update_ms("fused-bf16"), "reference_loop": ref_update_ms},
-            "loop_steps_per_s": {"ours_eager": ours_minatar_loop(args.minatar_steps, "eager"),
-                                 "ours_fused_float32": ours_minatar_loop(args.minatar_steps, "fused"),
-                                 "ours_fused_bfloat16": ours_minatar_loop(args.minatar_steps, "fused", "bfloat16"),
-                                 "reference_loop": ref_steps_per_s}}
-        results["atari_nature_update_ms"] = atari_update_ms()
-        print(json.dumps(results["minatar"]), results["atari_nature_update_ms"], flush=True)
+        device = args.device
+        ref_steps_per_s, ref_update_ms = reference_minatar_loop(args.minatar_steps, device=device)
+        update_ms = {"eager": minatar_update_ms("eager", device=device)}
+        loop = {"ours_eager": ours_minatar_loop(args.minatar_steps, "eager", device=device)}
+        if cpu:
+            update_ms |= {"fused_float32": minatar_update_ms("fused"),
+                          "fused_bfloat16": minatar_update_ms("fused-bf16")}
+            loop |= {"ours_fused_float32": ours_minatar_loop(args.minatar_steps, "fused"),
+                     "ours_fused_bfloat16": ours_minatar_loop(args.minatar_steps, "fused", "bfloat16")}
+        results["minatar"] = {"update_ms": update_ms | {"reference_loop": ref_update_ms},
+                              "loop_steps_per_s": loop | {"reference_loop": ref_steps_per_s}}
+        results["atari_nature_update_ms"] = atari_update_ms(device=device)
+        results["pqn_atari_update_ms"] = {kind: pqn_atari_update_ms(kind, device=device)
+                                          for kind in ("eager", "graphed")}
+        print(json.dumps(results["minatar"]), results["atari_nature_update_ms"], results["pqn_atari_update_ms"],
+              flush=True)
     if args.json:
-        save_benchmark(args.json, "dqn_speed", device="cpu",
+        save_benchmark(args.json, "dqn_speed", device=args.device,
                        settings={"seeds": args.seeds, "minatar_steps": args.minatar_steps, "threads": 1,
                                  "cartpole_config": {k: getattr(CFG, k) for k in (
                                      "lr", "batch_size", "replay_size", "replay_start", "train_every",

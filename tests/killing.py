@@ -16,8 +16,8 @@ def milestones(args: list[str], env: dict[str, str], timeout: float = 600) -> su
 
 
 def metric_rows(run_dir: Path) -> list[dict]:
-    """The run's logged rows without their wall times."""
-    return [{k: v for k, v in json.loads(line).items() if k != "time_s"}
+    """The run's logged rows without their wall times (`time_s`, and phases timed in `<phase>_ms`)."""
+    return [{k: v for k, v in json.loads(line).items() if k != "time_s" and not k.endswith("_ms")}
             for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 

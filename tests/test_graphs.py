@@ -87,7 +87,7 @@ def test_graphed_updates_match_plain_updates() -> None:
 def test_graphed_update_rejects_bad_use() -> None:
     model = small_ntm()
     ep = as_double(episodes(1)[0])
-    with pytest.raises(TypeError, match="supports Adam, AdamW, got SGD"):
+    with pytest.raises(TypeError, match="supports Adam, AdamW, RAdam, got SGD"):
         GraphedUpdate(lambda *b: loss_of(model, *b), torch.optim.SGD(model.parameters(), lr=0.1), ep)
     update = GraphedUpdate(lambda *b: loss_of(model, *b), torch.optim.Adam(model.parameters()), ep)
     longer = as_double(episodes(1)[0].padded(ep[0].shape[0] + 1))
@@ -95,3 +95,36 @@ def test_graphed_update_rejects_bad_use() -> None:
         update(*longer)
     with pytest.raises(ValueError, match="expected 3 input tensors, got 1"):
         update(ep[0])
+
+
+def test_graphed_radam_updates_with_a_clipped_norm_match_plain_updates() -> None:
+    """PQN's update (RAdam, the gradient's global norm clipped between backward and step) as a
+    GraphedUpdate lands on the parameters of the plain loop, the clipping active on every update."""
+    torch.manual_seed(1)
+    data = [(torch.randn(16, 5, dtype=torch.float64), torch.randn(16, 2, dtype=torch.float64)) for _ in range(5)]
+
+    def model() -> torch.nn.Module:
+        torch.manual_seed(0)
+        return torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)).double()
+
+    def loss_of(net, x, y):
+        return (net(x) - y).pow(2).sum()
+
+    plain = model()
+    opt = torch.optim.RAdam(plain.parameters(), lr=1e-2)
+    norms = []
+    for x, y in data:
+        opt.zero_grad()
+        loss_of(plain, x, y).backward()
+        norms.append(float(torch.nn.utils.clip_grad_norm_(plain.parameters(), 0.5)))
+        opt.step()
+    assert min(norms) > 0.5  # every update was clipped
+
+    graphed = model()
+    update = GraphedUpdate(lambda x, y: loss_of(graphed, x, y), torch.optim.RAdam(graphed.parameters(), lr=1e-2),
+                           data[0], max_grad_norm=0.5)
+    for x, y in data:
+        update(x, y)
+    for p, q in zip(graphed.parameters(), plain.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=1e-12)
+

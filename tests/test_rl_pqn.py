@@ -77,6 +77,23 @@ def test_a_killed_pqn_run_resumes_to_the_same_returns(tmp_path):
     assert_same_run(run_dir, straight)
 
 
+def test_cuda_graphs_give_the_same_run_and_refuse_a_decaying_learning_rate(tmp_path):
+    """--cuda-graphs routes every minibatch update through GraphedUpdate (on a CPU: the same update,
+    eagerly, after its warm-up was undone): the run's returns and losses equal the plain loop's."""
+    import json
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    for name, extra in (("plain", []), ("graphed", ["--cuda-graphs", "true"])):
+        done = milestones([*PQN, "--steps", "1024", "--lr-decay", "false", *extra, "--run-dir", str(tmp_path / name)],
+                          env)
+        assert done.returncode == 0, done.stderr
+    assert_same_run(tmp_path / "graphed", tmp_path / "plain")
+    rows = [json.loads(line) for line in (tmp_path / "plain" / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["loss"] > 0
+    from milestones.families.dqn import pqn
+    with pytest.raises(Exception, match="--cuda-graphs needs --lr-decay false"):
+        pqn.PQNConfig(cuda_graphs=True)
+
+
 def test_pqn_plays_atari_with_the_nature_network_and_reports_the_normalized_score(tmp_path):
     """`dqn/atari-pong-pqn`: PQN on our Nature preprocessing (the Nature network with LayerNorm), its
     evaluations logged, its final score also human-normalized with the Nature table."""
@@ -92,8 +109,25 @@ def test_pqn_plays_atari_with_the_nature_network_and_reports_the_normalized_scor
     assert metrics["steps_trained"] == 256 and -21 <= metrics["return"] <= 21
     random, human = -20.7, 9.3  # Nature's Extended Data Table 2
     assert metrics["human_normalized"] == pytest.approx(100 * (metrics["return"] - random) / (human - random))
-    assert [row["step"] for row in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())] == [128, 256]
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in rows] == [128, 256]
     assert result["config"]["layer_norm"] and result["config"]["epsilon_end"] == 0.001
+    for row in rows:  # where each round's time went, in milliseconds (one round per log line here)
+        phases = [row["env_ms"], row["act_ms"], row["learn_ms"]]
+        assert all(ms > 0 for ms in phases) and sum(phases) < 1000 * row["time_s"]
+
+
+def test_phases_are_milliseconds_per_round_since_the_last_log(monkeypatch):
+    from milestones.families.dqn import pqn
+    clock = iter([0.0, 0.5, 1.0, 1.25, 2.0, 3.0])
+    monkeypatch.setattr(pqn.time, "perf_counter", lambda: next(clock))
+    phases = pqn.Phases()
+    for name in ("env", "act", "env"):  # 0.5 s, 0.25 s, 1.0 s
+        with phases(name):
+            pass
+    phases.rounds = 2
+    assert phases.take() == {"act_ms": 125.0, "env_ms": 750.0}
+    assert phases.take() == {}  # reset
 
 
 def test_the_vector_environments_roll_out_as_the_reference_ones_where_they_agree():

@@ -10,8 +10,10 @@ launch of a few microseconds. Replaying a captured graph issues the whole update
 
 What capture needs: inputs of fixed shape on every call (pad variable-length episodes to one length,
 `Episode.padded`, which leaves a causal model's loss and gradients unchanged), no synchronisation
-with the host inside `loss_fn` (no `.item()`, no branching on tensor values), and an Adam or AdamW
-optimizer built with `capturable=True` on a GPU.
+with the host inside `loss_fn` (no `.item()`, no branching on tensor values), and an Adam, AdamW or
+RAdam optimizer built with `capturable=True` on a GPU, whose learning rate stays what it was at
+capture. `max_grad_norm` clips the gradient's global norm between the backward pass and the step
+(`torch.nn.utils.clip_grad_norm_`, which needs no host synchronisation).
 
 The same object runs anywhere: on a CPU it does the update eagerly (there is no graph to capture), so
 code written against it is tested without a GPU. Construction runs a few warm-up updates, as capture
@@ -25,16 +27,16 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 
-# Optimizers whose state, created at the first step, starts at zero (Adam's step count and moments),
+# Optimizers whose state, created at the first step, starts at zero (the step count and the moments),
 # so that state made during warm-up can be reset by zeroing it.
-ZERO_INITIAL_STATE = (torch.optim.Adam, torch.optim.AdamW)
+ZERO_INITIAL_STATE = (torch.optim.Adam, torch.optim.AdamW, torch.optim.RAdam)
 
 
 class GraphedUpdate:
     """`loss_fn(*inputs)`, its backward pass and `optimizer.step()`, replayed as one CUDA graph on a GPU."""
 
     def __init__(self, loss_fn: Callable[..., Tensor], optimizer: torch.optim.Optimizer,
-                 example_inputs: Sequence[Tensor], warmup: int = 3) -> None:
+                 example_inputs: Sequence[Tensor], warmup: int = 3, max_grad_norm: float = 0.0) -> None:
         if not isinstance(optimizer, ZERO_INITIAL_STATE):
             raise TypeError(f"GraphedUpdate supports {', '.join(t.__name__ for t in ZERO_INITIAL_STATE)}, "
                             f"got {type(optimizer).__name__}")
@@ -50,6 +52,8 @@ class GraphedUpdate:
                              "(e.g. torch.optim.Adam(params, lr, capturable=True))")
         self.loss_fn = loss_fn
         self.optimizer = optimizer
+        self.max_grad_norm = max_grad_norm
+        self.params = [p for g in optimizer.param_groups for p in g["params"]]
         self.inputs = [t.detach().clone() for t in example_inputs]  # the graph's fixed input buffers
         self.graph: torch.cuda.CUDAGraph | None = None
         self._warm_up(warmup)
@@ -64,6 +68,8 @@ class GraphedUpdate:
         if loss.dim() != 0:
             raise ValueError(f"loss_fn must return a scalar, got shape {tuple(loss.shape)}")
         loss.backward()
+        if self.max_grad_norm > 0:
+            torch.nn.utils.clip_grad_norm_(self.params, self.max_grad_norm)
         self.optimizer.step()
         return loss.detach()
 

@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any, Literal
 
@@ -33,6 +37,7 @@ from milestones.families.dqn.experiments import (
     make_env,
     make_network,
 )
+from milestones.nn.graphs import GraphedUpdate
 from milestones.rl import envs
 from milestones.rl.pqn import epsilon_greedy, lambda_returns, linear
 from milestones.runs import Run
@@ -67,9 +72,15 @@ class PQNConfig(AgentConfig):
                      "--env-threads threads (the fast path: its own no-op draws, no FIRE after a lost life, and a "
                      "resumed run starts new games; milestones.rl.atari.make_atari_vector)")
     env_threads: int = param(0, "threads of the vector environments (0: one per core)", low=0)
+    cuda_graphs: bool = param(False, "on a GPU, replay each minibatch update (forward, backward, clipping, "
+                                     "optimizer step) as one captured CUDA graph (milestones.nn.graphs."
+                                     "GraphedUpdate; the same updates as without; on a CPU it changes nothing)")
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.cuda_graphs and self.lr_decay:
+            raise ConfigError("--cuda-graphs needs --lr-decay false: a captured graph keeps the learning rate "
+                              "it was captured with")
         if self.atari_envs == "vector" and envs.kind_of(self.env) != "ale":
             raise ConfigError(f"--atari-envs vector steps Atari games (ALE/<Game>-v5), not {self.env}: "
                               f"use --atari-envs reference")
@@ -202,12 +213,42 @@ def q_values(net: nn.Module, obs: list[Any] | np.ndarray, device: torch.device) 
         return net(torch.as_tensor(np.stack([np.asarray(o) for o in obs]), device=device)).double().cpu().numpy()
 
 
+class Phases:
+    """Wall time of a round's phases (`env`: the environments' steps; `act`: the forward passes and
+    ε-greedy choices while acting, with their copies; `learn`: the targets and the updates), logged as
+    milliseconds per round since the last log line, so that a run shows where its time goes on its
+    machine. Each phase ends with a host copy of its results (Q-values, the loss), so on a GPU its
+    time includes the device's work."""
+
+    def __init__(self) -> None:
+        self.seconds: defaultdict[str, float] = defaultdict(float)
+        self.rounds = 0
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - start
+
+    def take(self) -> dict[str, float]:
+        """Milliseconds per round of each phase since the last call (`<phase>_ms`), then reset."""
+        rounds = max(self.rounds, 1)
+        out = {f"{name}_ms": 1000.0 * s / rounds for name, s in sorted(self.seconds.items())}
+        self.seconds.clear()
+        self.rounds = 0
+        return out
+
+
 def train(cfg: PQNConfig, run: Run) -> dict[str, float]:
     seed_everything(cfg.seed)
     world = make_world(cfg)
     net = make_network(cfg, world.spaces).to(run.device)
+    graphs = cfg.cuda_graphs and run.device.type == "cuda"
     optimizer: torch.optim.Optimizer = (torch.optim.RAdam if cfg.optimizer == "radam" else torch.optim.Adam)(
-        net.parameters(), lr=cfg.lr, foreach=True)  # one call for every parameter: fewer small kernels
+        net.parameters(), lr=cfg.lr, foreach=True,  # one call for every parameter: fewer small kernels
+        **({"capturable": True} if graphs else {}))
     act_rng, batch_rng = np.random.default_rng([cfg.seed, 11]), np.random.default_rng([cfg.seed, 12])
     state = State(architecture(cfg, world.spaces), modules={"online": net}, optimizers={"opt": optimizer},
                   generators={"act": act_rng, "batch": batch_rng}, objects={"envs": world})
@@ -218,18 +259,23 @@ def train(cfg: PQNConfig, run: Run) -> dict[str, float]:
     else:
         world.resume(saved_steps)
     loss = float(extra.get("loss", math.nan))
+    update = graphed_update(cfg, net, optimizer, world.obs, run.device) if cfg.cuda_graphs else None  # after resume:
+    # the graph reads the optimizer state's tensors where they are now
     loop = run.loop(state, cfg.rounds, start=saved_steps // per_round, checkpoint_every=cfg.checkpoint_every,
                     minutes=cfg.minutes, unit="round", extra=lambda: {"loss": loss},
                     checkpoint_step=lambda position: position * per_round)
+    phases = Phases()
     for rnd in loop:
         done_steps = (rnd - 1) * per_round
         eps = linear(cfg.epsilon_start, cfg.epsilon_end, done_steps / (cfg.epsilon_fraction * cfg.steps))
-        s, a, r, term, trunc, next_max = rollout(cfg, net, world, eps, act_rng, run.device)
-        targets = lambda_returns(r, term, trunc, next_max, cfg.gamma, cfg.lam)
-        if cfg.lr_decay:
-            for group in optimizer.param_groups:
-                group["lr"] = cfg.lr * (1.0 - (rnd - 1) / cfg.rounds)
-        loss = learn(cfg, net, optimizer, s, a, targets, batch_rng, run.device)
+        s, a, r, term, trunc, next_max = rollout(cfg, net, world, eps, act_rng, run.device, phases)
+        with phases("learn"):
+            targets = lambda_returns(r, term, trunc, next_max, cfg.gamma, cfg.lam)
+            if cfg.lr_decay:
+                for group in optimizer.param_groups:
+                    group["lr"] = cfg.lr * (1.0 - (rnd - 1) / cfg.rounds)
+            loss = learn(cfg, net, optimizer, s, a, targets, batch_rng, run.device, update)
+        phases.rounds += 1
         loop.check_finite({"loss": loss}, hint="lower --lr")
         steps = rnd * per_round
         if steps // cfg.eval_every > done_steps // cfg.eval_every or loop.last:
@@ -237,37 +283,63 @@ def train(cfg: PQNConfig, run: Run) -> dict[str, float]:
             recent = world.finished()
             run.log(steps, eval_return=float(np.mean(scores)), eval_std=float(np.std(scores)),
                     train_return=float(np.mean(recent)) if recent else math.nan, epsilon=eps, loss=loss,
-                    episodes=sum(ep.count for ep in world.episodes))
+                    episodes=sum(ep.count for ep in world.episodes), **phases.take())
             loop.postfix(eval=f"{np.mean(scores):.1f}", eps=f"{eps:.2f}")
     draw_figures(cfg, run)
     return final_metrics(cfg, net, run) | {"steps_trained": float(loop.position * per_round)}
 
 
 def rollout(cfg: PQNConfig, net: nn.Module, world: Environments | VectorEnvironments, eps: float,
-            generator: np.random.Generator,
-            device: torch.device) -> tuple[np.ndarray, ...]:
+            generator: np.random.Generator, device: torch.device,
+            phases: Phases | None = None) -> tuple[np.ndarray, ...]:
     """`rollout` steps of every environment: observations (T, N, …), actions, rewards, terminations,
-    truncations and max_a Q(s', a) of each next observation (T, N)."""
+    truncations and max_a Q(s', a) of each next observation (T, N). `phases` times acting and the
+    environments' steps apart."""
+    phase = phases or Phases()
     steps, n = cfg.rollout, cfg.envs
     obs = np.zeros((steps, n, *np.asarray(world.obs[0]).shape), np.asarray(world.obs[0]).dtype)
     actions, rewards = np.zeros((steps, n), np.int64), np.zeros((steps, n), np.float64)
     term, trunc, next_max = np.zeros((steps, n), bool), np.zeros((steps, n), bool), np.zeros((steps, n))
-    q = q_values(net, world.obs, device)
-    for t in range(steps):
-        obs[t] = np.stack([np.asarray(o) for o in world.obs])
-        actions[t] = epsilon_greedy(q, eps, generator)
-        reward, term[t], trunc[t], last = world.step(actions[t])  # last: truncated episodes' last observations
-        rewards[t] = np.clip(reward, -1, 1) if cfg.reward_clip else reward
+    with phase("act"):
         q = q_values(net, world.obs, device)
-        next_max[t] = q.max(1)
-        if last:
-            next_max[t, list(last)] = q_values(net, list(last.values()), device).max(1)
+    for t in range(steps):
+        with phase("act"):
+            obs[t] = np.stack([np.asarray(o) for o in world.obs])
+            actions[t] = epsilon_greedy(q, eps, generator)
+        with phase("env"):
+            reward, term[t], trunc[t], last = world.step(actions[t])  # last: truncated episodes' last observations
+        rewards[t] = np.clip(reward, -1, 1) if cfg.reward_clip else reward
+        with phase("act"):
+            q = q_values(net, world.obs, device)
+            next_max[t] = q.max(1)
+            if last:
+                next_max[t, list(last)] = q_values(net, list(last.values()), device).max(1)
     return obs, actions, rewards, term, trunc, next_max
 
 
+def minibatch_loss(net: nn.Module, s: torch.Tensor, a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """½ (Q(s, a) − G)², averaged over the minibatch."""
+    q = net(s).gather(1, a.unsqueeze(1)).squeeze(1)
+    return 0.5 * (q - g).pow(2).mean()
+
+
+def graphed_update(cfg: PQNConfig, net: nn.Module, optimizer: torch.optim.Optimizer, obs: list[Any],
+                   device: torch.device) -> GraphedUpdate:
+    """One minibatch update (`minibatch_loss`, backward, the norm clipped, the optimizer's step) as a
+    `GraphedUpdate`: a captured CUDA graph on a GPU, the same update eagerly on a CPU."""
+    size = cfg.envs * cfg.rollout // cfg.minibatches
+    example = np.asarray(obs[0])
+    inputs = (torch.as_tensor(np.repeat(example[None], size, axis=0), device=device),
+              torch.zeros(size, dtype=torch.int64, device=device), torch.zeros(size, device=device))
+    return GraphedUpdate(lambda s, a, g: minibatch_loss(net, s, a, g), optimizer, inputs,
+                         max_grad_norm=cfg.max_grad_norm)
+
+
 def learn(cfg: PQNConfig, net: nn.Module, optimizer: torch.optim.Optimizer, obs: np.ndarray, actions: np.ndarray,
-          targets: np.ndarray, generator: np.random.Generator, device: torch.device) -> float:
-    """`epochs` passes of minibatch regression of Q(s, a) on the targets; the last minibatch's loss."""
+          targets: np.ndarray, generator: np.random.Generator, device: torch.device,
+          update: GraphedUpdate | None = None) -> float:
+    """`epochs` passes of minibatch regression of Q(s, a) on the targets; the last minibatch's loss.
+    With `update` (--cuda-graphs), each minibatch's update is its replay."""
     s = torch.as_tensor(obs.reshape(-1, *obs.shape[2:]), device=device)
     a = torch.as_tensor(actions.reshape(-1), device=device)
     g = torch.as_tensor(targets.reshape(-1), dtype=torch.float32, device=device)
@@ -277,8 +349,10 @@ def learn(cfg: PQNConfig, net: nn.Module, optimizer: torch.optim.Optimizer, obs:
         order = torch.as_tensor(generator.permutation(len(a)), device=device)
         for b in range(cfg.minibatches):
             idx = order[b * size:(b + 1) * size]
-            q = net(s[idx]).gather(1, a[idx].unsqueeze(1)).squeeze(1)
-            loss = 0.5 * (q - g[idx]).pow(2).mean()
+            if update is not None:
+                loss = update(s[idx], a[idx], g[idx])
+                continue
+            loss = minibatch_loss(net, s[idx], a[idx], g[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.max_grad_norm > 0:
