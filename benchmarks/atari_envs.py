@@ -62,10 +62,13 @@ def main() -> None:
     args = p.parse_args()
     threads = args.threads or os.cpu_count() or 1
     timed: dict[str, list[float]] = {"ours": [], "vector_1_thread": [], f"vector_{threads}_threads": []}
-    for r in range(args.repeats):
-        timed["ours"].append(ours_steps_per_s(args.envs, args.steps, r))
-        timed["vector_1_thread"].append(vector_steps_per_s(args.envs, args.steps, 1, r))
-        timed[f"vector_{threads}_threads"].append(vector_steps_per_s(args.envs, args.steps, threads, r))
+    for r in range(args.repeats):  # each timing printed as it ends: a run stopped by a time limit still says something
+        for name, thread_count in (("ours", 0), ("vector_1_thread", 1), (f"vector_{threads}_threads", threads)):
+            began = time.perf_counter()
+            timed[name].append(vector_steps_per_s(args.envs, args.steps, thread_count, r) if thread_count
+                               else ours_steps_per_s(args.envs, args.steps, r))
+            print(f"repeat {r} {name}: {timed[name][-1]:.0f} steps/s ({time.perf_counter() - began:.1f} s with "
+                  f"the games' construction)", flush=True)
     results = {name: {"steps_per_s": statistics.median(rates), "timed_runs": rates} for name, rates in timed.items()}
     for name, row in results.items():
         row["x_ours"] = row["steps_per_s"] / results["ours"]["steps_per_s"]
