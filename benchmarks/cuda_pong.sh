@@ -6,8 +6,8 @@
 #     OUT=DIR bash benchmarks/cuda_pong.sh [MINUTES] [THREADS] [DEVICE] [SECONDS]
 #
 # (defaults 6, 14, cuda, 570; GRAPHS=true in the environment adds --cuda-graphs true, and should the
-# run fail before its first checkpoint, it is started again without). MINUTES caps the run's training time in all, earlier sessions'
-# included; SECONDS caps this command (the training is interrupted, as with Ctrl-C, if the final
+# run fail before its first checkpoint, it is started again without). MINUTES caps the run's
+# training time in all, earlier sessions' included; SECONDS caps this command (the training is interrupted, as with Ctrl-C, if the final
 # evaluation would not end in time; its last checkpoint stays). The run trains in /tmp/run; at the end
 # DIR/run gets its config.json, metrics.jsonl, result.json and figures, and DIR/checkpoint its last
 # checkpoint cut into 15 MiB parts (the device tool brings back files of at most 16 MiB).
@@ -48,6 +48,7 @@ if [ -f .pong/run/config.json ]; then
     cat .pong/checkpoint/part-* > "$run/checkpoints/last.safetensors" || exit
     echo "resuming the run of .pong (its last logged step: $(tail -n 1 "$run/metrics.jsonl" | cut -c1-40))"
     timeout -s INT "$left" python3 -m milestones --no-progress train --resume "$run" --minutes "$minutes"
+    status=$?
 else
     fresh() {  # fresh [OPTION…]: a new run in $run within what is left of the budget
         left=$(( seconds - ($(date +%s) - start) - 15 ))
@@ -57,16 +58,19 @@ else
     }
     if [ "$graphs" = true ]; then
         fresh --cuda-graphs true
-        if [ $? -ne 0 ] && [ ! -f "$run/checkpoints/last.safetensors" ]; then
-            echo "the run with --cuda-graphs failed before its first checkpoint: again without"
+        status=$?
+        if [ $status -ne 0 ] && [ ! -f "$run/checkpoints/last.safetensors" ]; then
+            echo "the run with --cuda-graphs failed (exit $status) before its first checkpoint: again without"
             rm -rf "$run"
             fresh
+            status=$?
         fi
     else
         fresh
+        status=$?
     fi
 fi
-echo "training exit $? after $(( $(date +%s) - start )) s"
+echo "training exit $status after $(( $(date +%s) - start )) s"
 mkdir -p "$out/run/plots" "$out/checkpoint"
 cp "$run"/*.json "$run"/metrics.jsonl "$out/run/" 2>/dev/null
 cp "$run"/plots/* "$out/run/plots/" 2>/dev/null

@@ -28,9 +28,9 @@ network (batch 32, DeepMind's RMSProp) and of PQN's minibatch update (batch 128,
 
 With `--device cuda` (a lent GPU): the rows whose networks can run there, on it: the MinAtar update
 and loop of ours (autograd) and of the reference (its `examples/dqn.py` also runs on a GPU when there
-is one), the Nature network's update, and PQN's Atari minibatch update, eager and as a captured CUDA graph
-(`--cuda-graphs`). The hand-written updates and the CartPole rows are CPU code
-and are left out (ours acts and learns CartPole's small MLP on the CPU by design).
+is one), the Nature network's update, and PQN's Atari minibatch update, eager and as a captured
+CUDA graph (`--cuda-graphs`). The hand-written updates and the CartPole rows are CPU code and are
+left out (ours acts and learns CartPole's small MLP on the CPU by design).
 """
 from __future__ import annotations
 
@@ -362,18 +362,14 @@ def pqn_atari_update_ms(kind: str, updates: int = 64, device: str = "cpu") -> fl
     batch = 128
     s = torch.randint(0, 256, (batch, 4, 84, 84), generator=g, dtype=torch.uint8).to(device)
     a, target = torch.randint(0, 6, (batch,), generator=g).to(device), torch.randn(batch, generator=g).to(device)
-    if kind == "graphed":
-        update = pqn.graphed_update(cfg, net, optimizer, list(s.cpu().numpy()), torch.device(device))
+    update = (pqn.graphed_update(cfg, net, optimizer, list(s.cpu().numpy()), torch.device(device))
+              if kind == "graphed" else None)
 
-        def step() -> None:
+    def step() -> None:
+        if update is not None:
             update(s, a, target)
-    else:
-        def step() -> None:
-            loss = pqn.minibatch_loss(net, s, a, target)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(net.parameters(), cfg.max_grad_norm)
-            optimizer.step()
+        else:
+            pqn.plain_update(net, optimizer, s, a, target, cfg.max_grad_norm)
     for _ in range(5):
         step()
     synchronize(device)

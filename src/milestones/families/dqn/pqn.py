@@ -323,6 +323,19 @@ def minibatch_loss(net: nn.Module, s: torch.Tensor, a: torch.Tensor, g: torch.Te
     return 0.5 * (q - g).pow(2).mean()
 
 
+def plain_update(net: nn.Module, optimizer: torch.optim.Optimizer, s: torch.Tensor, a: torch.Tensor,
+                 g: torch.Tensor, max_grad_norm: float) -> torch.Tensor:
+    """One eager minibatch update: `minibatch_loss`, backward, the gradient's norm clipped (0: not),
+    the optimizer's step; returns the loss."""
+    loss = minibatch_loss(net, s, a, g)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if max_grad_norm > 0:
+        nn.utils.clip_grad_norm_(net.parameters(), max_grad_norm)
+    optimizer.step()
+    return loss
+
+
 def graphed_update(cfg: PQNConfig, net: nn.Module, optimizer: torch.optim.Optimizer, obs: list[Any],
                    device: torch.device) -> GraphedUpdate:
     """One minibatch update (`minibatch_loss`, backward, the norm clipped, the optimizer's step) as a
@@ -349,15 +362,8 @@ def learn(cfg: PQNConfig, net: nn.Module, optimizer: torch.optim.Optimizer, obs:
         order = torch.as_tensor(generator.permutation(len(a)), device=device)
         for b in range(cfg.minibatches):
             idx = order[b * size:(b + 1) * size]
-            if update is not None:
-                loss = update(s[idx], a[idx], g[idx])
-                continue
-            loss = minibatch_loss(net, s[idx], a[idx], g[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.max_grad_norm > 0:
-                nn.utils.clip_grad_norm_(net.parameters(), cfg.max_grad_norm)
-            optimizer.step()
+            loss = (update(s[idx], a[idx], g[idx]) if update is not None
+                    else plain_update(net, optimizer, s[idx], a[idx], g[idx], cfg.max_grad_norm))
     return float(loss.detach())
 
 
