@@ -359,7 +359,7 @@ def pqn_atari_update_ms(kind: str, updates: int = 64, device: str = "cpu") -> fl
                                   **({"capturable": True} if graphs else {}))
     cfg = pqn.PQNConfig(env="ALE/Pong-v5", lr_decay=False, cuda_graphs=kind == "graphed")
     g = torch.Generator().manual_seed(0)
-    batch = 128
+    batch = cfg.envs * cfg.rollout // cfg.minibatches  # the recipe's minibatch: 128
     s = torch.randint(0, 256, (batch, 4, 84, 84), generator=g, dtype=torch.uint8).to(device)
     a, target = torch.randint(0, 6, (batch,), generator=g).to(device), torch.randn(batch, generator=g).to(device)
     update = (pqn.graphed_update(cfg, net, optimizer, list(s.cpu().numpy()), torch.device(device))
