@@ -69,6 +69,22 @@ def test_copy_lengths_are_uniform_and_bits_are_fair():
     assert copy_episode(10, seeded(2), min_length=7, max_length=7).lengths.tolist() == [15] * 10
 
 
+def test_copy_blank_run_plants_one_run_of_zero_vectors_anywhere_and_leaves_the_paper_stream_alone():
+    plain, same = copy_episode(50, seeded(3)), copy_episode(50, seeded(3), blank_run=0)
+    assert torch.equal(plain.inputs, same.inputs)  # blank_run=0 draws nothing extra
+    ep = copy_episode(400, seeded(4), min_length=5, max_length=12, blank_run=3)
+    starts = Counter()
+    for b in range(400):
+        L = (ep.lengths[b].item() - 1) // 2
+        x = ep.inputs[:L, b, :8]
+        run = next(k for k in range(L - 2) if not x[k:k + 3].any())  # the first run of 3 blank vectors
+        starts[run == 0, run == L - 3] += 1
+        assert torch.equal(ep.targets[L + 1:2 * L + 1, b], x)  # the answer still repeats the input
+    assert starts[True, False] > 0 and starts[False, True] > 0 and starts[False, False] > 0  # ends and middle
+    with pytest.raises(ValueError, match="blank_run"):
+        copy_episode(2, seeded(0), min_length=2, blank_run=3)
+
+
 # ---- repeat copy ---------------------------------------------------------------------------------
 
 def test_repeat_copy_layout():

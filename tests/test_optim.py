@@ -55,3 +55,78 @@ def test_spike_clip_scales_a_spike_to_its_factor_times_the_running_norm():
     for bad in ({"factor": 1.0}, {"factor": 5.0, "decay": 1.0}):
         with pytest.raises(ValueError):
             SpikeClip(**bad)
+
+
+def test_stable_adam_equals_its_equations_in_float64():
+    from milestones.optim import StableAdam
+    torch.manual_seed(1)
+    w = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    opt = StableAdam([w], lr=0.05, betas=(0.9, 0.99), eps=1e-6)
+    ref = w.detach().clone()
+    m, v = torch.zeros(6, dtype=torch.float64).tolist(), torch.zeros(6, dtype=torch.float64).tolist()
+    scales = [1, 1, 1, 30, 1, 0.01, 100, 1]  # spikes (RMS > 1: clipped) and lulls (RMS < 1: Adam)
+    clipped = 0
+    for t, scale in enumerate(scales, 1):
+        target = torch.randn(2, 3, dtype=torch.float64)
+        opt.zero_grad()
+        (scale * ((w - target) ** 2).sum()).backward()
+        g = w.grad.flatten().tolist()
+        opt.step()
+        flat = ref.flatten().tolist()
+        v_hat = []
+        for i in range(6):  # the docstring's equations, one weight at a time
+            m[i] = 0.9 * m[i] + 0.1 * g[i]
+            v[i] = 0.99 * v[i] + 0.01 * g[i] ** 2
+            v_hat.append(v[i] / (1 - 0.99 ** t))
+        rms = (sum(g[i] ** 2 / max(v_hat[i], 1e-12) for i in range(6)) / 6) ** 0.5
+        clipped += rms > 1
+        for i in range(6):
+            flat[i] -= 0.05 / max(1.0, rms) * (m[i] / (1 - 0.9 ** t)) / (v_hat[i] ** 0.5 + 1e-6)
+        ref = torch.tensor(flat, dtype=torch.float64).view(2, 3)
+        assert (w.detach() - ref).abs().max() < 1e-12
+    assert clipped >= 2  # the spikes were clipped, so the test covers both branches
+
+
+def test_stable_adam_is_adam_without_spikes_and_tames_a_spike_that_moves_adam_by_3_lr():
+    from milestones.optim import StableAdam
+    grads = [torch.full((4,), 0.01)] * 5000 + [torch.full((4,), 5.0)]  # steady (v̂ settled), then a spike of 500×
+    moves = {}
+    for name, make in (("adam", torch.optim.Adam), ("stable", StableAdam)):
+        w = torch.nn.Parameter(torch.zeros(4, dtype=torch.float64))
+        opt = make([w], lr=1e-3)
+        for g in grads[:-1]:
+            w.grad = g.double().clone()
+            opt.step()
+        moves[name, "steady"] = w.detach().clone()
+        before = w.detach().clone()
+        w.grad = grads[-1].double().clone()
+        opt.step()
+        moves[name, "spike"] = (w.detach() - before).abs().max().item()
+    torch.testing.assert_close(moves["stable", "steady"], moves["adam", "steady"], rtol=1e-12, atol=0)
+    assert moves["adam", "spike"] > 2.5e-3  # Adam: m̂ jumps by 0.1 g, √v̂ by √0.001 |g|: ≈ 3.1 lr
+    assert moves["stable", "spike"] < 2e-4  # divided by RMS_t ≈ √(1 / (1 − β2)) ≈ 31: 0.1 lr
+
+
+def test_stable_adam_resumes_from_a_checkpoint_exactly(tmp_path):
+    from milestones.checkpoint import load_checkpoint, save_checkpoint
+    from milestones.optim import StableAdam
+
+    def run(steps, resume_at=None):
+        torch.manual_seed(0)
+        w = torch.nn.Parameter(torch.randn(3))
+        opt = StableAdam([w], lr=0.1)
+        for k in range(steps):
+            if k == resume_at:
+                save_checkpoint(tmp_path / "c.safetensors", {"w": w.detach(), "opt": opt.state_dict()}, {})
+                saved, _ = load_checkpoint(tmp_path / "c.safetensors")
+                w = torch.nn.Parameter(saved["w"].clone())
+                opt = StableAdam([w], lr=0.1)
+                opt.load_state_dict(saved["opt"])
+            w.grad = torch.sin(w.detach() * (k + 1))
+            opt.step()
+        return w.detach()
+
+    assert torch.equal(run(6), run(6, resume_at=3))
+    for bad in ({"lr": 0.0}, {"betas": (0.9, 1.0)}, {"eps": 0.0}):
+        with pytest.raises(ValueError):
+            StableAdam([torch.nn.Parameter(torch.zeros(1))], **bad)

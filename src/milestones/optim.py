@@ -8,6 +8,18 @@ the Neural Turing Machine paper: centered, with momentum, and ε inside the squa
     w_i = w_i + Δ_i
 with ℵ = 0.95 (alpha), ℶ = 0.9 (momentum), ג the learning rate, ℷ = 1e-4 (eps). torch's
 RMSprop(centered=True) adds ε outside the square root, which differs at small n − g².
+
+StableAdam: Adam with per-tensor update clipping (AdaFactor's, Shazeer & Stern 2018 §6; StableAdamW,
+Wortsman et al. 2023, Algorithm 2, without weight decay). For a tensor θ with gradient g at step t:
+    m_t = β1 m_{t−1} + (1 − β1) g,      m̂_t = m_t / (1 − β1^t)
+    v_t = β2 v_{t−1} + (1 − β2) g²,     v̂_t = v_t / (1 − β2^t)
+    RMS_t = √ mean(g² / max(v̂_t, ε²))                  (over the tensor's elements)
+    θ ← θ − lr / max(1, RMS_t) · m̂_t / (√v̂_t + ε)
+Adam divides each weight's step by its own running gradient scale, so a gradient spike that a
+clip of the global norm has scaled down still moves every weight whose gradients were small by up
+to ~3 lr (m̂ jumps by (1 − β1) g, √v̂ only by √(1 − β2) |g|). RMS_t measures how far g lies above
+what v̂ has seen; dividing the step by it keeps such a step at Adam's usual size. Without spikes
+RMS_t stays near 1 and the optimiser is Adam.
 """
 from __future__ import annotations
 
@@ -47,6 +59,42 @@ class GravesRMSprop(torch.optim.Optimizer):
                 denom = (n - g * g + eps).sqrt_()  # √(n − g² + ℷ)
                 delta.mul_(m).addcdiv_(grad, denom, value=-lr)  # Δ = ℶ Δ − ג ∂ / √(…)
                 p.add_(delta)
+        return loss
+
+
+class StableAdam(torch.optim.Optimizer):
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8) -> None:
+        if not lr > 0:
+            raise ValueError(f"lr must be > 0, got {lr!r}")
+        if not all(0 <= b < 1 for b in betas) or len(betas) != 2:
+            raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
+        if not eps > 0:
+            raise ValueError(f"eps must be > 0, got {eps!r}")
+        super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            (b1, b2), lr, eps = group["betas"], group["lr"], group["eps"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                st = self.state[p]
+                if not st:
+                    st["step"], st["m"], st["v"] = 0, torch.zeros_like(p), torch.zeros_like(p)
+                st["step"] += 1
+                t, grad, m, v = st["step"], p.grad, st["m"], st["v"]
+                m.mul_(b1).add_(grad, alpha=1 - b1)  # m_t
+                v.mul_(b2).addcmul_(grad, grad, value=1 - b2)  # v_t
+                v_hat = v / (1 - b2 ** t)
+                rms = (grad * grad / v_hat.clamp(min=eps * eps)).mean().sqrt()  # RMS_t
+                step_size = lr / (1 - b1 ** t) / rms.clamp(min=1.0)  # lr / max(1, RMS_t), m̂ = m / (1 − β1^t)
+                p.addcdiv_(m * -step_size, v_hat.sqrt_().add_(eps))
         return loss
 
 

@@ -134,17 +134,27 @@ def _batch(batch: int, generator: torch.Generator, one: Callable[[torch.Generato
 # ---- §4.1 copy -----------------------------------------------------------------------------------
 
 def copy_episode(batch: int, generator: torch.Generator, *, bits: int = 8, min_length: int = 1,
-                 max_length: int = 20) -> Episode:
-    """Copy: L random vectors, a delimiter, then the L vectors again. X = bits + 1, Y = bits."""
+                 max_length: int = 20, blank_run: int = 0) -> Episode:
+    """Copy: L random vectors, a delimiter, then the L vectors again. X = bits + 1, Y = bits.
+
+    blank_run > 0 sets that many consecutive vectors, at a uniformly drawn place, to all zeros: a
+    probe, not the paper's distribution, in which two blank vectors in a row come once in ~65 000
+    sequences of 20 at 8 bits. Blank inputs are also what the model sees after the delimiter, so a
+    model can mistake such a run for the end of the input (see the README)."""
     _check_int("batch", batch, 1)
     _check_int("bits", bits, 1)
     _check_int("min_length", min_length, 1)
     _check_int("max_length", max_length, 1)
     _check_le("min_length", min_length, "max_length", max_length)
+    _check_int("blank_run", blank_run, 0)
+    _check_le("blank_run", blank_run, "min_length", min_length)
 
     def one(g: torch.Generator) -> Part:
         L = _randint(min_length, max_length, g)
         x = _random_bits((L, bits), g)  # (L, bits)
+        if blank_run:  # drawn only when asked, so the paper's sequences stay the same
+            start = _randint(0, L - blank_run, g)
+            x[start:start + blank_run] = 0.0
         inputs, targets, mask = _empty_part(2 * L + 1, bits + 1, bits)
         inputs[:L, :bits] = x
         inputs[L, bits] = 1.0  # delimiter

@@ -20,7 +20,7 @@ from milestones.families.ntm.figures import ntm_heatmaps
 from milestones.family import Experiment, Reference
 from milestones.nn.ntm import NTM
 from milestones.nn.rnn import LSTM
-from milestones.optim import GravesRMSprop, SpikeClip
+from milestones.optim import GravesRMSprop, SpikeClip, StableAdam
 from milestones.plots import learning_curves
 from milestones.runs import Run
 from milestones.seeding import seed_everything
@@ -43,7 +43,8 @@ class TaskSpec:
 
 TASKS: dict[str, TaskSpec] = {
     "copy": TaskSpec(tasks.copy_episode, 9, 8, {"min_length": 1, "max_length": 20},
-                     {f"length {L}": {"min_length": L, "max_length": L} for L in (10, 20, 30, 50, 80, 120)},
+                     {f"length {L}": {"min_length": L, "max_length": L} for L in (10, 20, 30, 50, 80, 120)}
+                     | {"3 blank vectors": {"min_length": 20, "max_length": 20, "blank_run": 3}},
                      "max_length"),
     "repeat-copy": TaskSpec(tasks.repeat_copy_episode, 10, 9,
                             {"min_length": 1, "max_length": 10, "min_repeats": 1, "max_repeats": 10},
@@ -77,8 +78,9 @@ class NTMTaskConfig(BaseConfig):
         "first", "every head's learned w_0 starts focused on slot 0, or spread at random")
     lstm_size: int = param(256, "LSTM baseline: units per layer", low=1)
     lstm_layers: int = param(3, "LSTM baseline: stacked layers (the paper: 3)", low=1)
-    optimizer: Literal["adam", "rmsprop-graves"] = param(
-        "adam", "adam, or the paper's Graves-2013 RMSProp (centered, momentum 0.9)")
+    optimizer: Literal["adam", "stable-adam", "rmsprop-graves"] = param(
+        "adam", "adam; stable-adam (Adam whose step shrinks for a tensor whose gradient spikes above its "
+        "running scale, milestones.optim.StableAdam); or the paper's Graves-2013 RMSProp (centered, momentum 0.9)")
     lr: float = param(1e-3, "learning rate", low=0.0, high=1.0, low_open=True)
     batch_size: int = param(32, "sequences per update", low=1)
     sequences: int = param(64_000, "training sequences in all (the paper's x-axis)", low=1)
@@ -137,6 +139,8 @@ def parameter_count(model: nn.Module) -> int:
 def make_optimizer(cfg: NTMTaskConfig, model: nn.Module) -> torch.optim.Optimizer:
     if cfg.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    if cfg.optimizer == "stable-adam":
+        return StableAdam(model.parameters(), lr=cfg.lr)
     return GravesRMSprop(model.parameters(), lr=cfg.lr)
 
 
