@@ -138,9 +138,10 @@ def copy_episode(batch: int, generator: torch.Generator, *, bits: int = 8, min_l
     """Copy: L random vectors, a delimiter, then the L vectors again. X = bits + 1, Y = bits.
 
     blank_run > 0 sets that many consecutive vectors, at a uniformly drawn place, to all zeros: a
-    probe, not the paper's distribution, in which two blank vectors in a row come once in ~65 000
-    sequences of 20 at 8 bits. Blank inputs are also what the model sees after the delimiter, so a
-    model can mistake such a run for the end of the input (see the README)."""
+    probe, not the paper's distribution, in which a sequence of 20 at 8 bits holds two blank vectors
+    in a row once in ~3 400 (19 places, 1/65 536 each) and three once in ~930 000. Blank inputs are
+    also what the model sees after the delimiter, so a model can mistake such a run for the end of
+    the input (see the README)."""
     _check_int("batch", batch, 1)
     _check_int("bits", bits, 1)
     _check_int("min_length", min_length, 1)
