@@ -5,7 +5,9 @@
 Each measurement times `batches` updates of the recipe's own training step after one warm-up
 update and scales to the epoch's number of batches (1k: 29 batches of 32; 10k: 282). It reports
 the epoch time of one network, and of 10 restarts trained side by side as one vectorised network
-(our way) against 10 restarts trained one after another (10 × one network). For MemN2N it also
+(our way) against 10 restarts trained one after another (10 × one network). For EntNet it also
+times one network whose memory runs as a loop under autograd (`EntNet(fused=False)`) against the
+hand-written backward through the story (`Recurrence`, what training uses). For MemN2N it also
 times a port-style network that embeds each word with a lookup (`nn.Embedding`) and weights it by
 the position encoding, as the popular ports do, against ours, which forms each statement's weights
 over the vocabulary and multiplies them by the embedding matrix (see `MemN2N.bags`).
@@ -52,14 +54,18 @@ class PortStyleMemN2N(nn.Module):
         return u @ self.embed[self.hops].weight.T
 
 
-def time_epoch(exp_name: str, size: str, restarts: int, batches: int, device, **overrides) -> float:
-    """Seconds per epoch of the recipe's training step for `restarts` networks side by side."""
+def time_epoch(exp_name: str, size: str, restarts: int, batches: int, device, fused: bool = True,
+               **overrides) -> float:
+    """Seconds per epoch of the recipe's training step for `restarts` networks side by side; EntNet
+    with `fused=False` runs its memory as a loop under autograd instead of `Recurrence`."""
     exp = select(exp_name)[0]
     cfg = dataclasses.replace(exp.config, size=size, tasks="2", restarts=restarts, **overrides)
     data = mem.task_data(cfg, [2], str(data_dir()))
     sched = dataclasses.replace(mem.schedule(cfg), ls_epochs=0)
     torch.manual_seed(0)
     ens = Ensemble(lambda: mem.make_model(cfg, data), restarts).to(device)
+    if hasattr(ens.template, "fused"):
+        ens.template.fused = fused
     optimizer = torch.optim.Adam(ens.parameters(), lr=cfg.lr) if sched.kind == "entnet" else None
     per_epoch = -(-len(data.train) // cfg.batch_size)
     part = data.train[: cfg.batch_size * (batches + 1)].to(device)
@@ -104,6 +110,9 @@ def main() -> None:
             ten = time_epoch(name, size, 10, max(2, args.batches // 4), device)
             row = {"epoch_s_one_network": one, "epoch_s_10_side_by_side": ten,
                    "epoch_s_10_one_after_another": 10 * one, "side_by_side_speedup": 10 * one / ten}
+            if model == "entnet":
+                loop = time_epoch(name, size, 1, args.batches, device, fused=False)
+                row |= {"epoch_s_one_network_autograd_loop": loop, "hand_written_backward_speedup": loop / one}
             if model == "memn2n":
                 port = time_port_style(size, args.batches, device)
                 row |= {"epoch_s_port_style": port, "ours_vs_port_style_speedup": port / one}

@@ -1,6 +1,6 @@
 """MemN2N and EntNet against literal float64 implementations of the papers' equations, masking,
 temporal order, random noise, restarts side by side, the official gradient clipping, and
-overfitting a handful of stories."""
+overfitting a handful of stories; EntNet's hand-written backward against autograd."""
 import math
 
 import pytest
@@ -8,7 +8,7 @@ import torch
 
 from milestones.memory import babi
 from milestones.memory.ensemble import Ensemble
-from milestones.memory.entnet import EntNet
+from milestones.memory.entnet import EntNet, Recurrence
 from milestones.memory.memn2n import MemN2N, position_encoding, random_noise
 from milestones.memory.training import Schedule, clip_global_, clip_per_matrix_, epoch, error_rate, errors
 
@@ -212,6 +212,55 @@ def test_entnet_is_the_papers_equations():
     scrambled = story.clone()
     scrambled[1, 3:] = 1
     torch.testing.assert_close(model(scrambled, question, count), logits)
+
+
+def test_entnet_hand_written_backward_is_autograds():
+    """`Recurrence` (training's path) against the same equations under autograd, in float64: the
+    logits, every parameter's gradient and the gradients reaching the final memory and the encoded
+    statements (what `gradient_flow` reads), with stories that end early and one that is empty."""
+    torch.manual_seed(6)
+    fused = EntNet(13, dim=8, slots=4, sentence_len=5, question_len=4, init_std=0.5).double()
+    with torch.no_grad():
+        fused.slope.uniform_(-0.5, 0.9)  # negative candidates meet slopes other than 1
+    loop = EntNet(13, dim=8, slots=4, sentence_len=5, question_len=4, fused=False).double()
+    loop.load_state_dict(fused.state_dict())
+    story, question, _ = random_story(B=4, M=6, L=5)
+    count = torch.tensor([6, 3, 0, 1])
+    answer = torch.tensor([1, 5, 2, 7])
+    got, want = [], []
+    for model, out in ((fused, got), (loop, want)):
+        logits, (p, h, s) = model(story, question, count, return_memory=True)
+        loss = torch.nn.functional.cross_entropy(logits, answer) + (h * torch.linspace(-1, 1, 8)).sum()
+        out += [logits, *torch.autograd.grad(loss, [h, s, *model.parameters()])]
+    assert fused.fused and not loop.fused
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-12)
+    assert got[2][2].abs().sum() == 0 and got[2][1, 3:].abs().sum() == 0  # nothing reaches unread statements
+    assert got[-4].abs().sum() > 0 and (fused.slope.detach() < 0).any()  # the slopes' gradient was exercised
+
+
+def test_entnet_recurrence_passes_gradcheck():
+    torch.manual_seed(7)
+    B, T, S, d = 3, 4, 2, 3
+
+    def x(*shape):
+        return torch.randn(*shape, dtype=torch.double, requires_grad=True)
+
+    active = (torch.arange(T) < torch.tensor([4, 2, 0])[:, None]).double()
+    slope = torch.tensor([0.3, -0.2, 1.0], dtype=torch.double, requires_grad=True)
+    inputs = (x(B, S, d), x(B, T, d), x(B, T, S), x(S, d), x(B, T, d), x(d, d), slope)
+    assert torch.autograd.gradcheck(lambda *a: Recurrence.apply(*a, active)[0], inputs)
+
+
+def test_one_restart_runs_without_vmap_and_equals_its_member():
+    torch.manual_seed(8)
+    ens = Ensemble(lambda: EntNet(13, dim=6, slots=3, sentence_len=5, question_len=4), 1)
+    story, question, count = random_story(B=3, M=6, L=5)
+    logits, (p, h, s) = ens(story[None], question[None], count[None], return_memory=True)
+    want, (wp, wh, ws) = ens.member(0)(story, question, count, return_memory=True)
+    for g, w in ((logits, want), (p, wp), (h, wh), (s, ws)):
+        assert g.shape == (1, *w.shape)
+        torch.testing.assert_close(g[0], w)
 
 
 @pytest.mark.parametrize("make", [lambda: MemN2N(13, dim=6, hops=2, memory_size=6),

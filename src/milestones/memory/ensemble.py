@@ -46,6 +46,9 @@ class Ensemble(nn.Module):
         def one(params: dict[str, Tensor], *xs: Tensor):
             return functional_call(template, params, xs, kwargs)
 
+        if self.members == 1:  # the same computation without vmap's cost per operation
+            out = one({n: p[0] for n, p in self.params().items()}, *(x[0] for x in inputs))
+            return _lead(out)
         return vmap(one)(self.params(), *inputs)
 
     def member(self, r: int) -> nn.Module:
@@ -53,3 +56,8 @@ class Ensemble(nn.Module):
         model = copy.deepcopy(self.template).to_empty(device=next(iter(self.stacked.values())).device)
         model.load_state_dict({n: p[r].detach().clone() for n, p in self.params().items()})
         return model
+
+
+def _lead(out):
+    """A member's outputs (tensors, possibly in nested tuples) with the leading (R = 1,) dimension."""
+    return tuple(_lead(o) for o in out) if isinstance(out, tuple) else out[None]
