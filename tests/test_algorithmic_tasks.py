@@ -85,6 +85,31 @@ def test_copy_blank_run_plants_one_run_of_zero_vectors_anywhere_and_leaves_the_p
         copy_episode(2, seeded(0), min_length=2, blank_run=3)
 
 
+def test_copy_blank_share_plants_runs_of_one_to_three_in_that_share_of_sequences():
+    plain, same = copy_episode(50, seeded(3)), copy_episode(50, seeded(3), blank_share=0.0)
+    assert torch.equal(plain.inputs, same.inputs)  # blank_share=0 draws nothing extra
+    n = 4000
+    ep = copy_episode(n, seeded(5), min_length=10, max_length=10, blank_share=0.25)
+    longest = []
+    for b in range(n):
+        blank = (ep.inputs[:10, b, :8].sum(-1) == 0).tolist()
+        run = best = 0
+        for z in blank:
+            run = run + 1 if z else 0
+            best = max(best, run)
+        longest.append(best)
+        assert torch.equal(ep.targets[11:21, b], ep.inputs[:10, b, :8])
+    share = {k: sum(r >= k for r in longest) / n for k in (1, 2, 3, 4)}
+    # planted in 25 %, runs of 1, 2 or 3 alike; a vector of 8 fair bits is blank by chance 1 time in 256
+    assert 0.25 < share[1] < 0.31  # 0.25 + 0.75 · (1 − (255/256)^10) ≈ 0.278
+    assert 0.14 < share[2] < 0.20 and 0.065 < share[3] < 0.10  # ≈ 0.167 and 0.083
+    assert share[4] < 0.01  # only where a chance blank touches a planted run
+    with pytest.raises(ValueError, match="blank_share must be a probability"):
+        copy_episode(2, seeded(0), blank_share=1.5)
+    with pytest.raises(ValueError, match="give one of them"):
+        copy_episode(2, seeded(0), blank_run=1, blank_share=0.5)
+
+
 # ---- repeat copy ---------------------------------------------------------------------------------
 
 def test_repeat_copy_layout():

@@ -86,6 +86,8 @@ def test_curriculum_grows_the_length_over_its_sequences():
     assert ntm_exp.task_args(cfg, 1000)["max_length"] == 20
     assert ntm_exp.task_args(cfg, 5000)["max_length"] == 20
     assert ntm_exp.task_args(dataclasses.replace(cfg, curriculum=0), 0)["max_length"] == 20
+    assert ntm_exp.task_args(dataclasses.replace(cfg, curriculum=0, blank_share=0.1), 0)["blank_share"] == 0.1
+    assert "blank_share" not in ntm_exp.task_args(cfg, 0)  # the paper's sequences, drawn as before
     recall = dataclasses.replace(catalog()["ntm/associative-recall"].config, curriculum=1000)
     assert ntm_exp.task_args(recall, 0) == {"min_items": 2, "max_items": 2}
 

@@ -134,14 +134,18 @@ def _batch(batch: int, generator: torch.Generator, one: Callable[[torch.Generato
 # ---- §4.1 copy -----------------------------------------------------------------------------------
 
 def copy_episode(batch: int, generator: torch.Generator, *, bits: int = 8, min_length: int = 1,
-                 max_length: int = 20, blank_run: int = 0) -> Episode:
+                 max_length: int = 20, blank_run: int = 0, blank_share: float = 0.0) -> Episode:
     """Copy: L random vectors, a delimiter, then the L vectors again. X = bits + 1, Y = bits.
 
     blank_run > 0 sets that many consecutive vectors, at a uniformly drawn place, to all zeros: a
     probe, not the paper's distribution, in which a sequence of 20 at 8 bits holds two blank vectors
     in a row once in ~3 400 (19 places, 1/65 536 each) and three once in ~930 000. Blank inputs are
     also what the model sees after the delimiter, so a model can mistake such a run for the end of
-    the input (see the README)."""
+    the input (see the README).
+
+    blank_share > 0 is a training distribution beside the paper's: each sequence, with that
+    probability, has a run of 1-3 consecutive vectors (uniform, at most its length) set to zeros at
+    a uniformly drawn place."""
     _check_int("batch", batch, 1)
     _check_int("bits", bits, 1)
     _check_int("min_length", min_length, 1)
@@ -149,6 +153,11 @@ def copy_episode(batch: int, generator: torch.Generator, *, bits: int = 8, min_l
     _check_le("min_length", min_length, "max_length", max_length)
     _check_int("blank_run", blank_run, 0)
     _check_le("blank_run", blank_run, "min_length", min_length)
+    if not 0.0 <= blank_share <= 1.0:
+        raise ValueError(f"blank_share must be a probability in [0, 1], got {blank_share}")
+    if blank_run and blank_share:
+        raise ValueError(f"blank_run ({blank_run}) and blank_share ({blank_share}) plant blanks in two ways; "
+                         "give one of them")
 
     def one(g: torch.Generator) -> Part:
         L = _randint(min_length, max_length, g)
@@ -156,6 +165,10 @@ def copy_episode(batch: int, generator: torch.Generator, *, bits: int = 8, min_l
         if blank_run:  # drawn only when asked, so the paper's sequences stay the same
             start = _randint(0, L - blank_run, g)
             x[start:start + blank_run] = 0.0
+        elif blank_share and float(torch.rand((), generator=g)) < blank_share:
+            run = _randint(1, min(3, L), g)
+            start = _randint(0, L - run, g)
+            x[start:start + run] = 0.0
         inputs, targets, mask = _empty_part(2 * L + 1, bits + 1, bits)
         inputs[:L, :bits] = x
         inputs[L, bits] = 1.0  # delimiter

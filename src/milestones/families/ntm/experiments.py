@@ -90,6 +90,9 @@ class NTMTaskConfig(BaseConfig):
     rollback: float = param(0.0, "restore the best checkpoint (model and optimiser) when the validation "
                             "cost exceeds this multiple of the best plus 1 bit (0: off)", low=0.0)
     clip_value: float = param(0.0, "elementwise gradient clip (0: off; the paper: 10)", low=0.0)
+    blank_share: float = param(0.0, "copy only: share of training sequences with a run of 1-3 all-zero "
+                               "vectors planted (0: the paper's distribution; validation and test stay "
+                               "the paper's)", low=0.0, high=1.0)
     curriculum: int = param(0, "curriculum: sequences over which the task's length grows from a quarter "
                             "of its maximum to the maximum (0: none)", low=0)
     minutes: float = param(0.0, "stop training after this many minutes of wall time, compile "
@@ -150,6 +153,11 @@ def task_args(cfg: NTMTaskConfig, sequences: int) -> dict[str, Any]:
     first `cfg.curriculum` sequences."""
     spec = TASKS[cfg.task]
     args = dict(spec.train)
+    if cfg.blank_share:
+        if cfg.task != "copy":
+            raise ConfigError(f"--blank-share plants blank vectors in copy sequences; task {cfg.task} has none "
+                              "(give --blank-share 0)")
+        args["blank_share"] = cfg.blank_share
     if cfg.curriculum and spec.curriculum_key:
         key = spec.curriculum_key
         low = args.get(key.replace("max", "min"), 1)
