@@ -39,6 +39,8 @@ def test_presets_are_the_papers_settings():
     # EntNet's 10k schedule is cut to fit a CPU (see its deviations); the rest is the paper's
     assert (entnet.dim, entnet.slots, entnet.lr, entnet.clip, entnet.select, entnet.story_cap,
             entnet.story_cap_task3, entnet.batch_size) == (100, 20, 0.01, 40.0, "valid", 70, 150, 32)
+    paper = exps["entnet/babi-10k-paper"].config  # the paper's schedule, one run per task
+    assert paper == dataclasses.replace(entnet, epochs=200, decay_every=25, tasks="1-2,4-20")
 
 
 def test_the_recipe_builds_the_official_codes_memory(shared_data):
