@@ -23,6 +23,7 @@ Backward of one statement, G = ∂L/∂h_t for the slots it updates (a = s_tᵀ 
 c = φ(p), p = U h + V w + W s_t, h̃ = h + σ c, n = ‖h̃‖):
     ∂h̃ = (G − h_t (h_tᵀ G)) / n        ∂σ = ∂h̃ᵀ c        ∂p = σ ∂h̃ ⊙ φ'(p)
     ∂a = ∂σ σ (1 − σ)                  ∂h_{t−1} = ∂h̃ + Uᵀ ∂p + ∂a s_t       ∂s_t = Σ_j ∂a_j h_j
+    ∂slope = Σ σ ∂h̃ ⊙ min(p, 0)        (after a story's end ∂h_{t−1} = G and the rest is zero)
 """
 from __future__ import annotations
 
@@ -34,8 +35,9 @@ class Recurrence(torch.autograd.Function):
     """Eqs. 2-5 over a story, with a hand-written backward (module docstring).
     apply(h0 (B, S, d), s (B, T, d), key_gate (B, T, S) = s_tᵀ w_j, Vw (S, d), Ws (B, T, d),
           U (d, d), slope (d,), active (B, T) 1 while t < count)
-    → h_T (B, S, d), and the saved intermediates: h before each statement (T, B, S, d), p and φ(p)
-      (T, B, S, d), σ (T, B, S), ‖h̃‖ (T, B, S); only h_T and σ are meant to be read."""
+    → h_T (B, S, d), and the intermediates kept for the backward: h before each statement, p and
+      φ'(p) (T, B, S, d each), σ (T, B, S) also after a story's end, and ‖h̃‖ (T, B, S, 1); they
+      carry no gradient."""
 
     generate_vmap_rule = True  # restarts side by side run it under torch.func.vmap
 
