@@ -231,6 +231,25 @@ def test_a_collapse_rolls_back_to_the_best_checkpoint(tmp_path, monkeypatch):
     assert not any("rollback_to" in r for r in run.metrics())
 
 
+def test_a_rollback_lowers_the_learning_rate_and_a_resumed_run_keeps_it(tmp_path, monkeypatch):
+    exp, cfg = tiny("ntm/copy", sequences=64, eval_every=2, rollback=3.0, rollback_lr=0.5)
+    real_cost = ntm_exp.cost
+    calls = []
+
+    def collapsing(model, eps, device):  # the second and fourth validations report a collapse
+        calls.append(1)
+        out = real_cost(model, eps, device)
+        return {"bits": 1e4, "bit_errors": 1e3} if len(calls) in (2, 4) else out
+
+    monkeypatch.setattr(ntm_exp, "cost", collapsing)
+    run = Run.create(tmp_path / "run", exp, cfg, progress=False)
+    exp.train(cfg, run)
+    rolled = [r for r in run.metrics() if "rollback_to" in r]
+    assert [r["lr"] for r in rolled] == [cfg.lr * 0.5, cfg.lr * 0.25]
+    state, meta = load_checkpoint(run.checkpoint_path)
+    assert [g["lr"] for g in state["optimizers"]["opt"]["param_groups"]] == [cfg.lr * 0.25]
+
+
 def test_rolling_back_restores_the_best_weights(tmp_path, monkeypatch):
     exp, cfg = tiny("ntm/copy", sequences=32, eval_every=2, checkpoint_every=100, rollback=3.0)
     seen = []
