@@ -1,6 +1,7 @@
 """The NTM experiments end to end on tiny settings: training, the best checkpoint, evaluation with
 generalisation sweeps, divergence handling, the explain figure, and parameter counts."""
 import dataclasses
+import math
 import subprocess
 import sys
 
@@ -247,7 +248,26 @@ def test_a_rollback_lowers_the_learning_rate_and_a_resumed_run_keeps_it(tmp_path
     rolled = [r for r in run.metrics() if "rollback_to" in r]
     assert [r["lr"] for r in rolled] == [cfg.lr * 0.5, cfg.lr * 0.25]
     state, meta = load_checkpoint(run.checkpoint_path)
-    assert [g["lr"] for g in state["optimizers"]["opt"]["param_groups"]] == [cfg.lr * 0.25]
+    assert state["extra"]["rollbacks"] == 2  # a resumed run's rate: ntm_exp.lr_at(cfg, step, 2)
+    assert ntm_exp.lr_at(cfg, 9, 2) == cfg.lr * 0.25
+
+
+def test_the_cosine_schedule_sets_every_updates_learning_rate(tmp_path, monkeypatch):
+    exp, cfg = tiny("ntm/copy", sequences=64, lr_schedule="cosine")  # 8 updates
+    seen = []
+    real_step = torch.optim.Adam.step
+
+    def spy(self, *a, **k):
+        seen.append(self.param_groups[0]["lr"])
+        return real_step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    run = Run.create(tmp_path / "run", exp, cfg, progress=False)
+    exp.train(cfg, run)
+    want = [cfg.lr * 0.5 * (1 + math.cos(math.pi * k / 8)) for k in range(8)]
+    assert seen == pytest.approx(want, rel=1e-12) and seen[0] == cfg.lr
+    constant = dataclasses.replace(cfg, lr_schedule="constant")
+    assert [ntm_exp.lr_at(constant, k) for k in (1, 8)] == [cfg.lr, cfg.lr]
 
 
 def test_rolling_back_restores_the_best_weights(tmp_path, monkeypatch):

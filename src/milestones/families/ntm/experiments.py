@@ -82,6 +82,9 @@ class NTMTaskConfig(BaseConfig):
         "adam", "adam; stable-adam (Adam whose step shrinks for a tensor whose gradient spikes above its "
         "running scale, milestones.optim.StableAdam); or the paper's Graves-2013 RMSProp (centered, momentum 0.9)")
     lr: float = param(1e-3, "learning rate", low=0.0, high=1.0, low_open=True)
+    lr_schedule: Literal["constant", "cosine"] = param(
+        "constant", "learning rate over training: constant, or cosine (from --lr at the first update to "
+        "near 0 at the last of --sequences)")
     batch_size: int = param(32, "sequences per update", low=1)
     sequences: int = param(64_000, "training sequences in all (the paper's x-axis)", low=1)
     clip_norm: float = param(50.0, "global gradient-norm clip (0: off; Collier & Beel: 50)", low=0.0)
@@ -147,6 +150,16 @@ def make_optimizer(cfg: NTMTaskConfig, model: nn.Module) -> torch.optim.Optimize
     if cfg.optimizer == "stable-adam":
         return StableAdam(model.parameters(), lr=cfg.lr)
     return GravesRMSprop(model.parameters(), lr=cfg.lr)
+
+
+def lr_at(cfg: NTMTaskConfig, step: int, rollbacks: int = 0) -> float:
+    """The learning rate of update `step` (1, 2, …) after `rollbacks` rollbacks: --lr, times
+    --rollback-lr per rollback, times the cosine schedule's factor where it is chosen."""
+    rate = cfg.lr * cfg.rollback_lr ** rollbacks
+    if cfg.lr_schedule == "cosine":
+        total = math.ceil(cfg.sequences / cfg.batch_size)
+        rate *= 0.5 * (1 + math.cos(math.pi * (step - 1) / total))
+    return rate
 
 
 def task_args(cfg: NTMTaskConfig, sequences: int) -> dict[str, Any]:
@@ -237,6 +250,8 @@ def train(cfg: NTMTaskConfig, run: Run) -> dict[str, float]:
                                 hint="try a lower --lr or --clip-norm")
         if spikes is not None:
             spikes(model.parameters(), norm.item())
+        for group in opt.param_groups:  # set every update: a resumed or rolled-back run recomputes it
+            group["lr"] = lr_at(cfg, step, rollbacks)
         opt.step()
         last = loop.last  # decided now, before the evaluation's time counts against the cap
         if step % cfg.eval_every == 0 or last:
@@ -250,14 +265,12 @@ def train(cfg: NTMTaskConfig, run: Run) -> dict[str, float]:
             elif cfg.rollback > 0 and val["bits"] > cfg.rollback * best + 1:
                 # a collapse: go back to the best model and optimiser state; the data stream
                 # goes on, so the batches that led here are not replayed
-                lr = [g["lr"] * cfg.rollback_lr for g in opt.param_groups]  # the rate that collapsed, lowered
                 loaded = run.load(State(state.arch, modules=state.modules, optimizers=state.optimizers), "best")
-                for g, rate in zip(opt.param_groups, lr):  # the best checkpoint's state holds its own lr
-                    g["lr"] = rate
                 if spikes is not None:
                     spikes.load_state_dict(loaded.extra.get("spike_clip", {}))
                 rollbacks += 1
-                run.log(step, sequences=step * cfg.batch_size, rollback_to=loaded.step, lr=lr[0])
+                run.log(step, sequences=step * cfg.batch_size, rollback_to=loaded.step,
+                        lr=lr_at(cfg, step + 1, rollbacks))
     plot(cfg, run)
     return evaluate(cfg, run)
 
