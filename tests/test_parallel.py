@@ -120,3 +120,34 @@ def test_reproduce_with_reuse_takes_finished_seeds_and_continues_a_stopped_one(t
     reused, whole = (json.loads((tmp_path / r / "toy__walk.json").read_text()) for r in ("r2", "r1"))
     assert [s["metrics"] for s in reused["seeds"]] == [s["metrics"] for s in whole["seeds"]]
     assert reused["seeds"][2]["run_dir"] == str(stopped)
+
+
+def test_reproduce_with_keep_trains_only_the_seeds_the_record_lacks(tmp_path):
+    """`reproduce --keep` grows a two-seed record to three by training seed 2 alone (the way seeds
+    of a long recipe are gathered over several sessions); the record equals a three-seed
+    reproduction's, and every seed says which command made it. Seeds of another config are not kept."""
+    env = env_for(tmp_path, OMP_NUM_THREADS="1")
+    walk = ["--steps", "30", "--checkpoint-every", "10"]
+    results = tmp_path / "results"
+    assert milestones(["reproduce", "toy/walk", "--seeds", "2", *walk, "--results-dir", str(results)],
+                      env).returncode == 0
+    runs = tmp_path / "runs" / "toy__walk"
+    before = set(runs.iterdir())
+    grown = milestones(["reproduce", "toy/walk", "--seeds", "3", *walk, "--keep", "--results-dir", str(results)], env)
+    assert grown.returncode == 0, grown.stderr
+    assert "seeds 0, 1 kept from" in grown.stderr
+    assert [p.name[-2:] for p in set(runs.iterdir()) - before] == ["s2"]
+    whole = milestones(["reproduce", "toy/walk", "--seeds", "3", *walk, "--results-dir", str(tmp_path / "whole")], env)
+    assert whole.returncode == 0, whole.stderr
+    record, reference = (json.loads((d / "toy__walk.json").read_text()) for d in (results, tmp_path / "whole"))
+    assert [s["metrics"] for s in record["seeds"]] == [s["metrics"] for s in reference["seeds"]]
+    assert record["summary_stats"] == reference["summary_stats"]
+    commands = [s["command"] for s in record["seeds"]]
+    assert commands[0] == commands[1] != commands[2] and "--keep" in commands[2] and "--seeds 2" in commands[0]
+    assert all(s["machine"]["torch_threads"] == 1 and "created" in s for s in record["seeds"])
+
+    other = milestones(["reproduce", "toy/walk", "--seeds", "3", "--steps", "20", "--keep",
+                        "--results-dir", str(results)], env)
+    assert other.returncode == 0, other.stderr
+    assert "no seed kept from" in other.stderr and "trained with another config, trained again" in other.stderr
+    assert json.loads((results / "toy__walk.json").read_text())["config"]["steps"] == 20

@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -65,6 +66,20 @@ def test_row_formats_reference_gap_and_solved():
     r = report.row(rec)
     assert r["ours"] == "0.2 ± 0.141" and r["gap"] == "-0.2 (0.5×)"
     assert r["solved"] == "1/2" and r["wall time"] == "2.0 min" and r["reference"] == "0.4 — paper"
+
+
+def test_row_names_every_machine_and_commit_of_seeds_gathered_by_several_reproductions():
+    epyc = {"cpu": "AMD EPYC", "gpu": None, "torch_threads": 1}
+    xeon = {"cpu": "Intel Xeon", "gpu": None, "torch_threads": 2}
+    seeds = [{"seed": s, "metrics": {"m": 0.1}, "wall_time_s": 30, "curve": [], "machine": m, "git_commit": c,
+              "command": "milestones reproduce x/y", "created": "2026-12-05"}
+             for s, m, c in ((0, epyc, "aaa"), (1, epyc, "aaa"), (2, xeon, "bbb"))]
+    rec = results.aggregate(seeds, experiment="x/y", summary="", metric="m", goal="min", references=[], citation="",
+                            deviations=[], budget="full", command=None, machine=xeon, git_commit="bbb")
+    r = report.row(rec)
+    assert r["machine"] == "AMD EPYC, 1 thread + Intel Xeon, 2 threads" and r["commit"] == "aaa, bbb"
+    page = report.html_section("x", [rec], Path("/o/p.png"), Path("/o"))
+    assert page.count("<code>milestones reproduce x/y</code>") == 3 and "Intel Xeon, 2 threads, commit bbb" in page
 
 
 def test_readme_results_table_matches_committed_results():

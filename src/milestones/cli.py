@@ -36,7 +36,7 @@ from milestones.config import ConfigError
 from milestones.data import DataMissingError, DownloadError
 from milestones.family import Demo, Experiment, Family
 from milestones.parallel import EXECUTORS, choose_executor, run_seeds, train_one
-from milestones.records import RecordError
+from milestones.records import RecordError, ResultRecord, SeedEntry, read_result
 from milestones.registry import FamilyError, catalog, select
 from milestones.runs import Run, RunStopped, TrainingDiverged, matching_run, new_run_dir, runs_dir, write_config
 
@@ -113,6 +113,10 @@ def build_parser(families: tuple[Family, ...]) -> argparse.ArgumentParser:
     s.add_argument("--reuse", action="store_true", help="reuse this experiment's runs in RUNS_DIR with the "
                    "same config and seed: a finished run's result is taken as it is, a stopped run continues "
                    "from its last checkpoint (e.g. after a stopped reproduction)")
+    s.add_argument("--keep", action="store_true", help="keep the seeds the record in the results folder "
+                   "already holds where it was made with the same config, and train only the others; each "
+                   "seed of the new record says which machine, commit and command produced it (seeds "
+                   "gathered over several sessions or machines)")
     s.add_argument("-h", "--help", action="store_true", help="show the experiment's options")
 
     s = sub.add_parser("report", help="HTML page and Markdown table of results and runs", allow_abbrev=False)
@@ -219,19 +223,37 @@ def cmd_reproduce(args: argparse.Namespace, extra: list[str]) -> list[Path]:
     for exp in experiments:
         seeds = range(args.seed_start, args.seed_start + args.seeds)
         seed_configs = [dataclasses.replace(configs[exp.name], seed=s) for s in seeds]
-        runs = run_seeds(exp, seed_configs,
+        previous, kept = _kept_seeds(exp.name, seed_configs, out_dir) if args.keep else (None, {})
+        to_train = [c for c in seed_configs if c.seed not in kept]
+        runs = run_seeds(exp, to_train,
                          [(matching_run(exp.name, c, args.runs_dir) if args.reuse else None)
-                          or new_run_dir(exp.name, c.seed, args.runs_dir) for c in seed_configs], jobs=args.jobs,
+                          or new_run_dir(exp.name, c.seed, args.runs_dir) for c in to_train], jobs=args.jobs,
                          progress=not args.no_progress, executor=executor, threads=args.threads,
-                         address=args.address)
+                         address=args.address) if to_train else []
         record = results_mod.from_experiment(exp, runs, family=registry.family_name_of(exp.name),
-                                             budget=args.budget, command=command)
+                                             budget=args.budget, command=command, kept=kept.values(),
+                                             previous=previous)
         path = results_mod.write(record, out_dir)
         row = report_mod.row(record)
         print(f"{exp.name}: ours {row['ours']} vs reference {row['reference']} "
               f"(solved {row['solved']}) -> {path}", file=sys.stderr)
         written.append(path)
     return written
+
+
+def _kept_seeds(name: str, configs: list[Any], out_dir: Path) -> tuple[ResultRecord | None, dict[int, SeedEntry]]:
+    """reproduce --keep: the record already in the results folder and the seeds of it to keep."""
+    path = out_dir / results_mod.file_name(name)
+    if not path.exists():
+        print(f"{name}: no record at {path} to keep seeds from; training every seed", file=sys.stderr)
+        return None, {}
+    previous = read_result(path, registry.family_name_of)
+    kept = results_mod.keepable_seeds(previous, [json.loads(json.dumps(cfg_mod.to_dict(c))) for c in configs])
+    others = sorted({s["seed"] for s in previous["seeds"]} & {c.seed for c in configs} - set(kept))
+    print(f"{name}: " + (f"seeds {', '.join(map(str, kept))} kept from {path}" if kept else f"no seed kept from {path}")
+          + (f"; seeds {', '.join(map(str, others))} there were trained with another config, trained again"
+             if others else ""), file=sys.stderr)
+    return previous, kept
 
 
 def cmd_report(args: argparse.Namespace) -> Path:

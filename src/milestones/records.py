@@ -49,6 +49,11 @@ class SeedEntry(TypedDict):
     wall_time_s: float
     curve: list[list[float]]  # [x, y] of the learning curve, at most MAX_CURVE_POINTS
     run_dir: str
+    # where the seeds of one record came from different reproductions (reproduce --keep), each seed's own:
+    machine: NotRequired[dict[str, Any] | None]
+    git_commit: NotRequired[str | None]
+    command: NotRequired[str | None]
+    created: NotRequired[str]
 
 
 class ResultRecord(TypedDict):

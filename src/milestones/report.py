@@ -24,6 +24,7 @@ import shutil
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from milestones import registry
 from milestones.family import Family, Table, slug
@@ -77,7 +78,9 @@ def row(record: Record) -> dict[str, str]:
         if ref["value"]:
             gap += f" ({s['mean'] / ref['value']:.2g}×)"
     solved = record["summary_stats"].get("solved") or record["summary_stats"].get("converged")
-    machine = record.get("machine") or {}
+    machines = _distinct([s["machine"] for s in record["seeds"] if s.get("machine")] or [record.get("machine")])
+    commits = _distinct([s["git_commit"] for s in record["seeds"] if s.get("git_commit")]
+                        or [record.get("git_commit")])
     return {
         "experiment": record["experiment"],
         "metric": f"{metric} ({'lower' if record['goal'] == 'min' else 'higher'} is better)",
@@ -89,10 +92,21 @@ def row(record: Record) -> dict[str, str]:
         "solved": f"{round(solved['mean'] * solved['n'])}/{solved['n']}" if solved else "–",
         "wall time": fmt_time(record["wall_time_s"]),
         "budget": record.get("budget") or "run",
-        "machine": (f"{machine.get('gpu') or machine.get('cpu')}, {machine.get('torch_threads')} "
-                    f"thread{'s' if machine.get('torch_threads') != 1 else ''}") if machine else "–",
-        "commit": record.get("git_commit") or "–",
+        "machine": " + ".join(_distinct([machine_text(m) for m in machines if m])) or "–",
+        "commit": ", ".join(c for c in commits if c) or "–",
     }
+
+
+def _distinct(items: list) -> list:
+    """The items in order, each once."""
+    return [x for i, x in enumerate(items) if x not in items[:i]]
+
+
+def machine_text(machine: dict[str, Any] | None) -> str:
+    if not machine:
+        return "–"
+    threads = machine.get("torch_threads")
+    return f"{machine.get('gpu') or machine.get('cpu')}, {threads} thread{'s' if threads != 1 else ''}"
 
 
 def status(record: Record | None) -> str:
@@ -285,6 +299,11 @@ def html_section(group: str, records: list[Record], figure: Path, out: Path,
         devs = "".join(f"<li>{html.escape(d)}</li>" for d in rec.get("deviations", []))
         command = rec.get("command")
         cmd = f"<p>command: <code>{html.escape(command)}</code></p>" if command else ""
+        if any("command" in s for s in rec["seeds"]):  # seeds gathered by several reproductions
+            cmd = "".join(f"<p>seed {s['seed']}: <code>{html.escape(s.get('command') or '–')}</code>, "
+                          f"{html.escape(machine_text(s.get('machine')))}, "
+                          f"commit {html.escape(s.get('git_commit') or '–')}, {html.escape(s.get('created', ''))}</p>"
+                          for s in rec["seeds"])
         notes.append(f"<details><summary>{html.escape(rec['experiment'])}: seeds, command, "
                      f"deviations from the paper</summary><p>{html.escape(seeds)}</p>{cmd}"
                      f"<p>{html.escape(rec['citation'])}</p><ol>{devs}</ol></details>")

@@ -70,15 +70,56 @@ def aggregate(seeds: list[SeedEntry], *, experiment: str, summary: str, metric: 
     }
 
 
+PROVENANCE = ("machine", "git_commit", "command", "created")
+
+
+def with_provenance(entry: SeedEntry, source: Any, command: str | None, created: str) -> SeedEntry:
+    """The seed entry with where it came from written in (its own, else `source`'s machine and commit)."""
+    return {**entry, "machine": entry.get("machine", source.get("machine")),
+            "git_commit": entry.get("git_commit", source.get("git_commit")),
+            "command": entry.get("command", command), "created": entry.get("created", created)}
+
+
+def keepable_seeds(record: ResultRecord | None, configs: list[dict[str, Any]]) -> dict[int, SeedEntry]:
+    """The seeds of a committed record that a reproduction asking for these (resolved, per-seed)
+    configs can keep instead of training them again: those it asks for, where the record was made
+    with the same config but for the seed. Each comes with its provenance written in."""
+    made_with = record.get("config") if record else None
+    if not record or not made_with:
+        return {}
+    wanted = {c["seed"]: c for c in configs}
+    kept = {}
+    for entry in record["seeds"]:
+        config = wanted.get(entry["seed"])
+        if config is not None and {**made_with, "seed": entry["seed"]} == config:
+            kept[entry["seed"]] = with_provenance(entry, record, record.get("command"),
+                                                  record.get("created", ""))
+    return kept
+
+
 def from_experiment(exp: Experiment, runs: list[tuple[SeedEntry, dict[str, Any]]], *, family: str | None,
-                    budget: str, command: str) -> ResultRecord:
-    """The committed-result record of `exp` from each seed's (entry, result.json)."""
-    first = runs[0][1]
-    return aggregate([entry for entry, _ in runs], experiment=exp.name, family=family, summary=exp.summary,
-                     metric=exp.metric, goal=exp.goal, references=[dataclasses.asdict(r) for r in exp.references],
-                     citation=exp.citation, deviations=list(exp.deviations), budget=budget, command=command,
-                     machine=first["machine"], git_commit=first["git_commit"], group=exp.group_name,
-                     curve_keys=list(exp.curve_keys), config=first.get("config"))
+                    budget: str, command: str, kept: Iterable[SeedEntry] = (),
+                    previous: ResultRecord | None = None) -> ResultRecord:
+    """The committed-result record of `exp` from each seed's (entry, result.json), and the seeds
+    `kept` from the `previous` record (reproduce --keep). A record mixing the two says on every seed
+    which machine, commit and command produced it; its own machine, commit and config are the newly
+    trained seeds' (the previous record's when every seed was kept)."""
+    kept = list(kept)
+    entries = [entry for entry, _ in runs]
+    first = runs[0][1] if runs else previous
+    if first is None:
+        raise ValueError(f"{exp.name}: no seeds to record")
+    if kept:
+        now = dt.datetime.now().isoformat(timespec="seconds")
+        entries = kept + [with_provenance(entry, result, command, now) for entry, result in runs]
+    record = aggregate(entries, experiment=exp.name, family=family, summary=exp.summary,
+                       metric=exp.metric, goal=exp.goal, references=[dataclasses.asdict(r) for r in exp.references],
+                       citation=exp.citation, deviations=list(exp.deviations), budget=budget, command=command,
+                       machine=first["machine"], git_commit=first["git_commit"], group=exp.group_name,
+                       curve_keys=list(exp.curve_keys), config=first.get("config"))
+    if kept and previous and previous.get("figures"):  # drawn by a kept seed's run, which may be gone
+        record["figures"] = previous["figures"]
+    return record
 
 
 def from_runs(run_dirs: Iterable[str | Path],
@@ -119,7 +160,7 @@ def write(record: ResultRecord, directory: str | Path) -> Path:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     name = slug(record["experiment"])
-    figures = run_figures(record)
+    figures = run_figures(record)  # none where the first seed's run is gone: the record's own stay
     if figures:
         (directory / "figures" / name).mkdir(parents=True, exist_ok=True)
         record = {**record, "figures": []}
