@@ -14,6 +14,7 @@ from milestones.checkpoint import load_checkpoint
 from milestones.families.ntm import experiments as ntm_exp
 from milestones.registry import catalog
 from milestones.runs import Run, TrainingDiverged
+from milestones.seeding import seed_everything
 
 TINY = dict(memory_slots=16, memory_width=6, controller_size=16, sequences=96, batch_size=8,
             eval_every=4, validation_size=16, checkpoint_every=4, compile=False, minutes=0.0, curriculum=0)
@@ -268,6 +269,26 @@ def test_the_cosine_schedule_sets_every_updates_learning_rate(tmp_path, monkeypa
     assert seen == pytest.approx(want, rel=1e-12) and seen[0] == cfg.lr
     constant = dataclasses.replace(cfg, lr_schedule="constant")
     assert [ntm_exp.lr_at(constant, k) for k in (1, 8)] == [cfg.lr, cfg.lr]
+
+
+def test_heads_lr_scales_the_heads_step_alone(tmp_path):
+    """Adam's first step moves each weight by about lr (m/sqrt(v) = sign of the gradient): with
+    --heads-lr 0.25 the heads' layer moves a quarter as far and every other tensor as far as before."""
+    exp, cfg = tiny("ntm/copy", sequences=8, eval_every=1, checkpoint_every=1)
+    moved = {}
+    for scale in (1.0, 0.25):
+        c = dataclasses.replace(cfg, heads_lr=scale)
+        run = Run.create(tmp_path / f"run{scale}", exp, c, progress=False)
+        seed_everything(c.seed)  # as training starts: the same initial weights
+        start = {n: p.detach().clone() for n, p in ntm_exp.build_model(c).named_parameters()}
+        exp.train(c, run)
+        state, _ = load_checkpoint(run.checkpoint_path)
+        moved[scale] = {n: (state["modules"]["model"][n] - start[n]).abs() for n in start}
+        assert len(state["optimizers"]["opt"]["param_groups"]) == (1 if scale == 1 else 2)
+    for name, step in moved[1.0].items():
+        want = step * 0.25 if name.startswith("heads.") else step
+        assert torch.allclose(moved[0.25][name], want, rtol=1e-4, atol=1e-9), name
+    assert moved[1.0]["heads.weight"].max() == pytest.approx(cfg.lr, rel=1e-3)
 
 
 def test_rolling_back_restores_the_best_weights(tmp_path, monkeypatch):

@@ -85,6 +85,9 @@ class NTMTaskConfig(BaseConfig):
     lr_schedule: Literal["constant", "cosine"] = param(
         "constant", "learning rate over training: constant, or cosine (from --lr at the first update to "
         "near 0 at the last of --sequences)")
+    heads_lr: float = param(1.0, "NTM: multiply the learning rate of the heads' layer (the controller's "
+                            "output to the addressing, heads.weight and heads.bias) by this factor (1: the rate "
+                            "of the rest)", low=0.0, high=1.0, low_open=True)
     batch_size: int = param(32, "sequences per update", low=1)
     sequences: int = param(64_000, "training sequences in all (the paper's x-axis)", low=1)
     clip_norm: float = param(50.0, "global gradient-norm clip (0: off; Collier & Beel: 50)", low=0.0)
@@ -145,11 +148,19 @@ def parameter_count(model: nn.Module) -> int:
 
 
 def make_optimizer(cfg: NTMTaskConfig, model: nn.Module) -> torch.optim.Optimizer:
+    """The optimiser; with --heads-lr below 1 the heads' layer is a parameter group of its own whose
+    `lr_scale` multiplies the rate (one group otherwise, as checkpoints before the option hold)."""
+    heads = [p for name, p in model.named_parameters() if name.startswith("heads.")]
+    if cfg.heads_lr != 1 and heads:
+        rest = [p for name, p in model.named_parameters() if not name.startswith("heads.")]
+        params: Any = [{"params": rest, "lr_scale": 1.0}, {"params": heads, "lr_scale": cfg.heads_lr}]
+    else:
+        params = model.parameters()
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        return torch.optim.Adam(params, lr=cfg.lr)
     if cfg.optimizer == "stable-adam":
-        return StableAdam(model.parameters(), lr=cfg.lr)
-    return GravesRMSprop(model.parameters(), lr=cfg.lr)
+        return StableAdam(params, lr=cfg.lr)
+    return GravesRMSprop(params, lr=cfg.lr)
 
 
 def lr_at(cfg: NTMTaskConfig, step: int, rollbacks: int = 0) -> float:
@@ -251,7 +262,7 @@ def train(cfg: NTMTaskConfig, run: Run) -> dict[str, float]:
         if spikes is not None:
             spikes(model.parameters(), norm.item())
         for group in opt.param_groups:  # set every update: a resumed or rolled-back run recomputes it
-            group["lr"] = lr_at(cfg, step, rollbacks)
+            group["lr"] = lr_at(cfg, step, rollbacks) * group.get("lr_scale", 1.0)
         opt.step()
         last = loop.last  # decided now, before the evaluation's time counts against the cap
         if step % cfg.eval_every == 0 or last:
