@@ -151,3 +151,33 @@ def test_reproduce_with_keep_trains_only_the_seeds_the_record_lacks(tmp_path):
     assert other.returncode == 0, other.stderr
     assert "no seed kept from" in other.stderr and "trained with another config, trained again" in other.stderr
     assert json.loads((results / "toy__walk.json").read_text())["config"]["steps"] == 20
+
+
+def test_runs_and_records_from_before_an_option_existed_still_match(tmp_path):
+    """A config saved before a field was added (here: the NTM's heads_lr) matches a config that
+    leaves the field at the value that gives the old behaviour, for --reuse and --keep alike."""
+    import dataclasses
+
+    from milestones import config as cfg_mod
+    from milestones import results
+    from milestones.registry import catalog
+    from milestones.runs import matching_run, slug, write_config
+
+    exp = catalog()["ntm/copy"]
+    run = tmp_path / slug(exp.name) / "old-s0"
+    run.mkdir(parents=True)
+    write_config(run, exp.name, exp.config)
+    saved = json.loads((run / "config.json").read_text())
+    del saved["config"]["heads_lr"]
+    (run / "config.json").write_text(json.dumps(saved))
+    assert matching_run(exp.name, exp.config, tmp_path) == run
+    assert matching_run(exp.name, dataclasses.replace(exp.config, heads_lr=0.5), tmp_path) is None
+
+    def as_saved(c):
+        return cfg_mod.as_saved(type(exp.config), c)
+
+    record = {"config": saved["config"], "seeds": [{"seed": 0, "metrics": {}, "wall_time_s": 1.0, "curve": []}]}
+    want = [json.loads(json.dumps(cfg_mod.to_dict(exp.config)))]
+    assert list(results.keepable_seeds(record, want, as_saved)) == [0]
+    other = [json.loads(json.dumps(cfg_mod.to_dict(dataclasses.replace(exp.config, heads_lr=0.5))))]
+    assert results.keepable_seeds(record, other, as_saved) == {}

@@ -248,7 +248,11 @@ def _kept_seeds(name: str, configs: list[Any], out_dir: Path) -> tuple[ResultRec
         print(f"{name}: no record at {path} to keep seeds from; training every seed", file=sys.stderr)
         return None, {}
     previous = read_result(path, registry.family_name_of)
-    kept = results_mod.keepable_seeds(previous, [json.loads(json.dumps(cfg_mod.to_dict(c))) for c in configs])
+    try:
+        kept = results_mod.keepable_seeds(previous, [json.loads(json.dumps(cfg_mod.to_dict(c))) for c in configs],
+                                          lambda saved: cfg_mod.as_saved(type(configs[0]), saved))
+    except ConfigError as e:
+        raise UsageError(f"--keep: the config of {path} is not one of {name}'s: {e}") from None
     others = sorted({s["seed"] for s in previous["seeds"]} & {c.seed for c in configs} - set(kept))
     print(f"{name}: " + (f"seeds {', '.join(map(str, kept))} kept from {path}" if kept else f"no seed kept from {path}")
           + (f"; seeds {', '.join(map(str, others))} there were trained with another config, trained again"

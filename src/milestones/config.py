@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import math
 import types
 import typing
@@ -170,6 +171,13 @@ def from_dict(cls: type, data: dict[str, Any]) -> Any:
     older = {f.name: f.metadata["before"] for f in dataclasses.fields(cls)
              if f.name not in data and "before" in f.metadata}  # saved before the field existed
     return validate(cls(**data, **older))
+
+
+def as_saved(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """A saved config dict as it would be saved today: fields added since it was written take the
+    value that gives the old behaviour (their default, or the `before` value a field declares), so
+    a run or record from before an option existed still matches a config that leaves it alone."""
+    return json.loads(json.dumps(to_dict(from_dict(cls, data))))
 
 
 def describe(config: Any) -> str:

@@ -80,13 +80,16 @@ def with_provenance(entry: SeedEntry, source: Any, command: str | None, created:
             "command": entry.get("command", command), "created": entry.get("created", created)}
 
 
-def keepable_seeds(record: ResultRecord | None, configs: list[dict[str, Any]]) -> dict[int, SeedEntry]:
+def keepable_seeds(record: ResultRecord | None, configs: list[dict[str, Any]],
+                   as_saved: Callable[[dict[str, Any]], dict[str, Any]] = lambda c: c) -> dict[int, SeedEntry]:
     """The seeds of a committed record that a reproduction asking for these (resolved, per-seed)
     configs can keep instead of training them again: those it asks for, where the record was made
-    with the same config but for the seed. Each comes with its provenance written in."""
-    made_with = record.get("config") if record else None
-    if not record or not made_with:
+    with the same config but for the seed (compared after `as_saved` brings the record's config up
+    to today's fields). Each comes with its provenance written in."""
+    saved = record.get("config") if record else None
+    if not record or not saved:
         return {}
+    made_with = as_saved(saved)
     wanted = {c["seed"]: c for c in configs}
     kept = {}
     for entry in record["seeds"]:

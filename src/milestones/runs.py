@@ -83,10 +83,10 @@ def matching_run(experiment: str, config: Any, root: str | Path | None = None) -
     for path in sorted((runs_dir(root) / slug(experiment)).glob("*/config.json")):
         try:
             name, saved = Run.read_config(path.parent)
+            if name == experiment and cfg_mod.as_saved(type(config), saved) == want:
+                found.append(path.parent)
         except cfg_mod.ConfigError:
             continue
-        if name == experiment and saved == want:
-            found.append(path.parent)
     finished = [d for d in found if (d / "result.json").exists()]
     return (finished or found)[-1] if found else None
 
