@@ -70,9 +70,6 @@ def aggregate(seeds: list[SeedEntry], *, experiment: str, summary: str, metric: 
     }
 
 
-PROVENANCE = ("machine", "git_commit", "command", "created")
-
-
 def with_provenance(entry: SeedEntry, source: Any, command: str | None, created: str) -> SeedEntry:
     """The seed entry with where it came from written in (its own, else `source`'s machine and commit)."""
     return {**entry, "machine": entry.get("machine", source.get("machine")),
