@@ -1,6 +1,7 @@
 """The bAbI experiments: options, stop and resume across tasks, the choice among restarts, explain
 figures and the command line."""
 import dataclasses
+import json
 import subprocess
 import sys
 
@@ -15,6 +16,10 @@ from milestones.runs import Run, RunStopped
 
 def test_task_lists_and_bad_options():
     assert mem.parse_tasks("1-3,16") == [1, 2, 3, 16]
+    assert mem.format_tasks((1, 2, 4, 5, 6, 9, 20)) == "1-2,4-6,9,20" and mem.format_tasks([7]) == "7"
+    single, joint = catalog()["memn2n/babi-1k"].config, catalog()["memn2n/babi-1k-joint"].config
+    assert mem.TASK_PARTS.of(single) == tuple(range(1, 21)) and mem.TASK_PARTS.of(joint) is None
+    assert mem.TASK_PARTS.only(single, (3, 4, 5)).tasks == "3-5"
     for bad in ("0", "1-21", "a", "1,1", ""):
         with pytest.raises(ConfigError, match="--tasks"):
             mem.parse_tasks(bad)
@@ -195,3 +200,41 @@ def test_command_line_errors(cli_env, tmp_path):
     assert out.returncode != 0 and "--tasks: expected distinct task numbers in 1-20" in out.stderr
     out = run("train", "memn2n/babi-1k", "--data-dir", str(tmp_path / "nowhere"), "--run-dir", str(tmp_path / "r2"))
     assert out.returncode != 0 and "data set 'babi' not found" in out.stderr
+
+
+def test_reproduce_keep_gathers_a_seed_task_by_task(shared_data, cli_env, tmp_path):
+    """A seed's tasks trained by two reproductions (tasks 1 and 4; then `--keep` asked for 1, 4 and
+    6 trains task 6 alone) make the record one reproduction over the three makes: the same metrics
+    and curve, each run a shard that names its tasks and command. A record over tasks the
+    reproduction does not ask for keeps nothing."""
+    shared_data("babi")
+
+    def reproduce(tasks, results, *more):
+        out = subprocess.run([sys.executable, "-m", "milestones", "--no-progress", "reproduce", "memn2n/babi-1k",
+                              "--tasks", tasks, "--epochs", "2", "--ls-epochs", "1", "--restarts", "2", "--dim", "8",
+                              "--results-dir", str(tmp_path / results), *more],
+                             capture_output=True, text=True, env=cli_env, timeout=300)
+        assert out.returncode == 0, out.stderr
+        return json.loads((tmp_path / results / "memn2n__babi-1k.json").read_text()), out.stderr
+
+    reproduce("1,4", "gathered")
+    gathered, err = reproduce("1,4,6", "gathered", "--keep")
+    assert "seed 0: tasks 1, 4 kept from the record; training tasks 6" in err
+    whole, _ = reproduce("1,4,6", "whole")
+    seed, reference = gathered["seeds"][0], whole["seeds"][0]
+
+    def untimed(metrics):
+        return {k: v for k, v in metrics.items() if not k.endswith("time_s")}
+    assert untimed(seed["metrics"]) == untimed(reference["metrics"]) and seed["metrics"]["tasks"] == 3
+    assert untimed(gathered["summary_stats"]) == untimed(whole["summary_stats"])
+    assert seed["curve"] == reference["curve"] and gathered["config"] == whole["config"]
+    assert [s["parts"] for s in seed["shards"]] == [[1, 4], [6]]
+    assert "--keep" in seed["shards"][1]["command"] and "--keep" not in seed["shards"][0]["command"]
+    assert seed["wall_time_s"] == pytest.approx(sum(s["wall_time_s"] for s in seed["shards"]), abs=0.1)
+    page = subprocess.run([sys.executable, "-m", "milestones", "report", "--results-dir", str(tmp_path / "gathered"),
+                           "--out", str(tmp_path / "report")], capture_output=True, text=True, env=cli_env, timeout=300)
+    assert page.returncode == 0, page.stderr
+    assert "seed 0, parts 1, 4 (" in (tmp_path / "report" / "index.html").read_text()
+
+    other, err = reproduce("2", "gathered", "--keep")  # the record's tasks are not a part of task 2
+    assert "trained with another config, trained again" in err and "shards" not in other["seeds"][0]

@@ -223,8 +223,16 @@ def cmd_reproduce(args: argparse.Namespace, extra: list[str]) -> list[Path]:
     for exp in experiments:
         seeds = range(args.seed_start, args.seed_start + args.seeds)
         seed_configs = [dataclasses.replace(configs[exp.name], seed=s) for s in seeds]
-        previous, kept = _kept_seeds(exp.name, seed_configs, out_dir) if args.keep else (None, {})
-        to_train = [c for c in seed_configs if c.seed not in kept]
+        previous, kept, partial = _kept_seeds(exp, seed_configs, out_dir) if args.keep else (None, {}, {})
+        to_train = runs_for = [c for c in seed_configs if c.seed not in kept]  # the record's configs
+        missing: dict[int, tuple[int, ...]] = {}
+        if partial and exp.parts:  # a seed the record holds some parts of trains only the others
+            wanted = {c.seed: c for c in seed_configs}
+            for seed, (_, have) in partial.items():
+                missing[seed] = tuple(p for p in exp.parts.of(wanted[seed]) or () if p not in have)
+                print(f"{exp.name}: seed {seed}: {exp.parts.name}s {', '.join(map(str, have))} kept from the "
+                      f"record; training {exp.parts.name}s {', '.join(map(str, missing[seed]))}", file=sys.stderr)
+            to_train = [exp.parts.only(c, missing[c.seed]) if c.seed in missing else c for c in to_train]
         runs = run_seeds(exp, to_train,
                          [(matching_run(exp.name, c, args.runs_dir) if args.reuse else None)
                           or new_run_dir(exp.name, c.seed, args.runs_dir) for c in to_train], jobs=args.jobs,
@@ -232,7 +240,9 @@ def cmd_reproduce(args: argparse.Namespace, extra: list[str]) -> list[Path]:
                          address=args.address) if to_train else []
         record = results_mod.from_experiment(exp, runs, family=registry.family_name_of(exp.name),
                                              budget=args.budget, command=command, kept=kept.values(),
-                                             previous=previous)
+                                             previous=previous, partial={seed: (entry, have, missing[seed])
+                                                                         for seed, (entry, have) in partial.items()},
+                                             config=_saved(runs_for[0]) if partial else None)
         path = results_mod.write(record, out_dir)
         row = report_mod.row(record)
         print(f"{exp.name}: ours {row['ours']} vs reference {row['reference']} "
@@ -241,23 +251,35 @@ def cmd_reproduce(args: argparse.Namespace, extra: list[str]) -> list[Path]:
     return written
 
 
-def _kept_seeds(name: str, configs: list[Any], out_dir: Path) -> tuple[ResultRecord | None, dict[int, SeedEntry]]:
-    """reproduce --keep: the record already in the results folder and the seeds of it to keep."""
-    path = out_dir / results_mod.file_name(name)
+def _saved(config: Any) -> dict[str, Any]:
+    """A config as a record saves it (JSON types)."""
+    return json.loads(json.dumps(cfg_mod.to_dict(config)))
+
+
+def _kept_seeds(exp: Experiment, configs: list[Any], out_dir: Path) -> tuple[
+        ResultRecord | None, dict[int, SeedEntry], dict[int, tuple[SeedEntry, tuple[int, ...]]]]:
+    """reproduce --keep: the record already in the results folder, the seeds of it to keep, and
+    (for an experiment whose runs divide into parts) the seeds it holds some of the parts of."""
+    path = out_dir / results_mod.file_name(exp.name)
     if not path.exists():
-        print(f"{name}: no record at {path} to keep seeds from; training every seed", file=sys.stderr)
-        return None, {}
+        print(f"{exp.name}: no record at {path} to keep seeds from; training every seed", file=sys.stderr)
+        return None, {}, {}
     previous = read_result(path, registry.family_name_of)
     try:
-        kept = results_mod.keepable_seeds(previous, [json.loads(json.dumps(cfg_mod.to_dict(c))) for c in configs],
+        kept = results_mod.keepable_seeds(previous, [_saved(c) for c in configs],
                                           lambda saved: cfg_mod.as_saved(type(configs[0]), saved))
+        partial = results_mod.keepable_parts(
+            previous, [c for c in configs if c.seed not in kept], exp.parts,
+            lambda saved: cfg_mod.from_dict(type(configs[0]), cfg_mod.as_saved(type(configs[0]), saved))
+        ) if exp.parts else {}
     except ConfigError as e:
-        raise UsageError(f"--keep: the config of {path} is not one of {name}'s: {e}") from None
-    others = sorted({s["seed"] for s in previous["seeds"]} & {c.seed for c in configs} - set(kept))
-    print(f"{name}: " + (f"seeds {', '.join(map(str, kept))} kept from {path}" if kept else f"no seed kept from {path}")
-          + (f"; seeds {', '.join(map(str, others))} there were trained with another config, trained again"
-             if others else ""), file=sys.stderr)
-    return previous, kept
+        raise UsageError(f"--keep: the config of {path} is not one of {exp.name}'s: {e}") from None
+    others = sorted({s["seed"] for s in previous["seeds"]} & {c.seed for c in configs} - set(kept) - set(partial))
+    whole = (f"seeds {', '.join(map(str, kept))} kept from {path}" if kept
+             else f"no seed kept {'whole ' if partial else ''}from {path}")
+    print(f"{exp.name}: {whole}" + (f"; seeds {', '.join(map(str, others))} there were trained with another "
+                                    "config, trained again" if others else ""), file=sys.stderr)
+    return previous, kept, partial
 
 
 def cmd_report(args: argparse.Namespace) -> Path:

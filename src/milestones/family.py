@@ -36,6 +36,19 @@ class Reference:
 
 
 @dataclasses.dataclass(frozen=True)
+class Parts:
+    """How an experiment's run divides into independent parts trained one after another (the tasks
+    of a recipe that trains one network per task, each seeded on its own), so that `reproduce --keep`
+    can gather a seed from runs over a few parts each: in several sessions, or on several machines."""
+
+    name: str  # what one part is called in messages, e.g. "task"
+    of: Callable[[Any], tuple[int, ...] | None]  # config -> its parts in training order; None: not divisible
+    only: Callable[[Any, tuple[int, ...]], Any]  # (config, parts) -> the same config over these parts only
+    # the final metrics of runs over disjoint parts -> the metrics of one run over all of them
+    merge: Callable[[list[dict[str, float]]], dict[str, float]]
+
+
+@dataclasses.dataclass(frozen=True)
 class Experiment:
     """An experiment: everything needed to train it, evaluate it and compare it with the paper.
 
@@ -59,6 +72,7 @@ class Experiment:
     curve: tuple[str, str] = ("step", "")  # logged (x, y) keys of the learning curve; "" y: `metric`
     # (config, run, options) -> figures showing what the model does inside; None if it has none
     explain: Callable[[Any, Any, dict[str, str]], list[Any]] | None = None
+    parts: Parts | None = None  # the independent parts a run trains one after another, if it has such
 
     @property
     def group_name(self) -> str:

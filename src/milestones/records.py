@@ -7,7 +7,9 @@ report shows); results/EXPERIMENT.json holds one:
      "metric": "test_loss", "goal": "min", "group": "family/task", "curve": ["step", "test_loss"],
      "metrics": [every metric name], "references": [{metric, value, source, note, verified}],
      "citation": …, "deviations": [...], "budget": "full" | "quick" | null,
-     "config": {the first seed's resolved config}, "seeds": [{seed, metrics, wall_time_s, curve, run_dir}],
+     "config": {the first seed's resolved config}, "seeds": [{seed, metrics, wall_time_s, curve, run_dir,
+     and where seeds came from several reproductions (reproduce --keep) machine, git_commit, command,
+     created, shards (the runs that trained a seed's parts)}],
      "summary_stats": {metric: {mean, std, min, max, n}}, "command": …, "wall_time_s": sum over seeds,
      "machine": {...}, "git_commit": …, "created": …, "figures": [paths under the results folder]}
 
@@ -54,6 +56,19 @@ class SeedEntry(TypedDict):
     git_commit: NotRequired[str | None]
     command: NotRequired[str | None]
     created: NotRequired[str]
+    # where one seed's parts (e.g. its tasks) were trained by several runs, each run's parts and provenance
+    shards: NotRequired[list[Shard]]
+
+
+class Shard(TypedDict):
+    """The runs that trained a seed part by part (reproduce --keep on an experiment with Parts)."""
+    parts: list[int]
+    wall_time_s: float
+    run_dir: str
+    machine: dict[str, Any] | None
+    git_commit: str | None
+    command: str | None
+    created: str
 
 
 class ResultRecord(TypedDict):

@@ -29,8 +29,8 @@ from typing import Any
 from milestones import registry
 from milestones.family import Family, Table, slug
 from milestones.plots import learning_curves
-from milestones.records import ResultRecord
-from milestones.results import run_figures
+from milestones.records import ResultRecord, Shard
+from milestones.results import run_figures, shards_of
 
 Record = ResultRecord
 
@@ -78,9 +78,9 @@ def row(record: Record) -> dict[str, str]:
         if ref["value"]:
             gap += f" ({s['mean'] / ref['value']:.2g}×)"
     solved = record["summary_stats"].get("solved") or record["summary_stats"].get("converged")
-    machines = _distinct([s["machine"] for s in record["seeds"] if s.get("machine")] or [record.get("machine")])
-    commits = _distinct([s["git_commit"] for s in record["seeds"] if s.get("git_commit")]
-                        or [record.get("git_commit")])
+    made = [run for s in record["seeds"] for run in shards_of(s)]  # each seed's runs: one, or one per shard
+    machines = _distinct([r["machine"] for r in made if r.get("machine")] or [record.get("machine")])
+    commits = _distinct([r["git_commit"] for r in made if r.get("git_commit")] or [record.get("git_commit")])
     return {
         "experiment": record["experiment"],
         "metric": f"{metric} ({'lower' if record['goal'] == 'min' else 'higher'} is better)",
@@ -95,6 +95,11 @@ def row(record: Record) -> dict[str, str]:
         "machine": " + ".join(_distinct([machine_text(m) for m in machines if m])) or "–",
         "commit": ", ".join(c for c in commits if c) or "–",
     }
+
+
+def _parts_text(shard: Shard, shown: bool) -> str:
+    """', parts 1, 4, 9' for one of a seed's shards (nothing for a seed made by one run)."""
+    return f", parts {', '.join(map(str, shard['parts']))} ({fmt_time(shard['wall_time_s'])})" if shown else ""
 
 
 def _distinct(items: list) -> list:
@@ -299,11 +304,12 @@ def html_section(group: str, records: list[Record], figure: Path, out: Path,
         devs = "".join(f"<li>{html.escape(d)}</li>" for d in rec.get("deviations", []))
         command = rec.get("command")
         cmd = f"<p>command: <code>{html.escape(command)}</code></p>" if command else ""
-        if any("command" in s for s in rec["seeds"]):  # seeds gathered by several reproductions
-            cmd = "".join(f"<p>seed {s['seed']}: <code>{html.escape(s.get('command') or '–')}</code>, "
-                          f"{html.escape(machine_text(s.get('machine')))}, "
-                          f"commit {html.escape(s.get('git_commit') or '–')}, {html.escape(s.get('created', ''))}</p>"
-                          for s in rec["seeds"])
+        if any("command" in s for s in rec["seeds"]):  # seeds (or their parts) gathered by several reproductions
+            cmd = "".join(f"<p>seed {s['seed']}{_parts_text(r, 'shards' in s)}: "
+                          f"<code>{html.escape(r.get('command') or '–')}</code>, "
+                          f"{html.escape(machine_text(r.get('machine')))}, "
+                          f"commit {html.escape(r.get('git_commit') or '–')}, {html.escape(r.get('created', ''))}</p>"
+                          for s in rec["seeds"] for r in shards_of(s))
         notes.append(f"<details><summary>{html.escape(rec['experiment'])}: seeds, command, "
                      f"deviations from the paper</summary><p>{html.escape(seeds)}</p>{cmd}"
                      f"<p>{html.escape(rec['citation'])}</p><ol>{devs}</ol></details>")

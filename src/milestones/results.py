@@ -13,12 +13,12 @@ import json
 import math
 import shutil
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from milestones.family import Experiment, slug
-from milestones.records import RESULT_VERSION, ResultRecord, SeedEntry, Stats, read_result, write_result
+from milestones.family import Experiment, Parts, slug
+from milestones.records import RESULT_VERSION, ResultRecord, SeedEntry, Shard, Stats, read_result, write_result
 from milestones.runs import read_metrics
 
 MAX_CURVE_POINTS = 200
@@ -97,26 +97,82 @@ def keepable_seeds(record: ResultRecord | None, configs: list[dict[str, Any]],
     return kept
 
 
+def keepable_parts(record: ResultRecord | None, configs: list[Any], parts: Parts,
+                   load: Callable[[dict[str, Any]], Any]) -> dict[int, tuple[SeedEntry, tuple[int, ...]]]:
+    """The seeds of a committed record that a reproduction asking for these configs can complete by
+    training only the parts the record lacks: those made with the same config over fewer of the
+    parts asked for (`load` turns the record's config into a config of today's fields). Each comes
+    with its provenance written in, and with the parts it holds."""
+    saved = record.get("config") if record else None
+    if not record or not saved:
+        return {}
+    made = load(saved)
+    have = parts.of(made)
+    entries = {entry["seed"]: entry for entry in record["seeds"]}
+    kept = {}
+    for config in configs:
+        want, entry = parts.of(config), entries.get(config.seed)
+        if entry is None or have is None or want is None or not set(have) < set(want):
+            continue
+        if parts.only(dataclasses.replace(made, seed=config.seed), want) == parts.only(config, want):
+            kept[config.seed] = (with_provenance(entry, record, record.get("command"), record.get("created", "")),
+                                 have)
+    return kept
+
+
+def shards_of(entry: SeedEntry, parts: tuple[int, ...] | None = None) -> list[Shard]:
+    """The runs that made a seed entry: its shards where its parts were trained by several, else itself."""
+    if "shards" in entry:
+        return entry["shards"]
+    return [{"parts": list(parts or ()), "wall_time_s": entry.get("wall_time_s", 0.0),
+             "run_dir": entry.get("run_dir", ""), "machine": entry.get("machine"),
+             "git_commit": entry.get("git_commit"), "command": entry.get("command"),
+             "created": entry.get("created", "")}]
+
+
+def joined(kept: SeedEntry, kept_parts: tuple[int, ...], trained: SeedEntry, trained_parts: tuple[int, ...],
+           parts: Parts) -> SeedEntry:
+    """One seed entry from a kept entry and a run over the parts it lacked (both with provenance):
+    metrics merged by the experiment's `parts.merge`, wall times summed, the trained run's curve
+    after the kept one's (its x continued from the kept curve's last), and each run a shard."""
+    curve = kept["curve"]
+    offset = curve[-1][0] if curve else 0
+    return {"seed": kept["seed"], "metrics": parts.merge([kept["metrics"], trained["metrics"]]),
+            "wall_time_s": round(kept["wall_time_s"] + trained["wall_time_s"], 1),
+            "curve": curve + [[x + offset, y] for x, y in trained["curve"]], "run_dir": trained["run_dir"],
+            "machine": trained.get("machine"), "git_commit": trained.get("git_commit"),
+            "command": trained.get("command"), "created": trained.get("created", ""),
+            "shards": shards_of(kept, kept_parts) + shards_of(trained, trained_parts)}
+
+
 def from_experiment(exp: Experiment, runs: list[tuple[SeedEntry, dict[str, Any]]], *, family: str | None,
                     budget: str, command: str, kept: Iterable[SeedEntry] = (),
-                    previous: ResultRecord | None = None) -> ResultRecord:
+                    previous: ResultRecord | None = None,
+                    partial: Mapping[int, tuple[SeedEntry, tuple[int, ...], tuple[int, ...]]] | None = None,
+                    config: dict[str, Any] | None = None) -> ResultRecord:
     """The committed-result record of `exp` from each seed's (entry, result.json), and the seeds
     `kept` from the `previous` record (reproduce --keep). A record mixing the two says on every seed
     which machine, commit and command produced it; its own machine, commit and config are the newly
-    trained seeds' (the previous record's when every seed was kept)."""
-    kept = list(kept)
+    trained seeds' (the previous record's when every seed was kept). A seed in `partial` (seed ->
+    the kept entry, its parts, the parts its run here trained) is joined with its run into one entry;
+    `config` is then the record's config (the runs' are over fewer parts)."""
+    kept, partial = list(kept), partial or {}
     entries = [entry for entry, _ in runs]
     first = runs[0][1] if runs else previous
     if first is None:
         raise ValueError(f"{exp.name}: no seeds to record")
-    if kept:
+    if kept or partial:
         now = dt.datetime.now().isoformat(timespec="seconds")
         entries = kept + [with_provenance(entry, result, command, now) for entry, result in runs]
+        for i, entry in enumerate(entries):
+            if entry["seed"] in partial and exp.parts:
+                old, have, trained = partial[entry["seed"]]
+                entries[i] = joined(old, have, entry, trained, exp.parts)
     record = aggregate(entries, experiment=exp.name, family=family, summary=exp.summary,
                        metric=exp.metric, goal=exp.goal, references=[dataclasses.asdict(r) for r in exp.references],
                        citation=exp.citation, deviations=list(exp.deviations), budget=budget, command=command,
                        machine=first["machine"], git_commit=first["git_commit"], group=exp.group_name,
-                       curve_keys=list(exp.curve_keys), config=first.get("config"))
+                       curve_keys=list(exp.curve_keys), config=config or first.get("config"))
     if kept and previous and previous.get("figures"):  # drawn by a kept seed's run, which may be gone
         record["figures"] = previous["figures"]
     return record

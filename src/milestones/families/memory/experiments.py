@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +19,7 @@ from typing import Any, Literal
 import torch
 
 from milestones.config import BaseConfig, ConfigError, param
-from milestones.family import Experiment, Reference
+from milestones.family import Experiment, Parts, Reference
 from milestones.memory import babi
 from milestones.memory.babi import Encoded, Sample, Vocab
 from milestones.memory.ensemble import Ensemble
@@ -45,6 +46,17 @@ def parse_tasks(text: str) -> list[int]:
     if bad or not tasks or len(set(tasks)) != len(tasks):
         raise ConfigError(f"--tasks: expected distinct task numbers in 1-20, got {text!r}")
     return tasks
+
+
+def format_tasks(tasks: tuple[int, ...] | list[int]) -> str:
+    """Task numbers → the shortest --tasks text, runs of consecutive tasks as ranges: (1, 2, 4, 5, 6) → '1-2,4-6'."""
+    runs: list[list[int]] = []
+    for t in tasks:
+        if runs and t == runs[-1][-1] + 1:
+            runs[-1].append(t)
+        else:
+            runs.append([t])
+    return ",".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -251,18 +263,46 @@ def summarize(cfg: BabiConfig, done: dict[str, dict]) -> dict[str, float]:
             all_restarts[int(t)] = sum(errs) / len(errs)
         if "valid" in record:  # older records kept no validation errors
             valid[tuple(sorted(int(t) for t in record["test"]))] = record["valid"][record["chosen"]]
+    return _summary(per_task, all_restarts, valid, sum(r["time_s"] for r in done.values()))
+
+
+def _summary(per_task: dict[int, float], all_restarts: dict[int, float], valid: dict[tuple[int, ...], float],
+             seconds: float) -> dict[str, float]:
+    """The metrics from each task's test error (chosen restart, mean of all), each training's
+    validation error and the time they took; means summed in task order."""
     tasks = sorted(per_task)
     out = {f"task{t}_error": per_task[t] for t in tasks}
-    out |= {f"task{ts[0]}_valid_error": v for ts, v in valid.items() if len(ts) == 1}
+    out |= {f"task{ts[0]}_valid_error": valid[ts] for ts in sorted(valid) if len(ts) == 1}
     if valid:
-        out["mean_valid_error"] = sum(valid.values()) / len(valid)
+        out["mean_valid_error"] = sum(valid[ts] for ts in sorted(valid)) / len(valid)
     out |= {f"task{t}_error_restarts": all_restarts[t] for t in tasks}
-    out["mean_error"] = sum(per_task.values()) / len(tasks)
-    out["mean_error_restarts"] = sum(all_restarts.values()) / len(tasks)
+    out["mean_error"] = sum(per_task[t] for t in tasks) / len(tasks)
+    out["mean_error_restarts"] = sum(all_restarts[t] for t in tasks) / len(tasks)
     out["failed"] = float(sum(per_task[t] > FAIL_PERCENT for t in tasks))
     out["tasks"] = float(len(tasks))
-    out["train_time_s"] = sum(r["time_s"] for r in done.values())
+    out["train_time_s"] = seconds
     return out
+
+
+TASK_METRIC = re.compile(r"task(\d+)_(error|valid_error|error_restarts)")
+
+
+def merge_metrics(metrics: list[dict[str, float]]) -> dict[str, float]:
+    """The metrics of one run over all the tasks of runs over disjoint tasks, one network per task
+    (what `reproduce --keep` records when a seed's tasks were trained in several runs)."""
+    per: dict[str, dict[int, float]] = {"error": {}, "valid_error": {}, "error_restarts": {}}
+    for m in metrics:
+        for key, value in m.items():
+            if hit := TASK_METRIC.fullmatch(key):
+                per[hit[2]][int(hit[1])] = value
+    return _summary(per["error"], per["error_restarts"], {(t,): v for t, v in per["valid_error"].items()},
+                    sum(m["train_time_s"] for m in metrics))
+
+
+# one network per task: a seed's tasks can be trained in several runs (reproduce --keep)
+TASK_PARTS = Parts(name="task", of=lambda cfg: None if cfg.joint else tuple(parse_tasks(cfg.tasks)),
+                   only=lambda cfg, tasks: dataclasses.replace(cfg, tasks=format_tasks(tasks)),
+                   merge=merge_metrics)
 
 
 def load_unit(cfg: BabiConfig, run: Run, task: int) -> tuple[Ensemble, TaskData, list[int], dict]:
@@ -415,7 +455,7 @@ def _memn2n(name: str, summary: str, refs: tuple[Reference, ...], mean_ref: Refe
         name=name, summary=summary, config=MemN2NConfig(**overrides), train=train, evaluate=evaluate,
         metric="mean_error", goal="min", citation=MEMN2N_CITATION, references=(mean_ref, *refs),
         deviations=MEMN2N_DEVIATIONS + tuple(deviations), group="memn2n/babi", curve=("step", "valid_error"),
-        explain=explain, budgets={"quick": QUICK | {"ls_epochs": 1}, "full": {}})
+        explain=explain, budgets={"quick": QUICK | {"ls_epochs": 1}, "full": {}}, parts=TASK_PARTS)
 
 
 def _entnet(name: str, summary: str, refs: tuple[Reference, ...], mean_ref: Reference, deviations=(),
@@ -424,7 +464,7 @@ def _entnet(name: str, summary: str, refs: tuple[Reference, ...], mean_ref: Refe
         name=name, summary=summary, config=EntNetConfig(**overrides), train=train, evaluate=evaluate,
         metric="mean_error", goal="min", citation=ENTNET_CITATION, references=(mean_ref, *refs),
         deviations=ENTNET_DEVIATIONS + tuple(deviations), group="entnet/babi", curve=("step", "valid_error"),
-        explain=explain, budgets={"quick": QUICK, "full": {}} | (budgets or {}))
+        explain=explain, budgets={"quick": QUICK, "full": {}} | (budgets or {}), parts=TASK_PARTS)
 
 
 EXPERIMENTS = (
