@@ -205,8 +205,8 @@ def test_command_line_errors(cli_env, tmp_path):
 def test_reproduce_keep_gathers_a_seed_task_by_task(shared_data, cli_env, tmp_path):
     """A seed's tasks trained by two reproductions (tasks 1 and 4; then `--keep` asked for 1, 4 and
     6 trains task 6 alone) make the record one reproduction over the three makes: the same metrics
-    and curve, each run a shard that names its tasks and command. A record over tasks the
-    reproduction does not ask for keeps nothing."""
+    and curve, each run a shard that names its tasks and command; the figures of both runs. A record
+    over tasks the reproduction does not ask for keeps nothing."""
     shared_data("babi")
 
     def reproduce(tasks, results, *more):
@@ -231,6 +231,9 @@ def test_reproduce_keep_gathers_a_seed_task_by_task(shared_data, cli_env, tmp_pa
     assert [s["parts"] for s in seed["shards"]] == [[1, 4], [6]]
     assert "--keep" in seed["shards"][1]["command"] and "--keep" not in seed["shards"][0]["command"]
     assert seed["wall_time_s"] == pytest.approx(sum(s["wall_time_s"] for s in seed["shards"]), abs=0.1)
+    curves = ["figures/memn2n__babi-1k/validation_error.png", "figures/memn2n__babi-1k/validation_error-task6.png"]
+    assert set(curves) <= set(gathered["figures"])  # each part's run drew its own; the record keeps both
+    assert all((tmp_path / "gathered" / f).exists() for f in gathered["figures"])
     page = subprocess.run([sys.executable, "-m", "milestones", "report", "--results-dir", str(tmp_path / "gathered"),
                            "--out", str(tmp_path / "report")], capture_output=True, text=True, env=cli_env, timeout=300)
     assert page.returncode == 0, page.stderr

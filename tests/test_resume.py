@@ -102,3 +102,16 @@ def test_resume_refuses_a_planted_pickle(uninterrupted, tmp_path):
     bad = milestones(["train", "--resume", str(run_dir)], env)
     assert bad.returncode == 2 and "refusing to load it" in bad.stderr
     assert not marker.exists()
+
+
+def test_trainings_started_in_the_same_second_get_their_own_run_directories(tmp_path):
+    """Two chains of runs started at once once wrote into one directory (the name is the second it
+    was made in): `milestones train` reserves its directory."""
+    script = ("import sys; from milestones.runs import new_run_dir; "
+              "print(new_run_dir('entnet/babi-10k-paper', 0, sys.argv[1], reserve=True))")
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+             for _ in range(6)]
+    dirs = [p.communicate(timeout=120)[0].strip() for p in procs]
+    assert len(set(dirs)) == 6 and all(p.returncode == 0 for p in procs)
+    assert sorted(p.name for p in (tmp_path / "entnet__babi-10k-paper").iterdir()) == sorted(
+        d.rsplit("/", 1)[1] for d in dirs)

@@ -180,7 +180,8 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> None:
             raise UsageError("train needs an experiment NAME (see `milestones list`) or --resume RUN_DIR")
         exp = _get(args.name)
         config = cfg_mod.apply_overrides(exp.config, extra)
-        run_dir = Path(args.run_dir) if args.run_dir else new_run_dir(exp.name, config.seed, args.runs_dir)
+        run_dir = Path(args.run_dir) if args.run_dir else new_run_dir(exp.name, config.seed, args.runs_dir,
+                                                                          reserve=True)
         result, _ = train_one(exp, config, run_dir, not args.no_progress)
     print(json.dumps(result["metrics"], indent=1))
 
@@ -322,7 +323,8 @@ def _demo_run(args: argparse.Namespace, demo: Demo) -> tuple[dict, Path]:
     config = dataclasses.replace(exp.config, **demo.overrides)
     print(f"demo: training {exp.summary} {demo.what} (the full recipe is `milestones reproduce {exp.name}`)",
           file=sys.stderr)
-    return train_one(exp, config, new_run_dir(exp.name + "-demo", config.seed, args.runs_dir), not args.no_progress)
+    return train_one(exp, config, new_run_dir(exp.name + "-demo", config.seed, args.runs_dir, reserve=True),
+                     not args.no_progress)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:

@@ -173,8 +173,8 @@ def from_experiment(exp: Experiment, runs: list[tuple[SeedEntry, dict[str, Any]]
                        citation=exp.citation, deviations=list(exp.deviations), budget=budget, command=command,
                        machine=first["machine"], git_commit=first["git_commit"], group=exp.group_name,
                        curve_keys=list(exp.curve_keys), config=config or first.get("config"))
-    if kept and previous and previous.get("figures"):  # drawn by a kept seed's run, which may be gone
-        record["figures"] = previous["figures"]
+    if (kept or partial) and previous and previous.get("figures"):  # drawn by a kept seed's run (or part's
+        record["figures"] = previous["figures"]  # run), which may be gone: `write` keeps those not redrawn
     return record
 
 
@@ -212,18 +212,20 @@ def run_figures(record: ResultRecord) -> list[Path]:
 
 def write(record: ResultRecord, directory: str | Path) -> Path:
     """Write the record as directory/EXPERIMENT.json, with copies of the first seed's figures
-    (its run's plots/*.png and *.gif besides the learning curve) under directory/figures/EXPERIMENT/."""
+    (its run's plots/*.png and *.gif besides the learning curve) under directory/figures/EXPERIMENT/.
+    Figures the record already lists (those of kept seeds or of a seed's earlier parts) stay where
+    their files are here and the run drew none of the same name."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     name = slug(record["experiment"])
     figures = run_figures(record)  # none where the first seed's run is gone: the record's own stay
     if figures:
         (directory / "figures" / name).mkdir(parents=True, exist_ok=True)
-        record = {**record, "figures": []}
-        for src in figures:
-            rel = f"figures/{name}/{src.name}"
+        drawn = {f"figures/{name}/{src.name}": src for src in figures}
+        listed = [rel for rel in record.get("figures", []) if rel not in drawn and (directory / rel).exists()]
+        for rel, src in drawn.items():
             shutil.copyfile(src, directory / rel)
-            record["figures"].append(rel)
+        record = {**record, "figures": sorted([*listed, *drawn])}
     return write_result(record, directory / file_name(record["experiment"]))
 
 

@@ -66,13 +66,25 @@ def runs_dir(option: str | Path | None = None) -> Path:
     return Path(option or os.environ.get("MILESTONES_RUNS") or DEFAULT_RUNS_DIR).expanduser()
 
 
-def new_run_dir(experiment: str, seed: int, root: str | Path | None = None) -> Path:
+def new_run_dir(experiment: str, seed: int, root: str | Path | None = None, reserve: bool = False) -> Path:
+    """RUNS_DIR/EXPERIMENT/DATE-TIME-sSEED[-K], a name no directory has yet. With `reserve` the
+    directory is made here, atomically: two trainings started in the same second (two shells, two
+    chains of runs) each get their own. (Without, the caller makes it when the run starts and a
+    clash is an error there.)"""
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     base = runs_dir(root) / slug(experiment) / f"{stamp}-s{seed}"
     path, k = base, 1
-    while path.exists():
+    while True:
+        if not reserve and not path.exists():
+            return path
+        if reserve:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.mkdir()  # of two processes asking for the same name, one gets FileExistsError
+                return path
+            except FileExistsError:
+                pass
         path, k = base.with_name(f"{base.name}-{k}"), k + 1
-    return path
 
 
 def matching_run(experiment: str, config: Any, root: str | Path | None = None) -> Path | None:

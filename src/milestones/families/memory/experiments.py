@@ -333,8 +333,10 @@ def plot(cfg: BabiConfig, run: Run) -> None:
     for r in rows:
         key = f"task {int(r['task'])}" if r.get("task") else "joint"
         curves.setdefault(key, []).append((len(curves.get(key, [])) + 1, r["valid_error"]))
-    if curves:
-        learning_curves(curves, run.dir / "plots" / "validation_error.png",
+    if curves:  # a run of one task (a part of a seed gathered by reproduce --keep) names its task
+        name = f"validation_error-task{parse_tasks(cfg.tasks)[0]}.png" if len(units(cfg)) == 1 and not cfg.joint \
+            else "validation_error.png"
+        learning_curves(curves, run.dir / "plots" / name,
                         title=f"{run.experiment.name}: validation error of the best restart",
                         xlabel="epoch", ylabel="validation error (%)", log_y=False)
 
