@@ -7,6 +7,7 @@ import json
 import tarfile
 import threading
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -172,3 +173,20 @@ def test_download_checks_every_file_and_keeps_nothing_on_failure(shared_data, se
     with pytest.raises(DownloadError, match=f"{name}: MD5 .* expected {known[name]}; nothing was kept"):
         download("babi", damaged, base_url=serve(_archive(altered)), log=lambda *a: None)
     assert [p for p in (damaged / "babi").rglob("*")] == []
+
+
+def test_the_induction_shortcuts_are_counted_against_a_handmade_story():
+    """scripts/babi_induction_answers.py: on a parsed task 16 story the last colour named is gray,
+    the most often named white, the truth white; an answer of gray agrees with the first only."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "babi_induction_answers", Path(__file__).parents[1] / "scripts" / "babi_induction_answers.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    [sample] = babi.parse(["1 Lily is a swan.", "2 Lily is white.", "3 Brian is white.", "4 Julius is gray.",
+                           "5 Greg is a swan.", "6 What color is Greg?\twhite\t5 1 2"], task=16)
+    assert script.shortcuts(sample) == {"last colour named": "gray", "colour named most often": "white"}
+    assert script.tally([sample, sample], ["gray", "white"]) == {
+        "answer right": 50.0, "answer is a colour the story names": 100.0,
+        "answer = last colour named": 50.0, "last colour named is right": 0.0,
+        "answer = colour named most often": 50.0, "colour named most often is right": 100.0}
