@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from milestones.memory import babi
-from milestones.memory.ensemble import Ensemble
+from milestones.memory.ensemble import BestMembers, Ensemble
 from milestones.memory.entnet import EntNet, Recurrence
 from milestones.memory.memn2n import MemN2N, position_encoding, random_noise
 from milestones.memory.training import Schedule, clip_global_, clip_per_matrix_, epoch, error_rate, errors
@@ -261,6 +261,27 @@ def test_one_restart_runs_without_vmap_and_equals_its_member():
     for g, w in ((logits, want), (p, wp), (h, wh), (s, ws)):
         assert g.shape == (1, *w.shape)
         torch.testing.assert_close(g[0], w)
+
+
+def test_each_restart_keeps_its_own_best_epoch():
+    """Early stopping per restart: after each epoch a member's parameters are kept where its score is
+    at most its best so far (the later of equal scores), and `restore` gives each member its own."""
+    torch.manual_seed(2)
+    ens = Ensemble(lambda: EntNet(13, dim=6, slots=3, sentence_len=5, question_len=4), 3)
+    best = BestMembers(ens)
+    scores = [[5.0, 2.0, 9.0], [3.0, 2.0, 9.5], [4.0, 7.0, 9.1]]  # member 1 ties at epoch 2
+    snapshots = []
+    for k, score in enumerate(scores, 1):
+        with torch.no_grad():
+            for p in ens.params().values():
+                p.add_(torch.randn_like(p))  # an epoch of training
+        snapshots.append({n: p.detach().clone() for n, p in ens.params().items()})
+        best.update(ens, torch.tensor(score), k)
+    assert best.epoch.tolist() == [2, 2, 1] and best.score.tolist() == [3.0, 2.0, 9.0]
+    best.restore(ens)
+    for r, k in enumerate([2, 2, 1]):
+        for n, p in ens.params().items():
+            assert torch.equal(p[r], snapshots[k - 1][n][r]), (r, n)
 
 
 @pytest.mark.parametrize("make", [lambda: MemN2N(13, dim=6, hops=2, memory_size=6),

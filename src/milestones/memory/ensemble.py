@@ -9,8 +9,10 @@ so no gradient crosses between members.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 
+import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
@@ -56,6 +58,37 @@ class Ensemble(nn.Module):
         model = copy.deepcopy(self.template).to_empty(device=next(iter(self.stacked.values())).device)
         model.load_state_dict({n: p[r].detach().clone() for n, p in self.params().items()})
         return model
+
+
+class BestMembers(nn.Module):
+    """Each member's parameters at its best epoch so far: early stopping per restart, chosen on a
+    score such as the validation error. `update(ensemble, score, epoch)` after each epoch keeps the
+    members whose score is at most their best (so the latest of equal scores wins: it has trained
+    longer); `restore(ensemble)` gives every member its kept parameters. The copies are buffers, so
+    a checkpoint of this module lets a stopped run resume to the same choice."""
+
+    def __init__(self, ensemble: Ensemble) -> None:
+        super().__init__()
+        for key, p in ensemble.stacked.items():
+            self.register_buffer(key, p.detach().clone())
+        device = next(iter(ensemble.stacked.values())).device
+        self.register_buffer("score", torch.full((ensemble.members,), math.inf, device=device))
+        self.register_buffer("epoch", torch.zeros(ensemble.members, dtype=torch.long, device=device))
+
+    @torch.no_grad()
+    def update(self, ensemble: Ensemble, score: Tensor, epoch: int) -> Tensor:
+        """Keep the members whose `score` (R,) is at most their best; returns which were kept."""
+        better = score.to(self.score.device, self.score.dtype) <= self.score
+        for key, p in ensemble.stacked.items():
+            getattr(self, key)[better] = p.detach()[better]
+        self.score[better] = score.to(self.score.device, self.score.dtype)[better]
+        self.epoch[better] = epoch
+        return better
+
+    @torch.no_grad()
+    def restore(self, ensemble: Ensemble) -> None:
+        for key, p in ensemble.stacked.items():
+            p.copy_(getattr(self, key))
 
 
 def _lead(out):

@@ -22,7 +22,7 @@ from milestones.config import BaseConfig, ConfigError, param
 from milestones.family import Experiment, Parts, Reference
 from milestones.memory import babi
 from milestones.memory.babi import Encoded, Sample, Vocab
-from milestones.memory.ensemble import Ensemble
+from milestones.memory.ensemble import BestMembers, Ensemble
 from milestones.memory.entnet import EntNet
 from milestones.memory.memn2n import MemN2N
 from milestones.memory.training import Schedule, epoch, error_rate, errors
@@ -76,6 +76,8 @@ class BabiConfig(BaseConfig):
     init_std: float = param(0.1, "standard deviation of the Gaussian initial weights", low=0.0, low_open=True)
     dim: int = param(20, "d, embedding dimension", low=1)
     checkpoint_every: int = param(1, "epochs between checkpoints (resume restarts from the last)", low=1)
+    best_epoch: bool = param(False, "end each restart at its epoch of lowest validation error (the latest of "
+                             "equals: early stopping) instead of at its last epoch")
 
     def __post_init__(self) -> None:
         parse_tasks(self.tasks)
@@ -194,7 +196,8 @@ def fresh_state(cfg: BabiConfig, data: TaskData, tasks: list[int], run: Run, sch
     generator = seed_everything(cfg.seed * 1000 + tasks[0])
     ens = Ensemble(lambda: make_model(cfg, data), cfg.restarts).to(run.device)
     optimizer = torch.optim.Adam(ens.parameters(), lr=cfg.lr) if sched.kind == "entnet" else None
-    return State(architecture(cfg, data, tasks), modules={"ensemble": ens},
+    modules = {"ensemble": ens} | ({"best": BestMembers(ens)} if cfg.best_epoch else {})
+    return State(architecture(cfg, data, tasks), modules=modules,
                  optimizers={"adam": optimizer} if optimizer else {}, generators={"data": generator})
 
 
@@ -226,11 +229,17 @@ def train(cfg: BabiConfig, run: Run) -> dict[str, float]:
             except FloatingPointError as e:
                 raise loop.diverged(f"{name}: {e}") from None
             valid = error_rate(errors(ens, sched.kind, valid_data))
+            if cfg.best_epoch:
+                state.modules["best"].update(ens, valid, k)
             run.log(step, loss=loss, valid_error=float(valid.min()), valid_error_mean=float(valid.mean()),
                     task=tasks[0] if len(tasks) == 1 else 0)
             loop.postfix(loss=f"{loss:.3g}", valid=f"{float(valid.min()):.1f}%")
             if loop.last:
-                done[name] = measure(cfg, ens, data, tasks, run.device) | {"time_s": time.perf_counter() - began}
+                kept = {}
+                if cfg.best_epoch:  # each restart goes back to its best epoch before the choice among them
+                    state.modules["best"].restore(ens)
+                    kept = {"best_epoch": state.modules["best"].epoch.tolist()}
+                done[name] = measure(cfg, ens, data, tasks, run.device) | kept | {"time_s": time.perf_counter() - began}
                 run.save(step, state, extra={"done": done, "unit": name}, name=name)
     metrics = summarize(cfg, done)
     plot(cfg, run)
@@ -256,23 +265,28 @@ def summarize(cfg: BabiConfig, done: dict[str, dict]) -> dict[str, float]:
     """The run's metrics: per-task test error of the chosen restart, their mean and failures; and the
     chosen restart's validation error (per task where a training covers one task, and their mean:
     what options are chosen on, never the test error)."""
-    per_task, all_restarts, valid = {}, {}, {}
+    per_task, all_restarts, valid, epoch = {}, {}, {}, {}
     for record in done.values():
         for t, errs in record["test"].items():
             per_task[int(t)] = errs[record["chosen"]]
             all_restarts[int(t)] = sum(errs) / len(errs)
+        tasks = tuple(sorted(int(t) for t in record["test"]))
         if "valid" in record:  # older records kept no validation errors
-            valid[tuple(sorted(int(t) for t in record["test"]))] = record["valid"][record["chosen"]]
-    return _summary(per_task, all_restarts, valid, sum(r["time_s"] for r in done.values()))
+            valid[tasks] = record["valid"][record["chosen"]]
+        if "best_epoch" in record:  # --best-epoch: the epoch the chosen restart was taken from
+            epoch[tasks] = float(record["best_epoch"][record["chosen"]])
+    return _summary(per_task, all_restarts, valid, sum(r["time_s"] for r in done.values()), epoch)
 
 
 def _summary(per_task: dict[int, float], all_restarts: dict[int, float], valid: dict[tuple[int, ...], float],
-             seconds: float) -> dict[str, float]:
+             seconds: float, epoch: dict[tuple[int, ...], float] | None = None) -> dict[str, float]:
     """The metrics from each task's test error (chosen restart, mean of all), each training's
-    validation error and the time they took; means summed in task order."""
+    validation error, the epoch its network was taken from (with --best-epoch) and the time they
+    took; means summed in task order."""
     tasks = sorted(per_task)
     out = {f"task{t}_error": per_task[t] for t in tasks}
     out |= {f"task{ts[0]}_valid_error": valid[ts] for ts in sorted(valid) if len(ts) == 1}
+    out |= {f"task{ts[0]}_epoch": e for ts, e in sorted((epoch or {}).items()) if len(ts) == 1}
     if valid:
         out["mean_valid_error"] = sum(valid[ts] for ts in sorted(valid)) / len(valid)
     out |= {f"task{t}_error_restarts": all_restarts[t] for t in tasks}
@@ -284,19 +298,19 @@ def _summary(per_task: dict[int, float], all_restarts: dict[int, float], valid: 
     return out
 
 
-TASK_METRIC = re.compile(r"task(\d+)_(error|valid_error|error_restarts)")
+TASK_METRIC = re.compile(r"task(\d+)_(error|valid_error|error_restarts|epoch)")
 
 
 def merge_metrics(metrics: list[dict[str, float]]) -> dict[str, float]:
     """The metrics of one run over all the tasks of runs over disjoint tasks, one network per task
     (what `reproduce --keep` records when a seed's tasks were trained in several runs)."""
-    per: dict[str, dict[int, float]] = {"error": {}, "valid_error": {}, "error_restarts": {}}
+    per: dict[str, dict[int, float]] = {"error": {}, "valid_error": {}, "error_restarts": {}, "epoch": {}}
     for m in metrics:
         for key, value in m.items():
             if hit := TASK_METRIC.fullmatch(key):
                 per[hit[2]][int(hit[1])] = value
     return _summary(per["error"], per["error_restarts"], {(t,): v for t, v in per["valid_error"].items()},
-                    sum(m["train_time_s"] for m in metrics))
+                    sum(m["train_time_s"] for m in metrics), {(t,): v for t, v in per["epoch"].items()})
 
 
 # one network per task: a seed's tasks can be trained in several runs (reproduce --keep)
