@@ -78,10 +78,11 @@ class BestMembers(nn.Module):
     @torch.no_grad()
     def update(self, ensemble: Ensemble, score: Tensor, epoch: int) -> Tensor:
         """Keep the members whose `score` (R,) is at most their best; returns which were kept."""
-        better = score.to(self.score.device, self.score.dtype) <= self.score
+        score = score.to(self.score.device, self.score.dtype)
+        better = score <= self.score
         for key, p in ensemble.stacked.items():
             getattr(self, key)[better] = p.detach()[better]
-        self.score[better] = score.to(self.score.device, self.score.dtype)[better]
+        self.score[better] = score[better]
         self.epoch[better] = epoch
         return better
 
