@@ -45,7 +45,8 @@ def test_presets_are_the_papers_settings():
     assert (entnet.dim, entnet.slots, entnet.lr, entnet.clip, entnet.select, entnet.story_cap,
             entnet.story_cap_task3, entnet.batch_size) == (100, 20, 0.01, 40.0, "valid", 70, 150, 32)
     paper = exps["entnet/babi-10k-paper"].config  # the paper's schedule, one run per task
-    assert paper == dataclasses.replace(entnet, epochs=200, decay_every=25, tasks="1-2,4-20")
+    # task 16's rate chosen on validation error (its deviations)
+    assert paper == dataclasses.replace(entnet, epochs=200, decay_every=25, tasks="1-2,4-20", task_lr="16:0.001")
 
 
 def test_the_recipe_builds_the_official_codes_memory(shared_data):
@@ -266,3 +267,61 @@ def test_reproduce_keep_gathers_a_seed_task_by_task(shared_data, cli_env, tmp_pa
 
     other, err = reproduce("2", "gathered", "--keep")  # the record's tasks are not a part of task 2
     assert "trained with another config, trained again" in err and "shards" not in other["seeds"][0]
+
+
+def test_task_lr_is_one_spelling_of_the_tasks_trained():
+    cfg = mem.EntNetConfig(tasks="1-2,4-20", task_lr="19:3e-3, 16:1e-3")
+    assert cfg.task_lr == "16:0.001,19:0.003" and (cfg.lr_of([16]), cfg.lr_of([19]), cfg.lr_of([1])) == (0.001, 0.003, 0.01)
+    assert mem.schedule(cfg, [16]).lr == 0.001 and mem.schedule(cfg, [2]).lr == mem.schedule(cfg).lr == 0.01
+    # a run over some tasks carries only their rates: its config is the config of those parts
+    assert mem.TASK_PARTS.only(cfg, (16,)).task_lr == "16:0.001" and mem.TASK_PARTS.only(cfg, (1, 2)).task_lr == ""
+    assert mem.EntNetConfig(tasks="1", task_lr="16:0.001") == mem.EntNetConfig(tasks="1")
+    for bad in ("16", "16:x", "21:0.1", "16:0", "16:-1", "16:inf", "16:0.1,16:0.2"):
+        with pytest.raises(ConfigError, match="--task-lr: expected TASK:LR pairs"):
+            mem.EntNetConfig(task_lr=bad)
+    with pytest.raises(ConfigError, match="needs one network per task"):
+        mem.MemN2NConfig(task_lr="16:0.1", joint=True)
+
+
+def test_reproduce_reuse_gathers_a_seed_from_runs_over_single_tasks(shared_data, cli_env, tmp_path):
+    """`reproduce --reuse` completes a seed from finished runs over one task each and trains only the
+    tasks none covers: the record equals one reproduction over all of them. With --task-lr for one
+    task, the other task's run is still its part (its config has no rate of its own) and the named
+    task trains at its rate, as `--lr` would train it."""
+    shared_data("babi")
+    common = ["--epochs", "2", "--ls-epochs", "1", "--restarts", "2", "--dim", "8"]
+
+    def cli(*args):
+        out = subprocess.run([sys.executable, "-m", "milestones", "--no-progress", "--runs-dir", str(tmp_path / "runs"),
+                              *args, *common], capture_output=True, text=True, env=cli_env, timeout=300)
+        assert out.returncode == 0, out.stderr
+        return out.stderr
+
+    def record(results):
+        return json.loads((tmp_path / results / "memn2n__babi-1k.json").read_text())["seeds"][0]
+
+    def untimed(metrics):
+        return {k: v for k, v in metrics.items() if not k.endswith("time_s")}
+
+    cli("train", "memn2n/babi-1k", "--tasks", "1")
+    err = cli("reproduce", "memn2n/babi-1k", "--tasks", "1,4", "--reuse", "--results-dir", str(tmp_path / "gathered"))
+    assert "seed 0: tasks 1 from finished runs in" in err and "training tasks 4" in err
+    cli("reproduce", "memn2n/babi-1k", "--tasks", "1,4", "--results-dir", str(tmp_path / "whole"))
+    gathered, whole = record("gathered"), record("whole")
+    assert untimed(gathered["metrics"]) == untimed(whole["metrics"]) and gathered["curve"] == whole["curve"]
+    assert [s["parts"] for s in gathered["shards"]] == [[1], [4]]
+
+    err = cli("reproduce", "memn2n/babi-1k", "--tasks", "1,4", "--task-lr", "4:0.03", "--reuse",
+              "--results-dir", str(tmp_path / "rate"))
+    assert "seed 0: tasks 1 from finished runs in" in err and "training tasks 4" in err  # not the run over 1 and 4
+    cli("train", "memn2n/babi-1k", "--tasks", "4", "--lr", "0.03", "--run-dir", str(tmp_path / "lr"))
+    rate, alone = record("rate"), json.loads((tmp_path / "lr" / "result.json").read_text())["metrics"]
+    assert rate["metrics"]["task1_error"] == whole["metrics"]["task1_error"]
+    assert (rate["metrics"]["task4_error"], rate["metrics"]["task4_valid_error"]) == (
+        alone["task4_error"], alone["task4_valid_error"])
+    assert rate["metrics"]["task4_valid_error"] != whole["metrics"]["task4_valid_error"]
+    assert json.loads((tmp_path / "rate" / "memn2n__babi-1k.json").read_text())["config"]["task_lr"] == "4:0.03"
+    err = cli("reproduce", "memn2n/babi-1k", "--tasks", "1,4", "--task-lr", "4:0.03", "--reuse",
+              "--results-dir", str(tmp_path / "again"))
+    assert "tasks 1, 4 from finished runs" in err and "training" not in err  # nothing left to train
+    assert record("again")["metrics"] == rate["metrics"]

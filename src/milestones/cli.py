@@ -34,7 +34,7 @@ from milestones import results as results_mod
 from milestones.checkpoint import CheckpointError
 from milestones.config import ConfigError
 from milestones.data import DataMissingError, DownloadError
-from milestones.family import Demo, Experiment, Family
+from milestones.family import Demo, Experiment, Family, Parts
 from milestones.parallel import EXECUTORS, choose_executor, run_seeds, train_one
 from milestones.records import RecordError, ResultRecord, SeedEntry, read_result
 from milestones.registry import FamilyError, catalog, select
@@ -234,6 +234,31 @@ def cmd_reproduce(args: argparse.Namespace, extra: list[str]) -> list[Path]:
                 print(f"{exp.name}: seed {seed}: {exp.parts.name}s {', '.join(map(str, have))} kept from the "
                       f"record; training {exp.parts.name}s {', '.join(map(str, missing[seed]))}", file=sys.stderr)
             to_train = [exp.parts.only(c, missing[c.seed]) if c.seed in missing else c for c in to_train]
+        pieces = {seed: (entry, have) for seed, (entry, have) in partial.items()}
+        reused = False
+        if args.reuse and exp.parts:  # finished runs over single parts complete a seed's other parts
+            gathered, to_train = _reused_parts(exp.name, exp.parts, to_train, args.runs_dir, command), list(to_train)
+            for c in list(to_train):
+                if c.seed not in gathered:
+                    continue
+                runs_of_parts, reused = gathered[c.seed], True
+                for part, entry in runs_of_parts:
+                    if c.seed in pieces:
+                        old, have = pieces[c.seed]
+                        pieces[c.seed] = (results_mod.joined(old, have, entry, (part,), exp.parts), have + (part,))
+                    else:
+                        pieces[c.seed] = (entry, (part,))
+                left = tuple(p for p in exp.parts.of(c) or () if p not in pieces[c.seed][1])
+                print(f"{exp.name}: seed {c.seed}: {exp.parts.name}s {', '.join(str(p) for p, _ in runs_of_parts)} "
+                      f"from finished runs in {runs_dir(args.runs_dir)}" + (
+                          f"; training {exp.parts.name}s {', '.join(map(str, left))}" if left else ""), file=sys.stderr)
+                to_train.remove(c)
+                if left:
+                    missing[c.seed] = left
+                    to_train.append(exp.parts.only(c, left))
+                else:
+                    kept[c.seed] = pieces.pop(c.seed)[0]
+            to_train.sort(key=lambda c: c.seed)
         runs = run_seeds(exp, to_train,
                          [(matching_run(exp.name, c, args.runs_dir) if args.reuse else None)
                           or new_run_dir(exp.name, c.seed, args.runs_dir) for c in to_train], jobs=args.jobs,
@@ -241,15 +266,37 @@ def cmd_reproduce(args: argparse.Namespace, extra: list[str]) -> list[Path]:
                          address=args.address) if to_train else []
         record = results_mod.from_experiment(exp, runs, family=registry.family_name_of(exp.name),
                                              budget=args.budget, command=command, kept=kept.values(),
-                                             previous=previous, partial={seed: (entry, have, missing[seed])
-                                                                         for seed, (entry, have) in partial.items()},
-                                             config=_saved(runs_for[0]) if partial else None)
+                                             previous=previous,
+                                             partial={seed: (entry, have, missing[seed])
+                                                      for seed, (entry, have) in pieces.items()},
+                                             config=_saved(runs_for[0]) if partial or reused else None)
         path = results_mod.write(record, out_dir)
         row = report_mod.row(record)
         print(f"{exp.name}: ours {row['ours']} vs reference {row['reference']} "
               f"(solved {row['solved']}) -> {path}", file=sys.stderr)
         written.append(path)
     return written
+
+
+def _reused_parts(name: str, parts_of: Parts, configs: list[Any], root: str | None,
+                  command: str) -> dict[int, list[tuple[int, SeedEntry]]]:
+    """reproduce --reuse for an experiment whose runs divide into parts: per seed that no run (finished
+    or stopped) covers whole, the finished runs in RUNS_DIR over one of its parts each, as (part, its seed
+    entry with provenance), in the seed's part order."""
+    found: dict[int, list[tuple[int, SeedEntry]]] = {}
+    for config in configs:
+        parts = parts_of.of(config) or ()
+        if len(parts) < 2 or matching_run(name, config, root) is not None:  # a whole run is continued
+            continue
+        for part in parts:
+            run_dir = matching_run(name, parts_of.only(config, (part,)), root)
+            if run_dir is None or not (run_dir / "result.json").exists():
+                continue
+            result = json.loads((run_dir / "result.json").read_text())
+            entry = results_mod.with_provenance(results_mod.seed_entry(result, run_dir), result, command,
+                                                result.get("finished", ""))
+            found.setdefault(config.seed, []).append((part, entry))
+    return found
 
 
 def _saved(config: Any) -> dict[str, Any]:

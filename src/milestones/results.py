@@ -158,7 +158,9 @@ def from_experiment(exp: Experiment, runs: list[tuple[SeedEntry, dict[str, Any]]
     `config` is then the record's config (the runs' are over fewer parts)."""
     kept, partial = list(kept), partial or {}
     entries = [entry for entry, _ in runs]
-    first = runs[0][1] if runs else previous
+    first: Mapping[str, Any] | None = runs[0][1] if runs else previous
+    if first is None and kept:  # gathered from finished runs alone (reproduce --reuse over parts)
+        first = {"machine": kept[0].get("machine"), "git_commit": kept[0].get("git_commit")}
     if first is None:
         raise ValueError(f"{exp.name}: no seeds to record")
     if kept or partial:
@@ -205,9 +207,16 @@ FIGURE_PATTERNS = ("*.png", "*.gif", "*.svg", "*.sgf")
 def run_figures(record: ResultRecord) -> list[Path]:
     """The figures its first seed's run drew besides the learning curve (plots/*.png, *.svg, and
     animations as plots/*.gif), and the files a figure shows (plots/*.sgf: a Go game), if that run
-    directory is still here."""
-    plots = Path(record["seeds"][0].get("run_dir") or "/nonexistent") / "plots"
-    return sorted(p for pattern in FIGURE_PATTERNS for p in plots.glob(pattern) if p.name != "learning_curve.png")
+    directory is still here; for a seed gathered from runs over its parts, those of every part's run
+    still here (a later part's file wins over an earlier one's of the same name)."""
+    first = record["seeds"][0]
+    found: dict[str, Path] = {}
+    for run_dir in [s.get("run_dir") for s in first.get("shards", [])] or [first.get("run_dir")]:
+        plots = Path(run_dir or "/nonexistent") / "plots"
+        for p in sorted(p for pattern in FIGURE_PATTERNS for p in plots.glob(pattern)):
+            if p.name != "learning_curve.png":
+                found[p.name] = p
+    return [found[name] for name in sorted(found)]
 
 
 def write(record: ResultRecord, directory: str | Path) -> Path:
