@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# test workers (pytest-xdist): one per core by default; TEST_JOBS=0 runs the tests in this process
+TEST_JOBS ?= auto
 
 .PHONY: demo test venv bench clean
 
@@ -19,7 +21,7 @@ $(STAMP): pyproject.toml constraints.txt
 test: $(STAMP)
 	$(PY) -m ruff check
 	$(PY) -m mypy
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_JOBS)
 
 demo: $(STAMP)
 	$(PY) -m milestones demo

@@ -7,6 +7,9 @@ import torch
 
 from milestones.data import DataMissingError, dataset_path, require_data
 
+if os.environ.get("PYTEST_XDIST_WORKER"):  # `make test` runs one worker per core: one thread each
+    torch.set_num_threads(1)
+
 
 @pytest.fixture
 def shared_data():
