@@ -90,8 +90,8 @@ def test_readme_results_table_matches_committed_results():
     readme = (root / "README.md").read_text()
     from milestones.registry import catalog
     assert readme == report.readme_blocks(readme, results.load_all(root / "results"), list(catalog()))
-    assert report.README_START in readme and "<!-- results table (ntm/, lstm/)" in readme
-    assert "<!-- generalization table (ntm/, lstm/)" in readme
+    assert report.README_START in readme and "<!-- results table (ntm/, lstm/, ntm-ff/)" in readme
+    assert "<!-- generalization table (ntm/, lstm/, ntm-ff/)" in readme
     assert "<!-- mixtures table (gan/)" in readme and "<!-- images table (gan/)" in readme
 
 
