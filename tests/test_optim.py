@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -130,3 +132,44 @@ def test_stable_adam_resumes_from_a_checkpoint_exactly(tmp_path):
     for bad in ({"lr": 0.0}, {"betas": (0.9, 1.0)}, {"eps": 0.0}):
         with pytest.raises(ValueError):
             StableAdam([torch.nn.Parameter(torch.zeros(1))], **bad)
+
+
+def test_clip_grad_norm_is_torchs_where_the_norm_is_finite_and_survives_its_overflow():
+    from milestones.optim import clip_grad_norm
+    gen = torch.Generator().manual_seed(0)
+
+    def params(scale):
+        ps = [torch.nn.Parameter(torch.zeros(shape)) for shape in ((7, 5), (5,), (3, 4, 2))]
+        for p in ps:
+            p.grad = torch.randn(p.shape, generator=gen) * scale
+        return ps
+
+    for scale, max_norm in ((0.01, 50.0), (30.0, 50.0), (1e3, 1.0), (1e3, math.inf)):
+        ours, theirs = params(scale), None
+        theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+        for p, q in zip(ours, theirs):
+            q.grad = p.grad.clone()
+        n1, n2 = clip_grad_norm(ours, max_norm), torch.nn.utils.clip_grad_norm_(theirs, max_norm)
+        assert torch.equal(n1, n2) and all(torch.equal(p.grad, q.grad) for p, q in zip(ours, theirs))
+
+    # finite float32 gradients whose squares overflow: torch's norm is inf, and clipping by it zeroes them
+    big = params(3e19)
+    want = [p.grad.double() for p in big]
+    norm64 = torch.cat([w.flatten() for w in want]).norm().item()
+    probe = [torch.nn.Parameter(p.detach().clone()) for p in big]
+    for p, q in zip(big, probe):
+        q.grad = p.grad.clone()
+    assert not torch.isfinite(torch.nn.utils.clip_grad_norm_(probe, 50.0))
+    assert all((q.grad == 0).all() for q in probe)  # clipped by 50 / inf: zeroed
+    norm = clip_grad_norm(big, 50.0)
+    assert norm.item() == pytest.approx(norm64, rel=1e-12) and norm64 > 1e20
+    for p, w in zip(big, want):  # scaled to norm 50, direction kept
+        assert torch.allclose(p.grad.double(), w * (50.0 / norm64), rtol=1e-6, atol=0)
+    assert torch.cat([p.grad.double().flatten() for p in big]).norm().item() == pytest.approx(50.0, rel=1e-6)
+
+    # a gradient that is itself not finite: the norm says so and nothing is scaled
+    bad = params(1.0)
+    bad[1].grad[2] = math.inf
+    kept = [p.grad.clone() for p in bad]
+    assert not torch.isfinite(clip_grad_norm(bad, 50.0))
+    assert all(torch.equal(p.grad, k) for p, k in zip(bad, kept))

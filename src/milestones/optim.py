@@ -20,6 +20,10 @@ clip of the global norm has scaled down still moves every weight whose gradients
 to ~3 lr (m̂ jumps by (1 − β1) g, √v̂ only by √(1 − β2) |g|). RMS_t measures how far g lies above
 what v̂ has seen; dividing the step by it keeps such a step at Adam's usual size. Without spikes
 RMS_t stays near 1 and the optimiser is Adam.
+
+clip_grad_norm: torch.nn.utils.clip_grad_norm_ whose norm does not overflow. torch sums the squared
+gradients in their own precision, so float32 gradients whose global norm exceeds ~1.8e19 give an
+infinite norm (and clipping by it zeroes them), although every gradient is finite.
 """
 from __future__ import annotations
 
@@ -96,6 +100,40 @@ class StableAdam(torch.optim.Optimizer):
                 step_size = lr / (1 - b1 ** t) / rms.clamp(min=1.0)  # lr / max(1, RMS_t), m̂ = m / (1 − β1^t)
                 p.addcdiv_(m * -step_size, v_hat.sqrt_().add_(eps))
         return loss
+
+
+@torch.no_grad()
+def clip_grad_norm(params, max_norm: float) -> torch.Tensor:
+    """Clip the gradients of `params` to global norm `max_norm` in place; returns their norm before
+    clipping. Bit for bit torch.nn.utils.clip_grad_norm_ (its two halves, get_total_norm and
+    clip_grads_with_norm_, torch >= 2.6) wherever that norm is finite. Where it is not but every
+    gradient is (the sum of squares overflowed, as an NTM's gradient of ~7e19 did after 265 000
+    training sequences), the norm is taken in float64 and the gradients are scaled by
+    max_norm / norm in float64, where torch would have zeroed them. A gradient that is itself
+    inf or nan leaves the gradients alone and returns a norm that is not finite, for the caller to
+    stop on."""
+    params = [p for p in params if p.grad is not None]
+    grads = [p.grad for p in params]
+    if not grads:
+        return torch.tensor(0.0)
+    total = getattr(torch.nn.utils, "get_total_norm", None)
+    norm = total(grads) if total else torch.linalg.vector_norm(
+        torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+    if torch.isfinite(norm):
+        if hasattr(torch.nn.utils, "clip_grads_with_norm_"):
+            torch.nn.utils.clip_grads_with_norm_(params, max_norm, norm)
+        else:  # torch < 2.6: its formula
+            coef = torch.clamp(max_norm / (norm + 1e-6), max=1.0)
+            for g in grads:
+                g.mul_(coef)
+        return norm
+    if not all(bool(torch.isfinite(g).all()) for g in grads):
+        return norm
+    wide = torch.stack([g.double().pow(2).sum() for g in grads]).sum().sqrt()
+    scale = min(1.0, max_norm / (wide.item() + 1e-6))
+    for g in grads:
+        g.copy_(g.double() * scale)
+    return wide
 
 
 class SpikeClip:

@@ -20,7 +20,7 @@ from milestones.families.ntm.figures import ntm_heatmaps
 from milestones.family import Experiment, Reference
 from milestones.nn.ntm import NTM
 from milestones.nn.rnn import LSTM
-from milestones.optim import GravesRMSprop, SpikeClip, StableAdam
+from milestones.optim import GravesRMSprop, SpikeClip, StableAdam, clip_grad_norm
 from milestones.plots import learning_curves
 from milestones.runs import Run
 from milestones.seeding import seed_everything
@@ -254,7 +254,7 @@ def train(cfg: NTMTaskConfig, run: Run) -> dict[str, float]:
         loss.backward()
         if cfg.clip_value > 0:
             nn.utils.clip_grad_value_(model.parameters(), cfg.clip_value)
-        norm = nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm if cfg.clip_norm > 0 else math.inf)
+        norm = clip_grad_norm(model.parameters(), cfg.clip_norm if cfg.clip_norm > 0 else math.inf)
         if not (torch.isfinite(loss) and torch.isfinite(norm)):
             raise loop.diverged(f"{'loss' if not torch.isfinite(loss) else 'gradient norm'} is not finite at "
                                 f"update {step} ({step * cfg.batch_size} sequences); nothing was updated",
