@@ -232,8 +232,9 @@ def test_command_line_errors(cli_env, tmp_path):
 def test_reproduce_keep_gathers_a_seed_task_by_task(shared_data, cli_env, tmp_path):
     """A seed's tasks trained by two reproductions (tasks 1 and 4; then `--keep` asked for 1, 4 and
     6 trains task 6 alone) make the record one reproduction over the three makes: the same metrics
-    and curve, each run a shard that names its tasks and command; the figures of both runs. A record
-    over tasks the reproduction does not ask for keeps nothing."""
+    and curve, each run a shard that names its tasks and command; the figures of both runs. A task
+    whose config changed trains again alone, where its run trained no other task. A record over
+    tasks the reproduction does not ask for keeps nothing."""
     shared_data("babi")
 
     def reproduce(tasks, results, *more):
@@ -266,6 +267,20 @@ def test_reproduce_keep_gathers_a_seed_task_by_task(shared_data, cli_env, tmp_pa
     assert page.returncode == 0, page.stderr
     assert "seed 0, parts 1, 4 (" in (tmp_path / "report" / "index.html").read_text()
 
+    # a task's own rate changed: its run is dropped from the record and it alone trains again; the
+    # record is the one a reproduction at that rate makes (the run over 1 and 4 kept as it was)
+    changed, err = reproduce("1,4,6", "gathered", "--keep", "--task-lr", "6:0.03")
+    assert "seed 0: tasks 1, 4 kept from the record; training tasks 6" in err
+    rated, _ = reproduce("1,4,6", "rated", "--task-lr", "6:0.03")
+    seed, reference = changed["seeds"][0], rated["seeds"][0]
+    assert untimed(seed["metrics"]) == untimed(reference["metrics"]) and seed["curve"] == reference["curve"]
+    assert seed["metrics"]["task6_error"] != gathered["seeds"][0]["metrics"]["task6_error"]
+    assert [s["parts"] for s in seed["shards"]] == [[1, 4], [6]] and "6:0.03" in seed["shards"][1]["command"]
+    assert seed["shards"][0] == gathered["seeds"][0]["shards"][0] and changed["config"]["task_lr"] == "6:0.03"
+    # a run that trained a changed task beside kept ones cannot be split: the seed trains again whole
+    again, err = reproduce("1,4,6", "gathered", "--keep", "--task-lr", "4:0.03,6:0.03")
+    assert "trained with another config, trained again" in err and "shards" not in again["seeds"][0]
+
     other, err = reproduce("2", "gathered", "--keep")  # the record's tasks are not a part of task 2
     assert "trained with another config, trained again" in err and "shards" not in other["seeds"][0]
 
@@ -282,6 +297,33 @@ def test_task_lr_is_one_spelling_of_the_tasks_trained():
             mem.EntNetConfig(task_lr=bad)
     with pytest.raises(ConfigError, match="needs one network per task"):
         mem.MemN2NConfig(task_lr="16:0.1", joint=True)
+
+
+def test_task_restarts_give_single_tasks_their_own_count(shared_data, tmp_path):
+    """--task-restarts as --task-lr: one spelling, only the tasks trained, and the ensemble of the
+    named task has that many members (its checkpoint's architecture says so) while the others keep
+    --restarts; the report's row names the exception."""
+    cfg = mem.EntNetConfig(tasks="1-2,4-20", restarts=1, task_restarts="19:10, 16:3")
+    assert cfg.task_restarts == "16:3,19:10"
+    assert (cfg.restarts_of([19]), cfg.restarts_of([16]), cfg.restarts_of([1])) == (10, 3, 1)
+    assert mem.TASK_PARTS.only(cfg, (19,)).task_restarts == "19:10" and mem.TASK_PARTS.only(cfg, (1,)).task_restarts == ""
+    assert mem.EntNetConfig(tasks="1", task_restarts="19:10") == mem.EntNetConfig(tasks="1")
+    for bad in ("19", "19:0", "19:-2", "19:1.5", "19:x", "21:3", "19:2,19:3"):
+        with pytest.raises(ConfigError, match="--task-restarts: expected TASK:RESTARTS pairs"):
+            mem.EntNetConfig(task_restarts=bad)
+    with pytest.raises(ConfigError, match="needs one network per task"):
+        mem.EntNetConfig(task_restarts="19:10", joint=True)
+    from milestones.families.memory.report import restarts_text
+    assert restarts_text({"restarts": 1, "task_restarts": "16:3,19:10"}) == "1 run (task 16: best of 3, task 19: best of 10)"
+    assert (restarts_text({"restarts": 10}), restarts_text({"restarts": 1, "task_restarts": ""})) == ("best of 10", "1 run")
+    shared_data("babi")
+    exp = catalog()["entnet/babi-1k"]
+    cfg = dataclasses.replace(exp.config, tasks="1,4", epochs=1, restarts=1, dim=8, task_restarts="4:3")
+    run = Run.create(tmp_path / "run", exp, cfg, progress=False)
+    exp.train(cfg, run)
+    for task, members in ((1, 1), (4, 3)):
+        ens, _, _, record = mem.load_unit(cfg, run, task)
+        assert ens.members == members and len(record["valid"]) == len(record["test"][task]) == members
 
 
 def test_reproduce_reuse_gathers_a_seed_from_runs_over_single_tasks(shared_data, cli_env, tmp_path):

@@ -46,6 +46,12 @@ class Parts:
     only: Callable[[Any, tuple[int, ...]], Any]  # (config, parts) -> the same config over these parts only
     # the final metrics of runs over disjoint parts -> the metrics of one run over all of them
     merge: Callable[[list[dict[str, float]]], dict[str, float]]
+    # config -> the points of the learning curve one part adds (its epochs); with `restrict`, lets
+    # `reproduce --keep` drop from a record the parts whose config changed and train only those
+    points: Callable[[Any], int] | None = None
+    # (a seed's metrics, the parts to keep, their share of its wall time) -> the metrics of those
+    # parts alone, as a run over them would have ended (times scaled by the share)
+    restrict: Callable[[dict[str, float], tuple[int, ...], float], dict[str, float]] | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -100,9 +100,12 @@ def keepable_seeds(record: ResultRecord | None, configs: list[dict[str, Any]],
 def keepable_parts(record: ResultRecord | None, configs: list[Any], parts: Parts,
                    load: Callable[[dict[str, Any]], Any]) -> dict[int, tuple[SeedEntry, tuple[int, ...]]]:
     """The seeds of a committed record that a reproduction asking for these configs can complete by
-    training only the parts the record lacks: those made with the same config over fewer of the
-    parts asked for (`load` turns the record's config into a config of today's fields). Each comes
-    with its provenance written in, and with the parts it holds."""
+    training only some parts: the parts it asks for that the record made with the same config (each
+    part's config compared on its own, `load` turning the record's config into today's fields). A
+    record over fewer parts keeps them all; one whose config changed for some parts (a task's own
+    learning rate) drops those where the experiment can split a seed (`Parts.points`, `restrict`)
+    and its runs did not mix them with kept parts. Each seed comes with its provenance written in,
+    and with the parts it keeps."""
     saved = record.get("config") if record else None
     if not record or not saved:
         return {}
@@ -112,12 +115,49 @@ def keepable_parts(record: ResultRecord | None, configs: list[Any], parts: Parts
     kept = {}
     for config in configs:
         want, entry = parts.of(config), entries.get(config.seed)
-        if entry is None or have is None or want is None or not set(have) < set(want):
+        if entry is None or have is None or want is None:
             continue
-        if parts.only(dataclasses.replace(made, seed=config.seed), want) == parts.only(config, want):
-            kept[config.seed] = (with_provenance(entry, record, record.get("command"), record.get("created", "")),
-                                 have)
+        made_seed = dataclasses.replace(made, seed=config.seed)
+        same = tuple(p for p in have if p in want and parts.only(made_seed, (p,)) == parts.only(config, (p,)))
+        if not same or set(same) == set(want):  # nothing to keep, or nothing to train (kept whole or not at all)
+            continue
+        if set(same) != set(have):
+            entry = dropped(entry, have, same, parts, made)
+            if entry is None:
+                continue
+        kept[config.seed] = (with_provenance(entry, record, record.get("command"), record.get("created", "")),
+                             same)
     return kept
+
+
+def dropped(entry: SeedEntry, have: tuple[int, ...], keep: tuple[int, ...], parts: Parts,
+            made: Any) -> SeedEntry | None:
+    """The seed entry over parts `have` cut to the parts `keep`: their shards (the runs that trained
+    them), wall time, metrics (`parts.restrict`) and their stretches of the learning curve, each x
+    continued from the last kept point as `joined` continues it. None where that cannot be done: the
+    experiment does not say how, a run trained kept and dropped parts together, or the curve is not
+    the length its parts make."""
+    if parts.points is None or parts.restrict is None:
+        return None
+    shards, keep_set = shards_of(entry, have), set(keep)
+    if any(keep_set & set(s["parts"]) and not set(s["parts"]) <= keep_set for s in shards):
+        return None
+    n, curve = parts.points(made), entry["curve"]
+    if len(curve) != n * sum(len(s["parts"]) for s in shards):
+        return None
+    out: list[list[float]] = []
+    start, before = 0, 0.0  # where a shard's stretch starts, and the x it was continued from
+    for s in shards:
+        stretch = curve[start:start + n * len(s["parts"])]
+        if set(s["parts"]) <= keep_set:
+            last = out[-1][0] if out else 0.0
+            out += [[x - before + last, y] for x, y in stretch]
+        start, before = start + len(stretch), stretch[-1][0] if stretch else before
+    kept_shards = [s for s in shards if set(s["parts"]) <= keep_set]
+    seconds = sum(s["wall_time_s"] for s in kept_shards)
+    share = seconds / entry["wall_time_s"] if entry["wall_time_s"] else 0.0
+    return {**entry, "metrics": parts.restrict(entry["metrics"], keep, share), "wall_time_s": round(seconds, 1),
+            "curve": out, "shards": kept_shards}
 
 
 def shards_of(entry: SeedEntry, parts: tuple[int, ...] | None = None) -> list[Shard]:

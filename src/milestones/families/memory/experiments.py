@@ -59,25 +59,53 @@ def format_tasks(tasks: tuple[int, ...] | list[int]) -> str:
     return ",".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
 
 
+def _parse_per_task(text: str, option: str, value, example: str, what: str) -> dict[int, Any]:
+    """'16:0.001,19:0.003' → {16: 0.001, 19: 0.003}: values of single tasks ('' → none), each read by
+    `value` (which raises ValueError for a value out of range)."""
+    values: dict[int, Any] = {}
+    for pair in filter(None, (p.strip() for p in text.split(","))):
+        task, sep, v = pair.partition(":")
+        try:
+            t, parsed = int(task), value(v)
+        except ValueError:
+            t, parsed = 0, None
+        if not sep or t not in babi.TASKS or parsed is None or t in values:
+            raise ConfigError(f"{option}: expected {example} (distinct tasks in 1-20, {what}), got {text!r}")
+        values[t] = parsed
+    return values
+
+
+def _rate(text: str) -> float:
+    rate = float(text)
+    if not 0 < rate < float("inf"):
+        raise ValueError(text)
+    return rate
+
+
+def _count(text: str) -> int:
+    count = int(text)
+    if count < 1:
+        raise ValueError(text)
+    return count
+
+
 def parse_task_lr(text: str) -> dict[int, float]:
     """'16:0.001,19:0.003' → {16: 0.001, 19: 0.003}: learning rates of single tasks ('' → none)."""
-    rates: dict[int, float] = {}
-    for pair in filter(None, (p.strip() for p in text.split(","))):
-        task, sep, lr = pair.partition(":")
-        try:
-            t, rate = int(task), float(lr)
-        except ValueError:
-            t, rate = 0, 0.0
-        if not sep or t not in babi.TASKS or not 0 < rate < float("inf") or t in rates:
-            raise ConfigError(f"--task-lr: expected TASK:LR pairs such as 16:0.001,19:0.003 (distinct tasks in "
-                              f"1-20, rates > 0), got {text!r}")
-        rates[t] = rate
-    return rates
+    return _parse_per_task(text, "--task-lr", _rate, "TASK:LR pairs such as 16:0.001,19:0.003", "rates > 0")
 
 
-def format_task_lr(rates: dict[int, float]) -> str:
-    """The canonical --task-lr text: tasks in order, rates as Python prints them."""
-    return ",".join(f"{t}:{rates[t]!r}" for t in sorted(rates))
+def parse_task_restarts(text: str) -> dict[int, int]:
+    """'19:10' → {19: 10}: restarts of single tasks ('' → none)."""
+    return _parse_per_task(text, "--task-restarts", _count, "TASK:RESTARTS pairs such as 16:10,19:10",
+                           "whole numbers ≥ 1")
+
+
+def format_per_task(values: dict[int, Any]) -> str:
+    """The canonical --task-lr / --task-restarts text: tasks in order, values as Python prints them."""
+    return ",".join(f"{t}:{values[t]!r}" for t in sorted(values))
+
+
+format_task_lr = format_per_task
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,19 +129,27 @@ class BabiConfig(BaseConfig):
                              "equals: early stopping) instead of at its last epoch")
     task_lr: str = param("", "learning rates of single tasks, e.g. 16:0.001,19:0.003, in place of lr for those "
                          "tasks (one network per task only; entries of tasks not trained are dropped)")
+    task_restarts: str = param("", "restarts of single tasks, e.g. 19:10, in place of restarts for those tasks "
+                               "(one network per task only; entries of tasks not trained are dropped)")
 
     def __post_init__(self) -> None:
         tasks = parse_tasks(self.tasks)
-        rates = parse_task_lr(self.task_lr)
-        if rates and self.joint:
-            raise ConfigError(f"--task-lr {self.task_lr!r}: a learning rate per task needs one network per task "
-                              "(--joint false)")
-        # one spelling, and only the tasks trained: a run over some tasks has the config of those parts
-        object.__setattr__(self, "task_lr", format_task_lr({t: r for t, r in rates.items() if t in tasks}))
+        for field, parse in (("task_lr", parse_task_lr), ("task_restarts", parse_task_restarts)):
+            values = parse(getattr(self, field))
+            if values and self.joint:
+                raise ConfigError(f"--{field.replace('_', '-')} {getattr(self, field)!r}: a value per task needs "
+                                  "one network per task (--joint false)")
+            # one spelling, and only the tasks trained: a run over some tasks has the config of those parts
+            object.__setattr__(self, field, format_per_task({t: v for t, v in values.items() if t in tasks}))
 
     def lr_of(self, tasks: list[int]) -> float:
         """The learning rate of the training over `tasks`: its own where --task-lr names it, else lr."""
         return parse_task_lr(self.task_lr).get(tasks[0], self.lr) if len(tasks) == 1 else self.lr
+
+    def restarts_of(self, tasks: list[int]) -> int:
+        """The restarts of the training over `tasks`: its own where --task-restarts names it, else restarts."""
+        return parse_task_restarts(self.task_restarts).get(tasks[0], self.restarts) if len(tasks) == 1 \
+            else self.restarts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -220,7 +256,7 @@ def unit_name(tasks: list[int]) -> str:
 def architecture(cfg: BabiConfig, data: TaskData, tasks: list[int]) -> dict[str, Any]:
     M, L, Lq = data.shape
     return {"model": type(cfg).__name__, "unit": unit_name(tasks), "vocab": len(data.vocab), "M": M, "L": L,
-            "Lq": Lq, "dim": cfg.dim, "restarts": cfg.restarts}
+            "Lq": Lq, "dim": cfg.dim, "restarts": cfg.restarts_of(tasks)}
 
 
 # ---- training ------------------------------------------------------------------------------------
@@ -229,7 +265,7 @@ def fresh_state(cfg: BabiConfig, data: TaskData, tasks: list[int], run: Run, sch
     """A new ensemble (and optimizer) for one training, seeded from (seed, its first task), so that
     a resumed run that skips the finished tasks trains the next one as an uninterrupted run does."""
     generator = seed_everything(cfg.seed * 1000 + tasks[0])
-    ens = Ensemble(lambda: make_model(cfg, data), cfg.restarts).to(run.device)
+    ens = Ensemble(lambda: make_model(cfg, data), cfg.restarts_of(tasks)).to(run.device)
     optimizer = torch.optim.Adam(ens.parameters(), lr=sched.lr) if sched.kind == "entnet" else None
     modules = {"ensemble": ens} | ({"best": BestMembers(ens)} if cfg.best_epoch else {})
     return State(architecture(cfg, data, tasks), modules=modules,
@@ -348,10 +384,19 @@ def merge_metrics(metrics: list[dict[str, float]]) -> dict[str, float]:
                     sum(m["train_time_s"] for m in metrics), {(t,): v for t, v in per["epoch"].items()})
 
 
-# one network per task: a seed's tasks can be trained in several runs (reproduce --keep)
+def restrict_metrics(metrics: dict[str, float], tasks: tuple[int, ...], share: float) -> dict[str, float]:
+    """The metrics of a run over several tasks, one network per task, cut to `tasks`: their own
+    numbers, the means and failures over them, and the training time scaled by their share of the
+    wall time (a run's training time is not kept per task)."""
+    own = {k: v for k, v in metrics.items() if not (hit := TASK_METRIC.fullmatch(k)) or int(hit[1]) in tasks}
+    return merge_metrics([own | {"train_time_s": metrics["train_time_s"] * share}])
+
+
+# one network per task: a seed's tasks can be trained in several runs (reproduce --keep), and a task
+# whose config changed (its --task-lr, --task-restarts) trained again alone
 TASK_PARTS = Parts(name="task", of=lambda cfg: None if cfg.joint else tuple(parse_tasks(cfg.tasks)),
-                   only=lambda cfg, tasks: dataclasses.replace(cfg, tasks=format_tasks(tasks)),  # and their task_lr
-                   merge=merge_metrics)
+                   only=lambda cfg, tasks: dataclasses.replace(cfg, tasks=format_tasks(tasks)),  # + their task_*
+                   merge=merge_metrics, points=lambda cfg: schedule(cfg).total, restrict=restrict_metrics)
 
 
 def load_unit(cfg: BabiConfig, run: Run, task: int) -> tuple[Ensemble, TaskData, list[int], dict]:
@@ -359,7 +404,7 @@ def load_unit(cfg: BabiConfig, run: Run, task: int) -> tuple[Ensemble, TaskData,
     for tasks in units(cfg):
         if task in tasks:
             data = task_data(cfg, tasks)
-            ens = Ensemble(lambda: make_model(cfg, data), cfg.restarts).to(run.device)
+            ens = Ensemble(lambda: make_model(cfg, data), cfg.restarts_of(tasks)).to(run.device)
             loaded = run.load(State(architecture(cfg, data, tasks), modules={"ensemble": ens}), unit_name(tasks))
             if loaded is None or unit_name(tasks) not in loaded.extra.get("done", {}):
                 raise FileNotFoundError(f"{run.dir} has no finished training of task {task}")

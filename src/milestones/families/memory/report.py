@@ -76,8 +76,7 @@ def babi_table(records: list[Record], order: Sequence[str] = ()) -> str:
     lines.append("| failed (> 5 %) | " + " | ".join(failed) + " |")
     lines.append("| restarts, epochs | " + " | ".join(
         "–" if k == "paper" or not r.get("config") else
-        (f"best of {r['config']['restarts']}" if r['config']['restarts'] > 1 else "1 run")
-        + f", {r['config']['epochs'] + r['config'].get('ls_epochs', 0)}"
+        restarts_text(r["config"]) + f", {r['config']['epochs'] + r['config'].get('ls_epochs', 0)}"
         for k, r, _ in cols) + " |")
     if any(k == "ours" and "mean_valid_error" in r["summary_stats"] for k, r, _ in cols):
         lines.append("| mean validation error (what options are chosen on) | " + " | ".join(
@@ -91,6 +90,14 @@ def babi_table(records: list[Record], order: Sequence[str] = ()) -> str:
         lines += ["", "† the paper's number as entered from memory, not yet checked against the paper "
                       "(`verified: false` in the record's references)."]
     return "\n".join(lines) + "\n"
+
+
+def restarts_text(config: dict) -> str:
+    """'best of 10', '1 run', '1 run (task 19: best of 10)': the restarts of a record's trainings."""
+    def one(n: int) -> str:
+        return f"best of {n}" if n > 1 else "1 run"
+    own = [pair.split(":") for pair in filter(None, config.get("task_restarts", "").split(","))]
+    return one(config["restarts"]) + (" (" + ", ".join(f"task {t}: {one(int(n))}" for t, n in own) + ")" if own else "")
 
 
 def per_task_and_epoch(r: Record) -> str:
