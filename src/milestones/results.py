@@ -146,11 +146,12 @@ def dropped(entry: SeedEntry, have: tuple[int, ...], keep: tuple[int, ...], part
     if len(curve) != n * sum(len(s["parts"]) for s in shards):
         return None
     out: list[list[float]] = []
-    start, before = 0, 0.0  # where a shard's stretch starts, and the x it was continued from
+    start = 0  # where a shard's stretch starts
+    before: float = 0  # the x it was continued from (an int where the record's are)
     for s in shards:
         stretch = curve[start:start + n * len(s["parts"])]
         if set(s["parts"]) <= keep_set:
-            last = out[-1][0] if out else 0.0
+            last: float = out[-1][0] if out else 0
             out += [[x - before + last, y] for x, y in stretch]
         start, before = start + len(stretch), stretch[-1][0] if stretch else before
     kept_shards = [s for s in shards if set(s["parts"]) <= keep_set]
