@@ -29,6 +29,9 @@ from milestones.tasks import algorithmic as tasks
 
 VALIDATION_SEED, TEST_SEED = 14_10_5401, 2014_10_20  # fixed: every seed is judged on the same data
 CONVERGED_BITS = 0.1  # Collier & Beel 2018: converged below 0.1 bits per sequence
+# N-grams has no zero to converge to: solved within 1 bit per sequence of the optimal estimator's
+# cost on the same test sequences (the paper's NTM is 0.5-1 bit above it in Fig. 13)
+NGRAM_SOLVED_BITS = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -307,6 +310,7 @@ def evaluate(cfg: NTMTaskConfig, run: Run) -> dict[str, float]:
         optimal = torch.cat([tasks.ngram_optimal_cost_bits(tasks.ngram_bits(ep)) for ep in test_set])
         metrics["optimal_bits"] = optimal.mean().item()
         metrics["bits_above_optimal"] = test["bits"] - metrics["optimal_bits"]
+        metrics["solved"] = float(metrics["bits_above_optimal"] <= NGRAM_SOLVED_BITS)
     for label, args in TASKS[cfg.task].sweeps.items():
         c = cost(model, episodes(cfg.task, 64, TEST_SEED + 1, chunk=32, **args), run.device)
         key = label.replace(" ", "_").replace(",", "")
@@ -381,8 +385,9 @@ DEVIATIONS = (
     "without it a nearly converged copy NTM collapsed from 0.2 to 80 bits after one badly copied "
     "sequence.",
     "The paper's 1 M sequences for repeat copy, priority sort and the priority-sort LSTM; fewer for the "
-    "rest (copy 160 000, feedforward repeat copy 400 000; the others 16 000-318 000, what 8 minutes of one "
-    "core gave when the recipes were capped by time); the paper trains for up to 1 M sequences.",
+    "rest (copy 160 000, N-grams 500 000, feedforward repeat copy 400 000; the others 16 000-318 000, "
+    "what 8 minutes of one core gave when the recipes were capped by time); the paper trains for up to "
+    "1 M sequences.",
     "Memory initialised to the constant 1e-6 (Collier & Beel 2018), learned initial read vectors "
     "and learned initial weightings that start focused on slot 0; the paper does not say how it "
     "initialised them.",
@@ -437,7 +442,9 @@ def _experiment(task: str, model: str, recipe: dict[str, Any]) -> Experiment:
 # unconverged. Associative recall and repeat copy take the copy settings after lr 1e-3 left them at
 # 11 and 206 bits. Repeat copy trains the paper's 1 M sequences (its 103 104 of the 8-minute cap left
 # it at 198 bits; at 1 M the two seeds were still falling, see the README), and so does priority sort
-# (its 72 672 left it at 119 bits; lr 2e-3 led until ~450 000 sequences, then fell behind). The
+# (its 72 672 left it at 119 bits; lr 2e-3 led until ~450 000 sequences, then fell behind). N-grams
+# trains 500 000 (its 48 032 left it at 174 bits; seed 0's validation cost reached 0.9 bits above the
+# optimal estimator's on the same sequences by then, where it had flattened since ~350 000). The
 # other tasks' lengths are what their committed runs reached when the recipes still stopped at 8
 # minutes of wall time on an Intel Xeon (the records show that cap): the same work, now independent
 # of the machine's speed and load.
@@ -449,7 +456,7 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
     ("repeat-copy", "lstm"): dict(sequences=16_160),
     ("associative-recall", "ntm"): dict(sequences=317_856, lr=2e-3, **COMPILED),
     ("associative-recall", "lstm"): dict(sequences=128_000),
-    ("ngrams", "ntm"): dict(sequences=48_032, **COMPILED),
+    ("ngrams", "ntm"): dict(sequences=500_000, **COMPILED),  # within 1 bit of the optimal (README)
     ("ngrams", "lstm"): dict(sequences=64_000),
     ("priority-sort", "ntm"): dict(sequences=1_000_000, **COMPILED),  # Fig. 18's point
     ("priority-sort", "lstm"): dict(sequences=1_000_000),  # Fig. 18's point: 26-44 min a seed, one EPYC core
@@ -459,7 +466,7 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
     ("copy", "ntm-ff"): dict(sequences=160_000, lr=2e-3, **COMPILED),
     ("repeat-copy", "ntm-ff"): dict(sequences=400_000, lr=2e-3, **COMPILED),
     ("associative-recall", "ntm-ff"): dict(sequences=317_856, lr=2e-3, **COMPILED),
-    ("ngrams", "ntm-ff"): dict(sequences=48_032, **COMPILED),
+    ("ngrams", "ntm-ff"): dict(sequences=500_000, **COMPILED),
     ("priority-sort", "ntm-ff"): dict(sequences=72_672, **COMPILED),
 }
 EXPERIMENTS = tuple(_experiment(task, model, RECIPES[task, model]) for task in TASKS for model in MODELS)
