@@ -105,8 +105,6 @@ def format_per_task(values: dict[int, Any]) -> str:
     return ",".join(f"{t}:{values[t]!r}" for t in sorted(values))
 
 
-format_task_lr = format_per_task
-
 
 @dataclasses.dataclass(frozen=True)
 class BabiConfig(BaseConfig):
@@ -619,9 +617,9 @@ EXPERIMENTS = (
              "a plateau of 50-57 % (one run for 200 epochs, ten restarts for 65, the official code's four "
              "differences for 50); at 0.003 and 0.001 it leaves it after 33-36 epochs (seed 0; at 0.001 seed 1 "
              "after 45, seed 2 not in 200). Task 19 (4.6 % at 0.01) stays at 69 % at 0.001 and 57 % at 0.003.",
-             "Task 19 keeps the paper's best of 10 restarts by validation error (--task-restarts 19:10; about 80 "
-             "minutes of one core): one run's outcome there depends on its start (at epoch 71 the recipe's one run "
-             "was at 5.6 % validation error, four other starts at 20-68 %)."),
+             "Task 19 keeps the paper's best of 10 restarts by validation error (--task-restarts 19:10; 87 "
+             "minutes of one core beside other work): one run's outcome there depends on its start (at epoch 71 "
+             "the recipe's one run was at 5.6 % validation error, four other starts at 20-68 %)."),
             size="10k", select="valid", epochs=200, decay_every=25, lr=0.01, dim=100, restarts=1,
             tasks="1-2,4-20", task_lr="13:0.003,14:0.003,16:0.001", task_restarts="19:10"),
     _entnet("entnet/babi-10k-long", "EntNet as entnet/babi-10k, 3× the epochs, on the tasks it failed worst",
