@@ -274,6 +274,52 @@ def test_a_rollback_lowers_the_learning_rate_and_a_resumed_run_keeps_it(tmp_path
     assert ntm_exp.lr_at(cfg, 9, 2) == cfg.lr * 0.25
 
 
+def test_the_learning_rate_drops_once_validation_falls_below_the_threshold_and_stays_dropped(tmp_path, monkeypatch):
+    """--lr-drop-below 50 --lr-drop 0.25: validations report 80, 40, 90 bits (every 2 updates): the
+    rate drops after the second (update 4) and stays dropped after the third rises above the
+    threshold, also in a run resumed from a checkpoint taken after the drop."""
+    exp, cfg = tiny("ntm/copy", sequences=64, eval_every=2, checkpoint_every=2, lr_drop_below=50.0, lr_drop=0.25)
+    reported = iter([80.0, 40.0, 90.0] + [90.0] * 10)
+    monkeypatch.setattr(ntm_exp, "cost", lambda model, eps, device: {"bits": next(reported), "bit_errors": 1.0})
+    seen = []
+    real_step = torch.optim.Adam.step
+
+    def spy(self, *a, **k):
+        seen.append(self.param_groups[0]["lr"])
+        return real_step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    run = Run.create(tmp_path / "run", exp, cfg, progress=False)
+    exp.train(cfg, run)
+    assert seen == [cfg.lr] * 4 + [cfg.lr * 0.25] * 4
+    assert [(r["lr_drop_at"], r["lr"]) for r in run.metrics() if "lr_drop_at" in r] == [(4, cfg.lr * 0.25)]
+    state, meta = load_checkpoint(run.checkpoint_path)
+    assert meta["step"] == 8 and state["extra"]["lr_dropped"] is True
+    assert ntm_exp.lr_at(cfg, 9, 0, True) == cfg.lr * 0.25 and ntm_exp.lr_at(cfg, 9) == cfg.lr
+    # cut after update 6's checkpoint and resumed: updates 7 and 8 keep the dropped rate
+    reported = iter([80.0, 40.0, 90.0] + [90.0] * 10)
+    seen.clear()
+
+    def cut(self, *a, **k):
+        if len(seen) == 6:
+            raise KeyboardInterrupt
+        return spy(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", cut)
+    with pytest.raises(KeyboardInterrupt):
+        exp.train(cfg, Run.create(tmp_path / "cut", exp, cfg, progress=False))
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    seen.clear()
+    exp.train(cfg, Run(tmp_path / "cut", exp, cfg, progress=False))
+    assert seen == [cfg.lr * 0.25] * 2
+    # off (the default), the same validations leave the rate alone
+    reported = iter([80.0, 40.0, 90.0] + [90.0] * 10)
+    seen.clear()
+    off = dataclasses.replace(cfg, lr_drop_below=0.0)
+    exp.train(off, Run.create(tmp_path / "off", exp, off, progress=False))
+    assert seen == [cfg.lr] * 8
+
+
 def test_the_cosine_schedule_sets_every_updates_learning_rate(tmp_path, monkeypatch):
     exp, cfg = tiny("ntm/copy", sequences=64, lr_schedule="cosine")  # 8 updates
     seen = []
