@@ -274,13 +274,9 @@ def test_a_rollback_lowers_the_learning_rate_and_a_resumed_run_keeps_it(tmp_path
     assert ntm_exp.lr_at(cfg, 9, 2) == cfg.lr * 0.25
 
 
-def test_the_learning_rate_drops_once_validation_falls_below_the_threshold_and_stays_dropped(tmp_path, monkeypatch):
-    """--lr-drop-below 50 --lr-drop 0.25: validations report 80, 40, 90 bits (every 2 updates): the
-    rate drops after the second (update 4) and stays dropped after the third rises above the
-    threshold, also in a run resumed from a checkpoint taken after the drop."""
-    exp, cfg = tiny("ntm/copy", sequences=64, eval_every=2, checkpoint_every=2, lr_drop_below=50.0, lr_drop=0.25)
-    reported = iter([80.0, 40.0, 90.0] + [90.0] * 10)
-    monkeypatch.setattr(ntm_exp, "cost", lambda model, eps, device: {"bits": next(reported), "bit_errors": 1.0})
+@pytest.fixture
+def adam_rates(monkeypatch):
+    """The learning rate of every Adam step the test takes, in order."""
     seen = []
     real_step = torch.optim.Adam.step
 
@@ -289,6 +285,18 @@ def test_the_learning_rate_drops_once_validation_falls_below_the_threshold_and_s
         return real_step(self, *a, **k)
 
     monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    return seen
+
+
+def test_the_learning_rate_drops_once_validation_falls_below_the_threshold_and_stays_dropped(
+        tmp_path, monkeypatch, adam_rates):
+    """--lr-drop-below 50 --lr-drop 0.25: validations report 80, 40, 90 bits (every 2 updates): the
+    rate drops after the second (update 4) and stays dropped after the third rises above the
+    threshold, also in a run resumed from a checkpoint taken after the drop."""
+    exp, cfg = tiny("ntm/copy", sequences=64, eval_every=2, checkpoint_every=2, lr_drop_below=50.0, lr_drop=0.25)
+    reported = iter([80.0, 40.0, 90.0] + [90.0] * 10)
+    monkeypatch.setattr(ntm_exp, "cost", lambda model, eps, device: {"bits": next(reported), "bit_errors": 1.0})
+    seen = adam_rates
     run = Run.create(tmp_path / "run", exp, cfg, progress=False)
     exp.train(cfg, run)
     assert seen == [cfg.lr] * 4 + [cfg.lr * 0.25] * 4
@@ -299,6 +307,8 @@ def test_the_learning_rate_drops_once_validation_falls_below_the_threshold_and_s
     # cut after update 6's checkpoint and resumed: updates 7 and 8 keep the dropped rate
     reported = iter([80.0, 40.0, 90.0] + [90.0] * 10)
     seen.clear()
+
+    spy = torch.optim.Adam.step
 
     def cut(self, *a, **k):
         if len(seen) == 6:
@@ -320,16 +330,9 @@ def test_the_learning_rate_drops_once_validation_falls_below_the_threshold_and_s
     assert seen == [cfg.lr] * 8
 
 
-def test_the_cosine_schedule_sets_every_updates_learning_rate(tmp_path, monkeypatch):
+def test_the_cosine_schedule_sets_every_updates_learning_rate(tmp_path, adam_rates):
     exp, cfg = tiny("ntm/copy", sequences=64, lr_schedule="cosine")  # 8 updates
-    seen = []
-    real_step = torch.optim.Adam.step
-
-    def spy(self, *a, **k):
-        seen.append(self.param_groups[0]["lr"])
-        return real_step(self, *a, **k)
-
-    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    seen = adam_rates
     run = Run.create(tmp_path / "run", exp, cfg, progress=False)
     exp.train(cfg, run)
     want = [cfg.lr * 0.5 * (1 + math.cos(math.pi * k / 8)) for k in range(8)]

@@ -457,8 +457,8 @@ def _experiment(task: str, model: str, recipe: dict[str, Any]) -> Experiment:
 # 3 of 10 converged, against 9 of 10). Associative recall and repeat copy take the copy settings after
 # lr 1e-3 left them at 11 and 206 bits. Repeat copy trains the paper's 1 M sequences (its 103 104 of the
 # 8-minute cap left it at 198 bits; at 1 M the two seeds were still falling, see the README), and so
-# does priority sort
-# (its 72 672 left it at 119 bits; lr 2e-3 led until ~450 000 sequences, then fell behind). N-grams
+# does priority sort (its 72 672 left it at 119 bits; lr 2e-3 led until ~450 000 sequences, then fell
+# behind). N-grams
 # trains 500 000 (its 48 032 left it at 174 bits; seed 0's validation cost reached 0.9 bits above the
 # optimal estimator's on the same sequences by then, where it had flattened since ~350 000). The
 # other tasks' lengths are what their committed runs reached when the recipes still stopped at 8
