@@ -10,6 +10,7 @@ import torch
 
 from milestones.config import ConfigError, apply_overrides
 from milestones.families.memory import experiments as mem
+from milestones.memory import babi
 from milestones.registry import catalog
 from milestones.runs import Run, RunStopped
 
@@ -28,6 +29,27 @@ def test_task_lists_and_bad_options():
         apply_overrides(cfg, ["--encoding", "onehot"])
     with pytest.raises(ConfigError, match="--tasks"):
         apply_overrides(cfg, ["--tasks", "3-1"])
+    entnet = catalog()["entnet/babi-10k-paper"].config
+    with pytest.raises(ConfigError, match="--batches random .* --bucket false"):
+        apply_overrides(entnet, ["--batches", "random"])
+    with pytest.raises(ConfigError, match="--loss: expected one of mean, sum"):
+        apply_overrides(entnet, ["--loss", "max"])
+
+
+def test_the_official_codes_ways_reach_the_model_and_the_schedule():
+    exp = catalog()["entnet/babi-10k-paper"]
+    assert (exp.config.story_mask, exp.config.loss, exp.config.batches) == ("ones", "mean", "epoch")
+    ours = mem.schedule(exp.config, [19])
+    assert not ours.loss_sum and not ours.random_batches and ours.bucket
+    cfg = apply_overrides(exp.config, ["--story-mask", "normal", "--loss", "sum", "--batches", "random",
+                                       "--bucket", "false"])
+    official = mem.schedule(cfg, [19])
+    assert official.loss_sum and official.random_batches and not official.bucket
+    vocab = babi.Vocab.of(babi.parse(["1 Mary moved to the bathroom.", "2 Where is Mary?\tbathroom\t1"]))
+    data = mem.TaskData(vocab, None, None, {}, {}, (70, 6, 4))
+    torch.manual_seed(0)
+    assert torch.equal(mem.make_model(exp.config, data).f_story, torch.ones(6, 100))
+    assert not torch.equal(mem.make_model(cfg, data).f_story, torch.ones(6, 100))
 
 
 def test_presets_are_the_papers_settings():

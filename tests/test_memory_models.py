@@ -10,7 +10,7 @@ from milestones.memory import babi
 from milestones.memory.ensemble import BestMembers, Ensemble
 from milestones.memory.entnet import EntNet, Recurrence
 from milestones.memory.memn2n import MemN2N, position_encoding, random_noise
-from milestones.memory.training import Schedule, clip_global_, clip_per_matrix_, epoch, error_rate, errors
+from milestones.memory.training import Schedule, batches, clip_global_, clip_per_matrix_, epoch, error_rate, errors
 
 
 def test_position_encoding_is_the_closed_form():
@@ -356,6 +356,71 @@ def test_a_handful_of_stories_is_learned_to_zero_error(kind):
     assert error_rate(errors(ens, kind, data)).tolist() == [0.0, 0.0]
     assert loss < 0.05
     assert torch.all(next(iter(ens.params().values()))[..., 0, :] == 0) or kind == "entnet"
+
+
+def test_entnet_statement_mask_starts_at_ones_or_drawn_as_the_official_code():
+    torch.manual_seed(3)
+    ours = EntNet(30, dim=16, slots=4, sentence_len=6, question_len=5, init_std=0.1)
+    torch.manual_seed(3)
+    official = EntNet(30, dim=16, slots=4, sentence_len=6, question_len=5, init_std=0.1, story_mask="normal")
+    assert torch.equal(ours.f_story, torch.ones(6, 16)) and torch.equal(official.f_question, torch.ones(5, 16))
+    assert 0.07 < official.f_story.std().item() < 0.13 and abs(official.f_story.mean().item()) < 0.03
+    assert torch.equal(ours.E, official.E)  # drawn first either way
+    with pytest.raises(ValueError, match="story_mask"):
+        EntNet(30, story_mask="uniform")
+
+
+class GradientSpy:
+    """An optimizer that records the gradients `epoch` hands it and leaves the parameters alone."""
+
+    def __init__(self, params):
+        self.params, self.param_groups, self.grads = params, [{"lr": 0.0}], []
+
+    def step(self):
+        self.grads.append([p.grad.clone() for p in self.params])
+
+
+def entnet_first_gradient(clip: float, loss_sum: bool) -> list[torch.Tensor]:
+    """The gradient of the first update on the handful of stories (4 questions), after the clip."""
+    samples = babi.parse(HANDFUL.splitlines())
+    vocab = babi.Vocab.of(samples)
+    L, Lq = babi.shape_of(samples, memory_size=10)
+    data = babi.encode(samples, vocab, 10, L, Lq, recent_first=False)
+    torch.manual_seed(0)
+    ens = Ensemble(lambda: EntNet(len(vocab), dim=8, slots=3, sentence_len=L, question_len=Lq), 1)
+    spy = GradientSpy(list(ens.params().values()))
+    epoch(ens, Schedule("entnet", 1, 0.01, 100, clip, 4, loss_sum=loss_sum), data, 0, spy,
+          torch.Generator().manual_seed(0))
+    return spy.grads[0]
+
+
+def test_entnet_summed_loss_makes_the_clip_bind_at_a_batch_times_smaller_gradient():
+    mean, summed = entnet_first_gradient(1e9, False), entnet_first_gradient(1e9, True)
+    for a, b in zip(mean, summed):  # unclipped: the sum over the batch of 4 is 4 times the mean
+        torch.testing.assert_close(b, 4 * a)
+    norm = math.sqrt(sum(g.pow(2).sum().item() for g in mean))
+    mean, summed = entnet_first_gradient(2 * norm, False), entnet_first_gradient(2 * norm, True)
+    for a, b in zip(mean, summed):  # a clip at twice the mean gradient's norm binds only on the sum
+        torch.testing.assert_close(b, 2 * a)
+
+
+def test_random_batches_draw_each_batch_afresh_as_the_official_code():
+    class Data:
+        count = torch.zeros(100, dtype=torch.long)
+
+        def __len__(self):
+            return 100
+
+    drawn = batches(Data(), 2, 10, False, torch.Generator().manual_seed(0), random=True)
+    assert len(drawn) == 10 and all(b.shape == (2, 10) for b in drawn)
+    assert all(len(set(row.tolist())) == 10 and 0 <= row.min() and row.max() < 100 for b in drawn for row in b)
+    seen = [set(torch.cat([b[m] for b in drawn]).tolist()) for m in range(2)]
+    assert all(len(s) < 100 for s in seen)  # some questions twice in the epoch, some not at all
+    assert not torch.equal(drawn[0][0], drawn[0][1])  # each member draws its own
+    epoch_batches = batches(Data(), 2, 10, False, torch.Generator().manual_seed(0))
+    assert all(len(set(torch.cat([b[m] for b in epoch_batches]).tolist())) == 100 for m in range(2))
+    with pytest.raises(ValueError, match="bucket"):
+        Schedule("entnet", 1, 0.01, 100, 40.0, 4, bucket=True, random_batches=True)
 
 
 def test_learning_rate_schedules_are_the_official_ones():

@@ -98,14 +98,19 @@ class Recurrence(torch.autograd.Function):
 
 class EntNet(nn.Module):
     """forward(story, question, count) → answer logits (B, V) [, gates (B, T, S)] [, memory].
-    fused=False runs `memory_loop` under autograd also when training (the reference for the tests)."""
+    fused=False runs `memory_loop` under autograd also when training (the reference for the tests).
+    story_mask: the statement mask's start, "ones" (the paper's f_i = 1: s_t starts as a bag of words)
+    or "normal" (drawn N(0, init_std), as the official code does; the question mask starts at 1)."""
 
     def __init__(self, vocab_size: int, dim: int = 100, slots: int = 20, sentence_len: int = 12,
-                 question_len: int = 12, init_std: float = 0.1, fused: bool = True) -> None:
+                 question_len: int = 12, init_std: float = 0.1, fused: bool = True,
+                 story_mask: str = "ones") -> None:
         super().__init__()
         if min(vocab_size, dim, slots, sentence_len, question_len) < 1:
             raise ValueError(f"vocab_size, dim, slots, sentence_len and question_len must be positive, got "
                              f"{vocab_size}, {dim}, {slots}, {sentence_len}, {question_len}")
+        if story_mask not in ("ones", "normal"):
+            raise ValueError(f"story_mask must be 'ones' or 'normal', got {story_mask!r}")
         self.dim, self.slots = dim, slots
         self.fused = fused  # the hand-written backward (`Recurrence`) when a gradient is wanted
 
@@ -113,7 +118,9 @@ class EntNet(nn.Module):
             return nn.Parameter(torch.randn(*shape) * init_std)
 
         self.E = normal(vocab_size, dim)  # word embeddings (row 0, the nil word, is kept at zero)
-        self.f_story = nn.Parameter(torch.ones(sentence_len, dim))  # position mask f of statements
+        # position mask f of statements (story_mask "normal" draws it, after E, before the keys)
+        ones = nn.Parameter(torch.ones(sentence_len, dim))
+        self.f_story = normal(sentence_len, dim) if story_mask == "normal" else ones
         self.f_question = nn.Parameter(torch.ones(question_len, dim))
         self.keys = normal(slots, dim)  # w_j
         self.U, self.V, self.W = normal(dim, dim), normal(dim, dim), normal(dim, dim)

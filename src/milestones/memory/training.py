@@ -5,7 +5,10 @@ and noise. Per epoch (E epochs in all, the first `ls_epochs` of MemN2N's in line
     MemN2N: SGD on the loss summed over the batch, lr halved every `decay_every` epochs, each weight
             matrix's gradient clipped to L2 norm `clip` (per restart), the nil word re-zeroed.
     EntNet: Adam on the mean loss, lr halved every `decay_every` epochs, the global gradient norm of
-            each restart clipped to `clip`, the nil word re-zeroed.
+            each restart clipped to `clip`, the nil word re-zeroed. Two options take the official code's
+            ways instead: `loss_sum` (the loss summed over the batch before the clip, which then binds at
+            a B-times smaller mean gradient) and `random_batches` (each step a fresh random batch, not an
+            epoch's permutation).
 """
 from __future__ import annotations
 
@@ -34,6 +37,12 @@ class Schedule:
     ls_lr: float = 0.0
     noise: float = 0.0  # MemN2N random noise rate
     bucket: bool = False  # batches of stories of similar length (see `batches`)
+    loss_sum: bool = False  # EntNet: the loss summed over the batch, not averaged (the official code)
+    random_batches: bool = False  # floor(N / B) batches drawn at random each epoch (see `batches`)
+
+    def __post_init__(self) -> None:
+        if self.bucket and self.random_batches:
+            raise ValueError("bucket and random_batches exclude each other: buckets cut an epoch's permutation")
 
     @property
     def total(self) -> int:
@@ -88,11 +97,17 @@ def clip_global_(grads: list[Tensor], limit: float) -> None:
         g.mul_(scale.view(-1, *([1] * (g.dim() - 1))))
 
 
-def batches(data: Encoded, members: int, batch_size: int, bucket: bool, generator: torch.Generator) -> list[Tensor]:
+def batches(data: Encoded, members: int, batch_size: int, bucket: bool, generator: torch.Generator,
+            random: bool = False) -> list[Tensor]:
     """Index batches (R, B) of one epoch, a fresh shuffle per member. With `bucket`, each run of 50
     batches of the shuffle is sorted by story length before it is cut, and the batches are then
-    visited in random order: a batch costs as many recurrent steps as its longest story."""
+    visited in random order: a batch costs as many recurrent steps as its longest story. With
+    `random` (EntNet's official code), floor(N / B) batches, each B distinct questions drawn afresh
+    for each member: in an epoch some questions come more than once and others not at all."""
     N, counts = len(data), data.count.cpu()  # the shuffle is drawn on the CPU, whatever the data's device
+    if random:
+        return [torch.argsort(torch.rand(members, N, generator=generator), dim=1)[:, :batch_size]
+                for _ in range(max(N // batch_size, 1))]
     order = torch.argsort(torch.rand(members, N, generator=generator), dim=1)  # (R, N)
     if bucket:
         chunk = batch_size * 50
@@ -113,7 +128,7 @@ def epoch(ens: Ensemble, sched: Schedule, data: Encoded, ep: int, optimizer: tor
     R, N = ens.members, len(data)
     params = list(ens.params().values())
     lr, linear, total = sched.lr_at(ep), sched.linear(ep), 0.0
-    for index in batches(data, R, sched.batch_size, sched.bucket, generator):
+    for index in batches(data, R, sched.batch_size, sched.bucket, generator, sched.random_batches):
         batch = data[index]  # tensors (R, B, …)
         if sched.noise > 0:
             R_, B = batch.count.shape
@@ -121,7 +136,7 @@ def epoch(ens: Ensemble, sched: Schedule, data: Encoded, ep: int, optimizer: tor
             batch = dataclasses.replace(batch, story=story.view(R_, B, *story.shape[1:]), count=count.view(R_, B))
         logits = run_members(ens, sched.kind, batch, linear)  # (R, B, V)
         losses = F.cross_entropy(logits.flatten(0, 1), batch.answer.flatten(), reduction="none").view(R, -1)
-        loss = losses.sum() if sched.kind == "memn2n" else losses.mean(1).sum()
+        loss = losses.sum() if sched.kind == "memn2n" or sched.loss_sum else losses.mean(1).sum()
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss is {loss.item()} in epoch {ep + 1}")
         grads = torch.autograd.grad(loss, params, allow_unused=True)  # e.g. unused temporal vectors

@@ -178,6 +178,22 @@ class EntNetConfig(BabiConfig):
     story_cap: int = param(70, "statements read per story (the most recent); task 3 reads story_cap_task3", low=1)
     story_cap_task3: int = param(150, "statements read per story in task 3 (its stories are long)", low=1)
     bucket: bool = param(True, "batch stories of similar length together (a batch costs its longest story)")
+    # the official code's ways (facebookarchive/MemNN, EntNet-babi), each an option beside ours
+    story_mask: Literal["ones", "normal"] = param(
+        "ones", "the statement position mask's start: ones (the paper: a bag of words at first) or drawn "
+        "N(0, init_std) (the official code)")
+    loss: Literal["mean", "sum"] = param(
+        "mean", "the loss over a batch before the clip: its mean, or its sum (the official code: the clip "
+        "then binds at a batch_size-times smaller mean gradient)")
+    batches: Literal["epoch", "random"] = param(
+        "epoch", "an epoch's batches: a permutation of the training questions, or floor(N / batch_size) "
+        "batches drawn at random (the official code; needs --bucket false)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.batches == "random" and self.bucket:
+            raise ConfigError("--batches random draws each batch at random, so it cannot group stories by "
+                              "length: add --bucket false")
 
 
 # ---- data ----------------------------------------------------------------------------------------
@@ -229,7 +245,7 @@ def make_model(cfg: BabiConfig, data: TaskData) -> torch.nn.Module:
         fixed = longest if cfg.empty_slots == "attend" else None  # counts are capped at memory_size
         return MemN2N(len(data.vocab), cfg.dim, cfg.hops, M, cfg.encoding, cfg.temporal, cfg.tying, cfg.init_std,
                       pe_words, fixed)
-    return EntNet(len(data.vocab), cfg.dim, cfg.slots, L, Lq, cfg.init_std)
+    return EntNet(len(data.vocab), cfg.dim, cfg.slots, L, Lq, cfg.init_std, story_mask=cfg.story_mask)
 
 
 def schedule(cfg: BabiConfig, tasks: list[int] | None = None) -> Schedule:
@@ -238,7 +254,8 @@ def schedule(cfg: BabiConfig, tasks: list[int] | None = None) -> Schedule:
     if isinstance(cfg, MemN2NConfig):
         return Schedule("memn2n", cfg.epochs, lr, cfg.decay_every, cfg.clip, cfg.batch_size,
                         cfg.ls_epochs, cfg.ls_lr, cfg.noise)
-    return Schedule("entnet", cfg.epochs, lr, cfg.decay_every, cfg.clip, cfg.batch_size, bucket=cfg.bucket)
+    return Schedule("entnet", cfg.epochs, lr, cfg.decay_every, cfg.clip, cfg.batch_size, bucket=cfg.bucket,
+                    loss_sum=cfg.loss == "sum", random_batches=cfg.batches == "random")
 
 
 def units(cfg: BabiConfig) -> list[list[int]]:
@@ -526,10 +543,11 @@ ENTNET_DEVIATIONS = (
     "Statements are batched with others of similar length (`--bucket true`): a batch costs as many "
     "recurrent steps as its longest story, which triples the speed on tasks with long stories.",
     "Beside the official code (facebookarchive/MemNN, EntNet-babi): no learned bias in the gate (one per slot "
-    "there) or on U h, the loss averaged over a batch (summed there, before the clip at 40), both position masks "
-    "starting at 1 (the statement mask drawn N(0, 0.1) there), and each epoch a permutation of the training "
-    "questions (a fresh random 32 for every step there). At lr 0.01 all four together left 10k task 16 on its "
-    "plateau for 50 epochs (seed 0, a probe; README, Results).",
+    "there) or on U h, the loss averaged over a batch (summed there, before the clip at 40; `--loss sum`), both "
+    "position masks starting at 1 (the statement mask drawn N(0, 0.1) there; `--story-mask normal`), and each "
+    "epoch a permutation of the training questions (a fresh random 32 for every step there; `--batches random "
+    "--bucket false`). At lr 0.01 all four together left 10k task 16 on its plateau for 50 epochs (seed 0, a "
+    "probe; README, Results).",
 )
 JOINT_RESTARTS = 3
 ENTNET_10K_TASKS = "1,4,9-20"
