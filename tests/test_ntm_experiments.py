@@ -404,4 +404,7 @@ def test_recipes_are_fixed_work_and_match_what_their_records_trained():
             continue
         record = json.loads(path.read_text())
         for seed in record["seeds"]:
+            if seed["metrics"].get("diverged"):  # a failed seed stops where its numbers stopped being finite
+                assert seed["curve"][-1][0] < exp.config.sequences, (name, seed["seed"])
+                continue
             assert seed["curve"][-1][0] == exp.config.sequences, (name, seed["seed"])

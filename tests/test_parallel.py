@@ -142,6 +142,7 @@ def test_reproduce_with_keep_trains_only_the_seeds_the_record_lacks(tmp_path):
     record, reference = (json.loads((d / "toy__walk.json").read_text()) for d in (results, tmp_path / "whole"))
     assert [s["metrics"] for s in record["seeds"]] == [s["metrics"] for s in reference["seeds"]]
     assert record["summary_stats"] == reference["summary_stats"]
+    assert record["config"] == reference["config"] and record["config"]["seed"] == 0  # the first seed's, not 2's
     commands = [s["command"] for s in record["seeds"]]
     assert commands[0] == commands[1] != commands[2] and "--keep" in commands[2] and "--seeds 2" in commands[0]
     assert all(s["machine"]["torch_threads"] == 1 and "created" in s for s in record["seeds"])

@@ -39,6 +39,34 @@ def test_runs_are_aggregated_over_seeds(tiny_runs):
     assert [p[0] for p in rec["seeds"][0]["curve"]] == [20, 40, 60]
 
 
+def test_a_record_keeps_the_first_seeds_figures_and_the_best_seeds_beside_them(tmp_path):
+    """Seed 0 failed and seed 2 learned: the record shows both seeds' heads, seed 2's as seed2-NAME;
+    where the first seed is the best, only its own."""
+    runs = []
+    for seed, bits in ((0, 64.7), (1, 43.6), (2, 0.003)):
+        plots = tmp_path / f"s{seed}" / "plots"
+        plots.mkdir(parents=True)
+        (plots / "heads.png").write_text(f"heads of seed {seed}")
+        (plots / "learning_curve.png").write_text("curve")
+        runs.append({"seed": seed, "metrics": {"test_bits": bits}, "wall_time_s": 1.0, "curve": [],
+                     "run_dir": str(tmp_path / f"s{seed}")})
+    record = results.aggregate(runs, experiment="ntm/repeat-copy", summary="", metric="test_bits", goal="min",
+                               references=[], citation="", deviations=[], budget=None, command=None,
+                               machine=None, git_commit=None)
+    assert results.best_seed(record)["seed"] == 2
+    results.write(record, tmp_path / "results")
+    written = json.loads((tmp_path / "results" / "ntm__repeat-copy.json").read_text())
+    assert written["figures"] == ["figures/ntm__repeat-copy/heads.png", "figures/ntm__repeat-copy/seed2-heads.png"]
+    figures = tmp_path / "results" / "figures" / "ntm__repeat-copy"
+    assert (figures / "heads.png").read_text() == "heads of seed 0"
+    assert (figures / "seed2-heads.png").read_text() == "heads of seed 2"
+    maximised = {**record, "metric": "score", "goal": "max",
+                 "seeds": [{**s, "metrics": {"score": -s["metrics"]["test_bits"]}} for s in runs]}
+    assert list(results.run_figures(maximised)) == ["heads.png", "seed2-heads.png"]
+    first_best = {**record, "seeds": [{**s, "metrics": {"test_bits": float(s["seed"])}} for s in runs]}
+    assert list(results.run_figures(first_best)) == ["heads.png"]
+
+
 def test_report_from_a_tiny_run(tiny_runs, tmp_path):
     out = tmp_path / "report"
     done = subprocess.run([sys.executable, "-m", "milestones", "report", *map(str, tiny_runs),

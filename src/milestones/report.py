@@ -272,15 +272,15 @@ def figure_of(group: str, records: list[Record], out: Path, families: Iterable[F
 
 def extra_figures(record: Record, out: Path) -> list[Path]:
     """Figures besides the learning curves, copied into out/plots/: those a committed result lists
-    (`figures`, relative to its results folder), else the first seed's run plots/*.png."""
+    (`figures`, relative to its results folder), else those its runs drew (`run_figures`)."""
     if "figures" in record:
-        sources = [Path(record.get("results_dir", ".")) / f for f in record["figures"]]
+        sources = {Path(f).name: Path(record.get("results_dir", ".")) / f for f in record["figures"]}
     else:
         sources = run_figures(record)
     copied = []
-    for src in sources:
+    for name, src in sources.items():
         if src.exists():
-            dest = out / "plots" / slug(record["experiment"]) / src.name
+            dest = out / "plots" / slug(record["experiment"]) / name
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dest)
             copied.append(dest)

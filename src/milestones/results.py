@@ -194,9 +194,10 @@ def from_experiment(exp: Experiment, runs: list[tuple[SeedEntry, dict[str, Any]]
     """The committed-result record of `exp` from each seed's (entry, result.json), and the seeds
     `kept` from the `previous` record (reproduce --keep). A record mixing the two says on every seed
     which machine, commit and command produced it; its own machine, commit and config are the newly
-    trained seeds' (the previous record's when every seed was kept). A seed in `partial` (seed ->
-    the kept entry, its parts, the parts its run here trained) is joined with its run into one entry;
-    `config` is then the record's config (the runs' are over fewer parts)."""
+    trained seeds' (the previous record's when every seed was kept), with the seed of the record's
+    first. A seed in `partial` (seed -> the kept entry, its parts, the parts its run here trained) is
+    joined with its run into one entry; `config` is then the record's config (the runs' are over
+    fewer parts)."""
     kept, partial = list(kept), partial or {}
     entries = [entry for entry, _ in runs]
     first: Mapping[str, Any] | None = runs[0][1] if runs else previous
@@ -211,11 +212,14 @@ def from_experiment(exp: Experiment, runs: list[tuple[SeedEntry, dict[str, Any]]
             if entry["seed"] in partial and exp.parts:
                 old, have, trained = partial[entry["seed"]]
                 entries[i] = joined(old, have, entry, trained, exp.parts)
+    config = config or first.get("config")
+    if config and "seed" in config and entries:  # the config of the record's first seed, whichever trained here
+        config = {**config, "seed": min(entry["seed"] for entry in entries)}
     record = aggregate(entries, experiment=exp.name, family=family, summary=exp.summary,
                        metric=exp.metric, goal=exp.goal, references=[dataclasses.asdict(r) for r in exp.references],
                        citation=exp.citation, deviations=list(exp.deviations), budget=budget, command=command,
                        machine=first["machine"], git_commit=first["git_commit"], group=exp.group_name,
-                       curve_keys=list(exp.curve_keys), config=config or first.get("config"))
+                       curve_keys=list(exp.curve_keys), config=config)
     if (kept or partial) and previous and previous.get("figures"):  # drawn by a kept seed's run (or part's
         record["figures"] = previous["figures"]  # run), which may be gone: `write` keeps those not redrawn
     return record
@@ -245,33 +249,53 @@ def from_runs(run_dirs: Iterable[str | Path],
 FIGURE_PATTERNS = ("*.png", "*.gif", "*.svg", "*.sgf")
 
 
-def run_figures(record: ResultRecord) -> list[Path]:
-    """The figures its first seed's run drew besides the learning curve (plots/*.png, *.svg, and
-    animations as plots/*.gif), and the files a figure shows (plots/*.sgf: a Go game), if that run
-    directory is still here; for a seed gathered from runs over its parts, those of every part's run
-    still here (a later part's file wins over an earlier one's of the same name)."""
-    first = record["seeds"][0]
+def best_seed(record: ResultRecord) -> SeedEntry | None:
+    """The seed with the best value of the record's metric (the lowest or the highest, by its goal;
+    the first of equals), among seeds that report it as a finite number."""
+    metric, sign = record["metric"], -1 if record.get("goal") == "max" else 1
+    scored = [s for s in record["seeds"] if isinstance(s["metrics"].get(metric), (int, float))
+              and math.isfinite(s["metrics"][metric])]
+    return min(scored, key=lambda s: sign * s["metrics"][metric]) if scored else None
+
+
+def seed_figures(entry: SeedEntry, prefix: str = "") -> dict[str, Path]:
+    """The figures a seed's run drew besides the learning curve, by the name they get in the record
+    (`prefix` + their file name); for a seed gathered from runs over its parts, those of every part's
+    run still here (a later part's file wins over an earlier one's of the same name)."""
     found: dict[str, Path] = {}
-    for run_dir in [s.get("run_dir") for s in first.get("shards", [])] or [first.get("run_dir")]:
+    for run_dir in [s.get("run_dir") for s in entry.get("shards", [])] or [entry.get("run_dir")]:
         plots = Path(run_dir or "/nonexistent") / "plots"
         for p in sorted(p for pattern in FIGURE_PATTERNS for p in plots.glob(pattern)):
             if p.name != "learning_curve.png":
-                found[p.name] = p
-    return [found[name] for name in sorted(found)]
+                found[prefix + p.name] = p
+    return found
+
+
+def run_figures(record: ResultRecord) -> dict[str, Path]:
+    """The figures of the record, by name: those its first seed's run drew besides the learning curve
+    (plots/*.png, *.svg, animations as plots/*.gif, and the files a figure shows, plots/*.sgf: a Go
+    game), and, where the seed with the best metric is another, that seed's as `seedN-NAME`, so that
+    a record whose first seed failed still shows what a trained one does. Only runs whose directory
+    is still here count."""
+    first, best = record["seeds"][0], best_seed(record)
+    found = seed_figures(first)
+    if best is not None and best["seed"] != first["seed"]:
+        found |= seed_figures(best, f"seed{best['seed']}-")
+    return {name: found[name] for name in sorted(found)}
 
 
 def write(record: ResultRecord, directory: str | Path) -> Path:
-    """Write the record as directory/EXPERIMENT.json, with copies of the first seed's figures
-    (its run's plots/*.png and *.gif besides the learning curve) under directory/figures/EXPERIMENT/.
-    Figures the record already lists (those of kept seeds or of a seed's earlier parts) stay where
-    their files are here and the run drew none of the same name."""
+    """Write the record as directory/EXPERIMENT.json, with copies of its figures (`run_figures`:
+    the first seed's and the best seed's) under directory/figures/EXPERIMENT/. Figures the record
+    already lists (those of kept seeds or of a seed's earlier parts) stay where their files are here
+    and the runs drew none of the same name."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     name = slug(record["experiment"])
-    figures = run_figures(record)  # none where the first seed's run is gone: the record's own stay
+    figures = run_figures(record)  # none where the seeds' runs are gone: the record's own stay
     if figures:
         (directory / "figures" / name).mkdir(parents=True, exist_ok=True)
-        drawn = {f"figures/{name}/{src.name}": src for src in figures}
+        drawn = {f"figures/{name}/{fig}": src for fig, src in figures.items()}
         listed = [rel for rel in record.get("figures", []) if rel not in drawn and (directory / rel).exists()]
         for rel, src in drawn.items():
             shutil.copyfile(src, directory / rel)
