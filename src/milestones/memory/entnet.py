@@ -119,8 +119,8 @@ class EntNet(nn.Module):
 
         self.E = normal(vocab_size, dim)  # word embeddings (row 0, the nil word, is kept at zero)
         # position mask f of statements (story_mask "normal" draws it, after E, before the keys)
-        ones = nn.Parameter(torch.ones(sentence_len, dim))
-        self.f_story = normal(sentence_len, dim) if story_mask == "normal" else ones
+        self.f_story = (normal(sentence_len, dim) if story_mask == "normal"
+                        else nn.Parameter(torch.ones(sentence_len, dim)))
         self.f_question = nn.Parameter(torch.ones(question_len, dim))
         self.keys = normal(slots, dim)  # w_j
         self.U, self.V, self.W = normal(dim, dim), normal(dim, dim), normal(dim, dim)
