@@ -52,6 +52,45 @@ def test_the_official_codes_ways_reach_the_model_and_the_schedule():
     assert not torch.equal(mem.make_model(cfg, data).f_story, torch.ones(6, 100))
 
 
+def test_task_official_gives_single_tasks_the_official_codes_ways(shared_data, tmp_path):
+    """--task-official 19: one spelling, only the tasks trained; a run over task 19 alone has the ways
+    as its own options (the config a run of `--tasks 19 --story-mask normal …` has, so that reproduce
+    --reuse takes such a run as the recipe's part), and within a run over several tasks the named task
+    trains exactly as that run does: the same weights and errors, bit for bit."""
+    cfg = mem.EntNetConfig(tasks="1-2,4-20", task_official="19, 16")
+    assert (cfg.task_official, cfg.story_mask, cfg.bucket) == ("16,19", "ones", True)
+    alone = mem.EntNetConfig(tasks="19", story_mask="normal", loss="sum", batches="random", bucket=False)
+    assert mem.TASK_PARTS.only(cfg, (19,)) == mem.EntNetConfig(tasks="19", task_official="19") == alone
+    assert mem.TASK_PARTS.only(cfg, (1, 2)) == mem.EntNetConfig(tasks="1-2")
+    assert mem.TASK_PARTS.only(cfg, (16, 19)).task_official == "16,19"
+    for bad in ("x", "21", "19,19", "19:1"):
+        with pytest.raises(ConfigError, match="--task-official: expected task numbers like 19"):
+            mem.EntNetConfig(task_official=bad)
+    with pytest.raises(ConfigError, match="needs one network per task"):
+        mem.EntNetConfig(task_official="19", joint=True)
+    shared_data("babi")
+    exp = catalog()["entnet/babi-1k"]
+    small = dict(epochs=2, restarts=2, dim=8, decay_every=1)
+    both = dataclasses.replace(exp.config, tasks="1,4", task_official="4", **small)
+    one = dataclasses.replace(exp.config, tasks="4", story_mask="normal", loss="sum", batches="random",
+                              bucket=False, **small)
+    runs = {}
+    for name, config in (("both", both), ("one", one)):
+        runs[name] = Run.create(tmp_path / name, exp, config, progress=False)
+        exp.train(config, runs[name])
+    (ens, _, _, record), (ref, _, _, ref_record) = (mem.load_unit(c, runs[n], 4) for n, c in (("both", both), ("one", one)))
+    mask = ens.params()["f_story"]
+    assert torch.equal(mask, ref.params()["f_story"]) and not torch.equal(mask, torch.ones_like(mask))
+    assert all(torch.equal(a, b) for a, b in zip(ens.state_dict().values(), ref.state_dict().values()))
+    assert record["test"] == ref_record["test"] and record["valid"] == ref_record["valid"]
+    ens1, *_ = mem.load_unit(both, runs["both"], 1)  # task 1 keeps ours: its statement mask starts at 1
+    plain = dataclasses.replace(exp.config, tasks="1", **small)
+    ours = Run.create(tmp_path / "ours", exp, plain, progress=False)
+    exp.train(plain, ours)
+    assert all(torch.equal(a, b) for a, b in zip(ens1.state_dict().values(),
+                                                 mem.load_unit(plain, ours, 1)[0].state_dict().values()))
+
+
 def test_presets_are_the_papers_settings():
     exps = catalog()
     single, joint, entnet = exps["memn2n/babi-1k"].config, exps["memn2n/babi-1k-joint"].config, exps["entnet/babi-10k"].config

@@ -172,6 +172,10 @@ class MemN2NConfig(BabiConfig):
     ls_lr: float = param(0.005, "learning rate during linear start", low=0.0, low_open=True)
 
 
+# --task-official: the official code's ways (facebookarchive/MemNN, EntNet-babi) that are options here
+OFFICIAL_WAYS = {"story_mask": "normal", "loss": "sum", "batches": "random", "bucket": False}
+
+
 @dataclasses.dataclass(frozen=True)
 class EntNetConfig(BabiConfig):
     slots: int = param(20, "memory slots (entities)", low=1)
@@ -188,9 +192,27 @@ class EntNetConfig(BabiConfig):
     batches: Literal["epoch", "random"] = param(
         "epoch", "an epoch's batches: a permutation of the training questions, or floor(N / batch_size) "
         "batches drawn at random (the official code; needs --bucket false)")
+    task_official: str = param("", "tasks trained the official code's way, e.g. 19: for them --story-mask normal "
+                               "--loss sum --batches random --bucket false (one network per task only; tasks not "
+                               "trained are dropped, and a run over one of them has those options as its own)")
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        try:
+            official = set(parse_tasks(self.task_official)) if self.task_official.strip() else set()
+        except ConfigError:
+            raise ConfigError(f"--task-official: expected task numbers like 19 or 16,19, got "
+                              f"{self.task_official!r}") from None
+        if official and self.joint:
+            raise ConfigError(f"--task-official {self.task_official!r}: a way per task needs one network per "
+                              "task (--joint false)")
+        tasks = parse_tasks(self.tasks)
+        official &= set(tasks)
+        if official and len(tasks) == 1:  # one spelling: a run over that task alone, the ways its own options
+            for field, value in OFFICIAL_WAYS.items():
+                object.__setattr__(self, field, value)
+            official = set()
+        object.__setattr__(self, "task_official", format_tasks(sorted(official)))
         if self.batches == "random" and self.bucket:
             raise ConfigError("--batches random draws each batch at random, so it cannot group stories by "
                               "length: add --bucket false")
@@ -264,6 +286,12 @@ def units(cfg: BabiConfig) -> list[list[int]]:
     return [tasks] if cfg.joint else [[t] for t in tasks]
 
 
+def unit_config(cfg: BabiConfig, tasks: list[int]) -> BabiConfig:
+    """The config of the training over `tasks` within a run: that of a run over them alone, so that
+    options of single tasks (--task-official) are its own."""
+    return cfg if cfg.joint or len(units(cfg)) == 1 else dataclasses.replace(cfg, tasks=format_tasks(tasks))
+
+
 def unit_name(tasks: list[int]) -> str:
     return "joint" if len(tasks) > 1 else f"task{tasks[0]}"
 
@@ -296,8 +324,9 @@ def train(cfg: BabiConfig, run: Run) -> dict[str, float]:
         name, base = unit_name(tasks), index * total
         if name in done:
             continue
-        data, sched = task_data(cfg, tasks), schedule(cfg, tasks)
-        state = fresh_state(cfg, data, tasks, run, sched)
+        own = unit_config(cfg, tasks)
+        data, sched = task_data(own, tasks), schedule(own, tasks)
+        state = fresh_state(own, data, tasks, run, sched)
         ens, optimizer, generator = state.modules["ensemble"], state.optimizers.get("adam"), state.generators["data"]
         start, spent = 0, 0.0
         if peeked and peeked.extra.get("unit") == name:  # this training was stopped part-way
@@ -418,8 +447,9 @@ def load_unit(cfg: BabiConfig, run: Run, task: int) -> tuple[Ensemble, TaskData,
     """The trained ensemble of the training that covers `task`, its data and its record."""
     for tasks in units(cfg):
         if task in tasks:
-            data = task_data(cfg, tasks)
-            ens = Ensemble(lambda: make_model(cfg, data), cfg.restarts_of(tasks)).to(run.device)
+            own = unit_config(cfg, tasks)
+            data = task_data(own, tasks)
+            ens = Ensemble(lambda: make_model(own, data), own.restarts_of(tasks)).to(run.device)
             loaded = run.load(State(architecture(cfg, data, tasks), modules={"ensemble": ens}), unit_name(tasks))
             if loaded is None or unit_name(tasks) not in loaded.extra.get("done", {}):
                 raise FileNotFoundError(f"{run.dir} has no finished training of task {task}")
