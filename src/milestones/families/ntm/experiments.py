@@ -480,7 +480,7 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
     # probe (seed 0) had fallen below 0.1 bits by 240 000 on validation; over 3 seeds 1 learns (README).
     # Priority sort: 1 M, as the LSTM controller's, after a 40 000-sequence probe stood at 98.8 bits on
     # validation against its 122.6. The other three take their LSTM-controller recipes' settings;
-    # associative recall is measured with them (2 of 3 seeds learn it, README), copy and N-grams not yet.
+    # associative recall (2 of 3 seeds learn it, README) and copy (3 of 3) are measured with them, N-grams not yet.
     ("copy", "ntm-ff"): dict(sequences=160_000, lr=2e-3, **COMPILED),
     ("repeat-copy", "ntm-ff"): dict(sequences=400_000, lr=2e-3, **COMPILED),
     ("associative-recall", "ntm-ff"): dict(sequences=317_856, lr=2e-3, **COMPILED),
