@@ -39,12 +39,13 @@ def test_task_lists_and_bad_options():
 def test_the_official_codes_ways_reach_the_model_and_the_schedule():
     exp = catalog()["entnet/babi-10k-paper"]
     assert (exp.config.story_mask, exp.config.loss, exp.config.batches) == ("ones", "mean", "epoch")
-    ours = mem.schedule(exp.config, [19])
+    ours = mem.schedule(exp.config, [1])
     assert not ours.loss_sum and not ours.random_batches and ours.bucket
     cfg = apply_overrides(exp.config, ["--story-mask", "normal", "--loss", "sum", "--batches", "random",
                                        "--bucket", "false"])
-    official = mem.schedule(cfg, [19])
+    official = mem.schedule(cfg, [1])
     assert official.loss_sum and official.random_batches and not official.bucket
+    assert mem.schedule(exp.config, [19]) == official  # the recipe trains task 19 the official way
     vocab = babi.Vocab.of(babi.parse(["1 Mary moved to the bathroom.", "2 Where is Mary?\tbathroom\t1"]))
     data = mem.TaskData(vocab, None, None, {}, {}, (70, 6, 4))
     torch.manual_seed(0)
@@ -106,9 +107,11 @@ def test_presets_are_the_papers_settings():
     assert (entnet.dim, entnet.slots, entnet.lr, entnet.clip, entnet.select, entnet.story_cap,
             entnet.story_cap_task3, entnet.batch_size) == (100, 20, 0.01, 40.0, "valid", 70, 150, 32)
     paper = exps["entnet/babi-10k-paper"].config  # the paper's schedule, one run per task
-    # the rates of tasks 13, 14 and 16 chosen on validation error, and the paper's best of 10 for task 19
+    # the rates of tasks 13, 14 and 16 chosen on validation error, and for task 19 the paper's best of 10
+    # and the official code's way, chosen on validation error
     assert paper == dataclasses.replace(entnet, epochs=200, decay_every=25, tasks="1-2,4-20",
-                                        task_lr="13:0.003,14:0.003,16:0.001", task_restarts="19:10")
+                                        task_lr="13:0.003,14:0.003,16:0.001", task_restarts="19:10",
+                                        task_official="19")
 
 
 def test_the_recipe_builds_the_official_codes_memory(shared_data):
@@ -377,6 +380,8 @@ def test_task_restarts_give_single_tasks_their_own_count(shared_data, tmp_path):
     from milestones.families.memory.report import restarts_text
     assert restarts_text({"restarts": 1, "task_restarts": "16:3,19:10"}) == "1 run (task 16: best of 3, task 19: best of 10)"
     assert (restarts_text({"restarts": 10}), restarts_text({"restarts": 1, "task_restarts": ""})) == ("best of 10", "1 run")
+    assert restarts_text({"restarts": 1, "task_restarts": "19:10", "task_official": "16,19"}) == \
+        "1 run (task 16: the official code's way, task 19: best of 10, the official code's way)"
     shared_data("babi")
     exp = catalog()["entnet/babi-1k"]
     cfg = dataclasses.replace(exp.config, tasks="1,4", epochs=1, restarts=1, dim=8, task_restarts="4:3")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from milestones.families.memory.experiments import parse_tasks
 from milestones.family import Section
 from milestones.records import ResultRecord
 from milestones.report import fmt_time, markdown_to_html
@@ -93,11 +94,18 @@ def babi_table(records: list[Record], order: Sequence[str] = ()) -> str:
 
 
 def restarts_text(config: dict) -> str:
-    """'best of 10', '1 run', '1 run (task 19: best of 10)': the restarts of a record's trainings."""
+    """'best of 10', '1 run', '1 run (task 19: best of 10, the official code's way)': the restarts of a
+    record's trainings, and the tasks trained the official code's way (--task-official)."""
     def one(n: int) -> str:
         return f"best of {n}" if n > 1 else "1 run"
-    own = [pair.split(":") for pair in filter(None, config.get("task_restarts", "").split(","))]
-    return one(config["restarts"]) + (" (" + ", ".join(f"task {t}: {one(int(n))}" for t, n in own) + ")" if own else "")
+    notes: dict[int, list[str]] = {}
+    for pair in filter(None, config.get("task_restarts", "").split(",")):
+        task, count = pair.split(":")
+        notes.setdefault(int(task), []).append(one(int(count)))
+    for task in parse_tasks(config["task_official"]) if config.get("task_official") else ():
+        notes.setdefault(task, []).append("the official code's way")
+    own = ", ".join(f"task {t}: {', '.join(notes[t])}" for t in sorted(notes))
+    return one(config["restarts"]) + (f" ({own})" if own else "")
 
 
 def per_task_and_epoch(r: Record) -> str:
