@@ -179,3 +179,78 @@ def test_initial_weightings_start_on_the_first_slot_or_at_random():
     assert spread.max() < 0.5 and not torch.allclose(spread[0, 0], spread[0, 1])
     with pytest.raises(ValueError, match="initial_weighting"):
         NTM(3, 2, initial_weighting="middle")
+
+
+def _flat_state(state):
+    tensors = [state.memory, state.reads, state.weights]
+    for h, c in state.controller or ():
+        tensors += [h, c]
+    return tensors
+
+
+def _state_from(flat, like):
+    ctrl = None if like.controller is None else [tuple(flat[3 + 2 * i: 5 + 2 * i]) for i in range(len(like.controller))]
+    return type(like)(flat[0], flat[1], flat[2], ctrl)
+
+
+@pytest.mark.parametrize("controller", ["lstm", "feedforward"])
+def test_clip_state_grad_clamps_the_gradient_into_every_steps_state(controller):
+    """Backpropagation through time written out step by step: the gradient each step sends back into
+    the state it was given is clamped to ±c before it goes further back; the machine's must equal it."""
+    c = 1e-3
+    torch.manual_seed(1)
+    ntm = NTM(4, 3, memory_slots=8, memory_width=5, controller=controller, controller_size=7,
+              clip_state_grad=c).to(D)
+    params = list(ntm.parameters())
+    x, target = rand(6, 2, 4, seed=5), rand(6, 2, 3, seed=6)
+
+    def step_loss(logits, t):
+        return ((logits - target[t]) ** 2).sum() * 50  # large enough for the clamp to bite
+
+    logits, _ = ntm(x)
+    loss = sum(step_loss(logits[t], t) for t in range(6))
+    clipped = torch.autograd.grad(loss, params, allow_unused=True)
+
+    # the reference: the states forward without a graph, then backward one step at a time
+    with torch.no_grad():
+        states = [ntm.initial_state(2)]
+        for t in range(6):
+            states.append(ntm.step(x[t], states[-1])[1])
+    grads = [torch.zeros_like(p) for p in params]
+    g_next = None
+    clamped = 0
+    for t in reversed(range(6)):
+        inputs = [s.detach().requires_grad_() for s in _flat_state(states[t])]
+        y, out = ntm.step(x[t], _state_from(inputs, states[t]))
+        total = step_loss(y, t)
+        if g_next is not None:
+            total = total + sum((o * g).sum() for o, g in zip(_flat_state(out), g_next))
+        got = torch.autograd.grad(total, params + inputs, allow_unused=True)
+        for i, g in enumerate(got[:len(params)]):
+            if g is not None:
+                grads[i] += g
+        raw = [torch.zeros_like(s) if g is None else g for s, g in zip(inputs, got[len(params):])]
+        g_next = [g.clamp(-c, c) for g in raw]
+        clamped += sum(int((g.abs() > c).sum()) for g in raw)
+    # the initial state is made from parameters (r_0, w_0); the gradient into it is not clamped
+    learned = [(s, g) for s, g in zip(_flat_state(ntm.initial_state(2)), raw) if s.requires_grad]
+    got = torch.autograd.grad([s for s, _ in learned], params, grad_outputs=[g for _, g in learned],
+                              allow_unused=True)
+    for i, g in enumerate(got):
+        if g is not None:
+            grads[i] += g
+    assert clamped > 0  # the test exercises the clamp
+    for p, a, b in zip(params, clipped, grads):
+        a = torch.zeros_like(p) if a is None else a
+        assert (a - b).abs().max() < 1e-10
+
+
+def test_clip_state_grad_changes_no_forward_value_and_is_off_at_zero():
+    torch.manual_seed(2)
+    plain = NTM(4, 3, memory_slots=8, memory_width=5).to(D)
+    clipped = NTM(4, 3, memory_slots=8, memory_width=5, clip_state_grad=0.5).to(D)
+    clipped.load_state_dict(plain.state_dict())
+    x = rand(5, 2, 4, seed=3)
+    assert torch.equal(plain(x)[0], clipped(x)[0])
+    with pytest.raises(ValueError, match="clip_state_grad"):
+        NTM(4, 3, clip_state_grad=-1)

@@ -74,11 +74,17 @@ def test_a_diverging_run_stops_with_its_last_good_checkpoint(tmp_path, monkeypat
 
     monkeypatch.setattr(ntm_exp, "build_model", lambda c: Poisoned())
     run = Run.create(tmp_path / "run", exp, cfg, progress=False)
-    with pytest.raises(TrainingDiverged, match="loss is not finite at update .*last good checkpoint"):
+    with pytest.raises(TrainingDiverged, match="loss is not finite at update .*last good checkpoint.*--clip-state 1"):
         exp.train(cfg, run)
     state, meta = load_checkpoint(run.checkpoint_path)
     assert meta["step"] == 4  # the checkpoint before the NaN
     assert all(torch.isfinite(t).all() for t in state["modules"]["model"].values())
+
+
+def test_clip_state_reaches_the_machine():
+    cfg = dataclasses.replace(catalog()["ntm-ff/ngrams"].config, clip_state=1.0)
+    assert ntm_exp.build_model(cfg).clip_state_grad == 1.0
+    assert ntm_exp.build_model(catalog()["ntm/copy"].config).clip_state_grad == 0  # off in the other recipes
 
 
 def test_curriculum_grows_the_length_over_its_sequences():

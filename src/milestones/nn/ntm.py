@@ -125,6 +125,14 @@ class NTM(nn.Module):
         clip: controller outputs (head parameters and output logits) are clipped to ±clip before
             their activations (Collier & Beel 2018: 20).
         eps: ε of the cosine similarity.
+        clip_state_grad: clamp the gradient that each step sends back into the state it was given
+            (memory, read vectors, weightings, the LSTM controller's h and c) to ±clip_state_grad
+            (0: off); the initial state, a step's own output and the final state are not clamped.
+            Backpropagated through many steps, the addressing can multiply the gradient by more
+            than one per step until it overflows float32 (a feedforward NTM on N-grams: about
+            ×1.6 a step, past float32's range 190 steps back from the end of 199); clamping
+            inside the backward pass, as Graves (2013) clipped the LSTM's derivatives, keeps it
+            finite. It changes no forward value.
 
     forward(x (T, B, X), state=None) -> logits (T, B, Y), final state; `trace=True` also returns
     the heads' weightings (T, B, H, N) for plots.
@@ -134,7 +142,8 @@ class NTM(nn.Module):
                  memory_width: int = 20, read_heads: int = 1, write_heads: int = 1,
                  controller: Literal["lstm", "feedforward"] = "lstm", controller_size: int = 100,
                  controller_layers: int = 1, shift_range: int = 1, memory_init: MemoryInit = "constant",
-                 initial_weighting: WeightingInit = "first", clip: float = 20.0, eps: float = 1e-8) -> None:
+                 initial_weighting: WeightingInit = "first", clip: float = 20.0, eps: float = 1e-8,
+                 clip_state_grad: float = 0.0) -> None:
         super().__init__()
         for name, value in (("input_size", input_size), ("output_size", output_size),
                             ("memory_slots", memory_slots), ("memory_width", memory_width),
@@ -152,6 +161,9 @@ class NTM(nn.Module):
             raise ValueError(f"shift_range must be in [0, memory_slots/2), got {shift_range!r}")
         if clip <= 0:
             raise ValueError(f"clip must be > 0, got {clip!r}")
+        if clip_state_grad < 0:
+            raise ValueError(f"clip_state_grad must be >= 0 (0: off), got {clip_state_grad!r}")
+        self.clip_state_grad = clip_state_grad
         N, M, R, W, S, C = memory_slots, memory_width, read_heads, write_heads, shift_range, controller_size
         self.N, self.M, self.R, self.W, self.S = N, M, R, W, S
         self.controller_kind, self.memory_init, self.clip, self.eps = controller, memory_init, clip, eps
@@ -220,6 +232,21 @@ class NTM(nn.Module):
         logits = self.output(torch.cat([h, reads.flatten(1)], 1)).clamp(-self.clip, self.clip)
         return logits, NTMState(memory, reads, w, ctrl)
 
+    def _clamped(self, state: NTMState) -> NTMState:
+        """`state` as seen by the next step: the same values, and the gradient that step sends back
+        into them clamped to ±clip_state_grad (the gradient from this step's own output is not)."""
+        c = self.clip_state_grad
+
+        def alias(t: Tensor) -> Tensor:
+            if not t.requires_grad:
+                return t
+            view = t.view_as(t)
+            view.register_hook(lambda g: g.clamp(-c, c))
+            return view
+
+        ctrl = None if state.controller is None else [(alias(h), alias(cell)) for h, cell in state.controller]
+        return NTMState(alias(state.memory), alias(state.reads), alias(state.weights), ctrl)
+
     def forward(self, x: Tensor, state: NTMState | None = None, trace: bool = False,
                 generator: torch.Generator | None = None, step=None):
         """x (T, B, X); `step` replaces `self.step` (e.g. a torch.compile'd copy of it)."""
@@ -229,8 +256,9 @@ class NTM(nn.Module):
         if state is None:
             state = self.initial_state(x.shape[1], generator)
         outputs, weights = [], []
-        for x_t in x.unbind(0):
-            y, state = step(x_t, state)
+        clamp = self.clip_state_grad > 0 and torch.is_grad_enabled()
+        for t, x_t in enumerate(x.unbind(0)):
+            y, state = step(x_t, self._clamped(state) if clamp and t > 0 else state)
             outputs.append(y)
             if trace:
                 weights.append(state.weights)
