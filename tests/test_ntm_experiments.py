@@ -4,6 +4,7 @@ import dataclasses
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -415,3 +416,34 @@ def test_recipes_are_fixed_work_and_match_what_their_records_trained():
                 assert seed["curve"][-1][0] < exp.config.sequences, (name, seed["seed"])
                 continue
             assert seed["curve"][-1][0] == exp.config.sequences, (name, seed["seed"])
+
+
+def test_a_replay_from_a_checkpoint_makes_the_updates_the_run_made(tmp_path):
+    """scripts/ntm_replay.py: a run trained 8 updates and copied, then continued to 12: replaying the
+    copy's last checkpoint gives updates 9-12 the continued run's logged training and validation
+    costs exactly (same batches, same optimiser state), and leaves the copy unwritten. With the
+    state's gradient clamped the same updates give other costs."""
+    import importlib.util
+    import shutil
+    spec = importlib.util.spec_from_file_location(
+        "ntm_replay", Path(__file__).parents[1] / "scripts" / "ntm_replay.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    exp, cfg = tiny("ntm/copy", sequences=64)
+    exp.train(cfg, Run.create(tmp_path / "run", exp, cfg, progress=False))
+    shutil.copytree(tmp_path / "run", tmp_path / "copy")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "copy").rglob("*") if p.is_file()}
+    longer = dataclasses.replace(cfg, sequences=96)
+    exp.train(longer, Run(tmp_path / "run", exp, longer, progress=False))
+    logged = {r["step"]: r for r in Run(tmp_path / "run", exp, longer, progress=False).metrics()}
+    rows = list(script.replay(str(tmp_path / "copy"), "last", updates=4, val_every=4))
+    assert [r["update"] for r in rows] == [9, 10, 11, 12]
+    assert rows[-1]["val_bits"] == logged[12]["val_bits"] and rows[-1]["train_bits"] == logged[12]["train_bits"]
+    assert set(rows[0]["parts"]) >= {"controller", "heads", "output"}
+    assert all(r["norm"] > 0 for r in rows) and "val_bits" not in rows[0]
+    assert {p.name: p.read_bytes() for p in (tmp_path / "copy").rglob("*") if p.is_file()} == before
+    clamped = list(script.replay(str(tmp_path / "copy"), "last", updates=4, clip_state=1e-6, val_every=4))
+    assert clamped[-1]["val_bits"] != rows[-1]["val_bits"]
+    with pytest.raises(SystemExit, match="no checkpoint 'best'"):
+        (tmp_path / "copy" / "checkpoints" / "best.safetensors").unlink()
+        next(script.replay(str(tmp_path / "copy"), "best"))

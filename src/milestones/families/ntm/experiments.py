@@ -231,22 +231,69 @@ def cost(model: nn.Module, eps: list[tasks.Episode], device: torch.device) -> di
     return {"bits": bits / n, "bit_errors": errors / n}
 
 
-def train(cfg: NTMTaskConfig, run: Run) -> dict[str, float]:
+def training_parts(cfg: NTMTaskConfig, device: torch.device) -> tuple[nn.Module, torch.optim.Optimizer,
+                                                                     torch.Generator, State, dict[str, Any]]:
+    """A fresh model, its optimiser, the training data stream and the checkpointed `State` joining
+    them, plus the forward's keyword arguments (the compiled step): what training builds before its
+    first update, and what a script that replays a run's updates from a checkpoint builds too."""
     data_gen = seed_everything(cfg.seed)
-    model = build_model(cfg).to(run.device)
+    model = build_model(cfg).to(device)
     # only the training forward runs compiled: evaluation's other batch sizes would recompile
     forward_args = {"step": torch.compile(model.step)} if cfg.compile and cfg.model == "ntm" else {}
     opt = make_optimizer(cfg, model)
-    validation = episodes(cfg.task, cfg.validation_size, VALIDATION_SEED)
     state = State(architecture(cfg), modules={"model": model}, optimizers={"opt": opt},
                   generators={"data": data_gen})
-    start, extra = run.resume(state)
-    best = extra.get("best_bits", math.inf)
+    return model, opt, data_gen, state, forward_args
+
+
+def spike_clip(cfg: NTMTaskConfig, extra: dict[str, Any]) -> SpikeClip | None:
+    """The spike clip of --clip-spikes (None when off), with the state a checkpoint's `extra` saved."""
     if 0 < cfg.clip_spikes <= 1:
         raise ConfigError(f"--clip-spikes: expected 0 (off) or a factor > 1, got {cfg.clip_spikes}")
-    spikes = SpikeClip(cfg.clip_spikes) if cfg.clip_spikes > 0 else None
+    if cfg.clip_spikes <= 0:
+        return None
+    spikes = SpikeClip(cfg.clip_spikes)
+    spikes.load_state_dict(extra.get("spike_clip", {}))
+    return spikes
+
+
+def backward(cfg: NTMTaskConfig, model: nn.Module, step: int, data_gen: torch.Generator, device: torch.device,
+             forward_args: dict[str, Any]) -> tuple[Tensor, Tensor]:
+    """Draw update `step`'s batch from the data stream, run it and leave the gradient of its mean
+    cost in nats in the parameters: returns (loss, bits per sequence (B,))."""
+    args = task_args(cfg, (step - 1) * cfg.batch_size)
+    ep = to(TASKS[cfg.task].make(cfg.batch_size, data_gen, **args), device)
+    logits, _ = model(ep.inputs, generator=data_gen, **forward_args)
+    per_seq = tasks.bits_per_sequence(logits, ep.targets, ep.mask)  # (B,)
+    loss = per_seq.mean() * math.log(2)  # nats per sequence
+    model.zero_grad(set_to_none=True)
+    loss.backward()
+    return loss, per_seq
+
+
+def clip(cfg: NTMTaskConfig, model: nn.Module) -> Tensor:
+    """--clip-value, then the global-norm clip of --clip-norm: returns the norm before the latter."""
+    if cfg.clip_value > 0:
+        nn.utils.clip_grad_value_(model.parameters(), cfg.clip_value)
+    return clip_grad_norm(model.parameters(), cfg.clip_norm if cfg.clip_norm > 0 else math.inf)
+
+
+def apply_update(cfg: NTMTaskConfig, model: nn.Module, opt: torch.optim.Optimizer, spikes: SpikeClip | None,
+                 norm: Tensor, step: int, rollbacks: int = 0, dropped: bool = False) -> None:
+    """The spike clip, update `step`'s learning rate, and the optimiser's step."""
     if spikes is not None:
-        spikes.load_state_dict(extra.get("spike_clip", {}))
+        spikes(model.parameters(), norm.item())
+    for group in opt.param_groups:  # set every update: a resumed or rolled-back run recomputes it
+        group["lr"] = lr_at(cfg, step, rollbacks, dropped) * group.get("lr_scale", 1.0)
+    opt.step()
+
+
+def train(cfg: NTMTaskConfig, run: Run) -> dict[str, float]:
+    model, opt, data_gen, state, forward_args = training_parts(cfg, run.device)
+    validation = episodes(cfg.task, cfg.validation_size, VALIDATION_SEED)
+    start, extra = run.resume(state)
+    best = extra.get("best_bits", math.inf)
+    spikes = spike_clip(cfg, extra)
     total = math.ceil(cfg.sequences / cfg.batch_size)
 
     rollbacks = int(extra.get("rollbacks", 0))
@@ -259,27 +306,15 @@ def train(cfg: NTMTaskConfig, run: Run) -> dict[str, float]:
     loop = run.loop(state, total, start=start, checkpoint_every=cfg.checkpoint_every, minutes=cfg.minutes,
                     extra=extras, unit="update")
     for step in loop:
-        args = task_args(cfg, (step - 1) * cfg.batch_size)
-        ep = to(TASKS[cfg.task].make(cfg.batch_size, data_gen, **args), run.device)
-        logits, _ = model(ep.inputs, generator=data_gen, **forward_args)
-        per_seq = tasks.bits_per_sequence(logits, ep.targets, ep.mask)  # (B,)
-        loss = per_seq.mean() * math.log(2)  # nats per sequence
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.clip_value > 0:
-            nn.utils.clip_grad_value_(model.parameters(), cfg.clip_value)
-        norm = clip_grad_norm(model.parameters(), cfg.clip_norm if cfg.clip_norm > 0 else math.inf)
+        loss, per_seq = backward(cfg, model, step, data_gen, run.device, forward_args)
+        norm = clip(cfg, model)
         if not (torch.isfinite(loss) and torch.isfinite(norm)):
             raise loop.diverged(f"{'loss' if not torch.isfinite(loss) else 'gradient norm'} is not finite at "
                                 f"update {step} ({step * cfg.batch_size} sequences); nothing was updated",
                                 hint="try a lower --lr or --clip-norm" + (
                                     ", or --clip-state 1 (the gradient through time can overflow float32)"
                                     if cfg.model == "ntm" and not cfg.clip_state else ""))
-        if spikes is not None:
-            spikes(model.parameters(), norm.item())
-        for group in opt.param_groups:  # set every update: a resumed or rolled-back run recomputes it
-            group["lr"] = lr_at(cfg, step, rollbacks, dropped) * group.get("lr_scale", 1.0)
-        opt.step()
+        apply_update(cfg, model, opt, spikes, norm, step, rollbacks, dropped)
         last = loop.last  # decided now, before the evaluation's time counts against the cap
         if step % cfg.eval_every == 0 or last:
             val = cost(model, validation, run.device)
@@ -417,7 +452,7 @@ DEVIATIONS = (
     "The LSTM baselines use Adam too, with the paper's sizes (3 layers; Table 3).",
     "The feedforward NTM's N-grams recipe clamps the gradient each step sends back into its state to "
     "±1 (`--clip-state 1`, after Graves 2013's derivative clipping): without it the gradient through "
-    "the 200 steps overflowed float32 in one of two seeds.",
+    "the 199 steps of a sequence overflowed float32 in one of two seeds.",
 )
 
 
