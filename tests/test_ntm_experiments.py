@@ -338,6 +338,30 @@ def test_the_learning_rate_drops_once_validation_falls_below_the_threshold_and_s
     assert seen == [cfg.lr] * 8
 
 
+def test_the_learning_rate_drops_after_a_number_of_sequences_also_in_a_run_extended_past_its_end(
+        tmp_path, adam_rates):
+    """--lr-drop-after 40 on batches of 8: updates 1-5 (sequences 1-40) at --lr, every later one at
+    --lr × --lr-drop; a run trained to 40 sequences without it and resumed to 64 with it takes the
+    same rates, so a finished run can be continued with a lower rate."""
+    exp, cfg = tiny("ntm/copy", sequences=64, lr_drop_after=40, lr_drop=0.1)
+    assert cfg.batch_size == 8
+    seen = adam_rates
+    run = Run.create(tmp_path / "run", exp, cfg, progress=False)
+    exp.train(cfg, run)
+    assert seen == [cfg.lr] * 5 + [cfg.lr * 0.1] * 3
+    assert [ntm_exp.lr_at(cfg, k) for k in (5, 6)] == [cfg.lr, cfg.lr * 0.1]
+    assert ntm_exp.lr_at(cfg, 6, 0, True) == cfg.lr * 0.1  # with --lr-drop-below too: once
+    seen.clear()
+    short = dataclasses.replace(cfg, sequences=40, lr_drop_after=0)
+    exp.train(short, Run.create(tmp_path / "short", exp, short, progress=False))
+    exp.train(cfg, Run(tmp_path / "short", exp, cfg, progress=False))
+    assert seen == [cfg.lr] * 5 + [cfg.lr * 0.1] * 3
+    a, _ = load_checkpoint(run.checkpoint_path)
+    b, _ = load_checkpoint(Run(tmp_path / "short", exp, cfg, progress=False).checkpoint_path)
+    for name, value in a["modules"]["model"].items():
+        assert torch.equal(value, b["modules"]["model"][name]), name
+
+
 def test_the_cosine_schedule_sets_every_updates_learning_rate(tmp_path, adam_rates):
     exp, cfg = tiny("ntm/copy", sequences=64, lr_schedule="cosine")  # 8 updates
     seen = adam_rates
