@@ -333,16 +333,19 @@ def test_reproduce_keep_gathers_a_seed_task_by_task(shared_data, cli_env, tmp_pa
 
     # a task's own rate changed: its run is dropped from the record and it alone trains again; the
     # record is the one a reproduction at that rate makes (the run over 1 and 4 kept as it was)
-    changed, err = reproduce("1,4,6", "gathered", "--keep", "--task-lr", "6:0.03")
+    changed, err = reproduce("1,4,6", "gathered", "--keep", "--task-lr", "6:0.1")
     assert "seed 0: tasks 1, 4 kept from the record; training tasks 6" in err
-    rated, _ = reproduce("1,4,6", "rated", "--task-lr", "6:0.03")
+    rated, _ = reproduce("1,4,6", "rated", "--task-lr", "6:0.1")
     seed, reference = changed["seeds"][0], rated["seeds"][0]
     assert untimed(seed["metrics"]) == untimed(reference["metrics"]) and seed["curve"] == reference["curve"]
-    assert seed["metrics"]["task6_error"] != gathered["seeds"][0]["metrics"]["task6_error"]
-    assert [s["parts"] for s in seed["shards"]] == [[1, 4], [6]] and "6:0.03" in seed["shards"][1]["command"]
-    assert seed["shards"][0] == gathered["seeds"][0]["shards"][0] and changed["config"]["task_lr"] == "6:0.03"
+    # the rate took effect (task 6's yes/no answers are coarse: on an Intel Xeon 0.03 gave all three
+    # numbers of the default 0.01, a constant answer after 2 epochs at 8 dimensions; 0.1 changes them)
+    of_task6 = ("task6_error", "task6_valid_error", "task6_error_restarts")
+    assert [seed["metrics"][k] for k in of_task6] != [gathered["seeds"][0]["metrics"][k] for k in of_task6]
+    assert [s["parts"] for s in seed["shards"]] == [[1, 4], [6]] and "6:0.1" in seed["shards"][1]["command"]
+    assert seed["shards"][0] == gathered["seeds"][0]["shards"][0] and changed["config"]["task_lr"] == "6:0.1"
     # a run that trained a changed task beside kept ones cannot be split: the seed trains again whole
-    again, err = reproduce("1,4,6", "gathered", "--keep", "--task-lr", "4:0.03,6:0.03")
+    again, err = reproduce("1,4,6", "gathered", "--keep", "--task-lr", "4:0.1,6:0.1")
     assert "trained with another config, trained again" in err and "shards" not in again["seeds"][0]
 
     other, err = reproduce("2", "gathered", "--keep")  # the record's tasks are not a part of task 2
