@@ -12,6 +12,7 @@ import torch
 from PIL import Image  # matplotlib's own dependency
 
 from milestones.checkpoint import load_checkpoint
+from milestones.config import ConfigError
 from milestones.families.ntm import experiments as ntm_exp
 from milestones.registry import catalog
 from milestones.runs import Run, TrainingDiverged
@@ -100,6 +101,18 @@ def test_curriculum_grows_the_length_over_its_sequences():
     assert ntm_exp.task_args(recall, 0) == {"min_items": 2, "max_items": 2}
 
 
+def test_a_curriculum_over_repeats_grows_only_repeat_copys_count():
+    cfg = dataclasses.replace(catalog()["ntm/repeat-copy"].config, curriculum=1000, curriculum_over="repeats")
+    assert ntm_exp.task_args(cfg, 0) == {"min_length": 1, "max_length": 10, "min_repeats": 1, "max_repeats": 2}
+    assert ntm_exp.task_args(cfg, 500)["max_repeats"] == 6  # 2.5 + 0.5 × 7.5 = 6.25
+    assert ntm_exp.task_args(cfg, 1000)["max_repeats"] == 10
+    assert ntm_exp.task_args(dataclasses.replace(cfg, curriculum=0), 0)["max_repeats"] == 10
+    assert ntm_exp.task_args(dataclasses.replace(cfg, curriculum_over="length"), 0)["max_length"] == 2
+    copy = dataclasses.replace(catalog()["ntm/copy"].config, curriculum=1000, curriculum_over="repeats")
+    with pytest.raises(ConfigError, match="repeats.*task copy has none"):
+        ntm_exp.task_args(copy, 0)
+
+
 def test_the_lstm_baseline_has_the_papers_size():
     cfg = catalog()["lstm/copy"].config
     model = ntm_exp.build_model(cfg)
@@ -172,7 +185,6 @@ def test_a_time_cap_ends_the_run_as_if_it_had_reached_its_length(tmp_path):
 
 
 def test_spike_clip_state_is_checkpointed_and_a_factor_of_one_or_less_is_refused(tmp_path, monkeypatch):
-    from milestones.config import ConfigError
     from milestones.optim import SpikeClip
     norms = []
 

@@ -116,6 +116,9 @@ class NTMTaskConfig(BaseConfig):
                                "the paper's)", low=0.0, high=1.0)
     curriculum: int = param(0, "curriculum: sequences over which the task's length grows from a quarter "
                             "of its maximum to the maximum (0: none)", low=0)
+    curriculum_over: Literal["length", "repeats"] = param(
+        "length", "with --curriculum: what grows, the length (item count for associative recall) or, for "
+        "repeat copy, the number of repeats (the length then spans the paper's range from the start)")
     minutes: float = param(0.0, "stop training after this many minutes of wall time, compile "
                            "included (0: no limit; the run then ends as if it had reached --sequences)", low=0.0)
     eval_every: int = param(50, "updates between validation evaluations", low=1)
@@ -192,8 +195,8 @@ def lr_at(cfg: NTMTaskConfig, step: int, rollbacks: int = 0, dropped: bool = Fal
 
 def task_args(cfg: NTMTaskConfig, sequences: int) -> dict[str, Any]:
     """The training distribution after `sequences` sequences; with a curriculum the maximum length
-    (or item count) grows linearly from a quarter of the paper's maximum to the maximum over the
-    first `cfg.curriculum` sequences."""
+    (or item count, or with --curriculum-over repeats repeat copy's number of repeats) grows linearly
+    from a quarter of the paper's maximum to the maximum over the first `cfg.curriculum` sequences."""
     spec = TASKS[cfg.task]
     args = dict(spec.train)
     if cfg.blank_share:
@@ -201,8 +204,11 @@ def task_args(cfg: NTMTaskConfig, sequences: int) -> dict[str, Any]:
             raise ConfigError(f"--blank-share plants blank vectors in copy sequences; task {cfg.task} has none "
                               "(give --blank-share 0)")
         args["blank_share"] = cfg.blank_share
+    if cfg.curriculum_over == "repeats" and "max_repeats" not in args:
+        raise ConfigError(f"--curriculum-over repeats grows the number of repeats of repeat copy; task {cfg.task} "
+                          "has none (give --curriculum-over length)")
     if cfg.curriculum and spec.curriculum_key:
-        key = spec.curriculum_key
+        key = spec.curriculum_key if cfg.curriculum_over == "length" else "max_repeats"
         low = args.get(key.replace("max", "min"), 1)
         top = args[key]
         frac = min(1.0, sequences / cfg.curriculum)
