@@ -108,9 +108,24 @@ def test_a_curriculum_over_repeats_grows_only_repeat_copys_count():
     assert ntm_exp.task_args(cfg, 1000)["max_repeats"] == 10
     assert ntm_exp.task_args(dataclasses.replace(cfg, curriculum=0), 0)["max_repeats"] == 10
     assert ntm_exp.task_args(dataclasses.replace(cfg, curriculum_over="length"), 0)["max_length"] == 2
-    copy = dataclasses.replace(catalog()["ntm/copy"].config, curriculum=1000, curriculum_over="repeats")
-    with pytest.raises(ConfigError, match="repeats.*task copy has none"):
-        ntm_exp.task_args(copy, 0)
+    with pytest.raises(ConfigError, match="repeats.*task copy has none"):  # refused with the config
+        dataclasses.replace(catalog()["ntm/copy"].config, curriculum=1000, curriculum_over="repeats")
+
+
+def test_train_max_length_lengthens_only_the_training_sequences():
+    cfg = dataclasses.replace(catalog()["ntm/repeat-copy"].config, train_max_length=20)
+    assert ntm_exp.task_args(cfg, 0) == {"min_length": 1, "max_length": 20, "min_repeats": 1, "max_repeats": 10}
+    grown = dataclasses.replace(cfg, curriculum=1000)  # a curriculum grows to the new maximum
+    assert [ntm_exp.task_args(grown, n)["max_length"] for n in (0, 1000)] == [5, 20]
+    recall = dataclasses.replace(catalog()["ntm/associative-recall"].config, train_max_length=9)
+    assert ntm_exp.task_args(recall, 0) == {"min_items": 2, "max_items": 9}
+    batch = ntm_exp.TASKS["repeat-copy"].make(64, torch.Generator().manual_seed(0), **ntm_exp.task_args(cfg, 0))
+    lengths = batch.inputs[:, :, 8].argmax(0)  # each sequence's delimiter step: its length L
+    assert lengths.max().item() > 10 and lengths.min().item() >= 1
+    with pytest.raises(ConfigError, match="at least task associative-recall's shortest training item count, 2; got 1"):
+        dataclasses.replace(recall, train_max_length=1)
+    with pytest.raises(ConfigError, match="task priority-sort has no length to set"):
+        dataclasses.replace(catalog()["ntm/priority-sort"].config, train_max_length=20)
 
 
 def test_the_lstm_baseline_has_the_papers_size():

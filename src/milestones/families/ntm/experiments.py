@@ -119,12 +119,18 @@ class NTMTaskConfig(BaseConfig):
     curriculum_over: Literal["length", "repeats"] = param(
         "length", "with --curriculum: what grows, the length (item count for associative recall) or, for "
         "repeat copy, the number of repeats (the length then spans the paper's range from the start)")
+    train_max_length: int = param(0, "train on sequences up to this length (item count for associative recall) "
+                                  "instead of the paper's maximum (0: the paper's; a curriculum then grows to it); "
+                                  "validation, test and the generalisation sweeps stay the paper's", low=0)
     minutes: float = param(0.0, "stop training after this many minutes of wall time, compile "
                            "included (0: no limit; the run then ends as if it had reached --sequences)", low=0.0)
     eval_every: int = param(50, "updates between validation evaluations", low=1)
     validation_size: int = param(128, "validation sequences (fixed seed)", low=1)
     compile: bool = param(False, "torch.compile the NTM's step: about 2× faster on CPU after a "
                           "one-minute compile (needs a C++ compiler)")
+
+    def __post_init__(self) -> None:
+        task_args(self, 0)  # options that shape the training sequences must fit the task: refused before a run
 
 
 def build_model(cfg: NTMTaskConfig) -> nn.Module:
@@ -194,11 +200,22 @@ def lr_at(cfg: NTMTaskConfig, step: int, rollbacks: int = 0, dropped: bool = Fal
 
 
 def task_args(cfg: NTMTaskConfig, sequences: int) -> dict[str, Any]:
-    """The training distribution after `sequences` sequences; with a curriculum the maximum length
-    (or item count, or with --curriculum-over repeats repeat copy's number of repeats) grows linearly
-    from a quarter of the paper's maximum to the maximum over the first `cfg.curriculum` sequences."""
+    """The training distribution after `sequences` sequences: the paper's, with the maximum length (or
+    item count) --train-max-length where given; with a curriculum that maximum (or with --curriculum-over
+    repeats repeat copy's number of repeats) grows linearly from a quarter of it to it over the first
+    `cfg.curriculum` sequences."""
     spec = TASKS[cfg.task]
     args = dict(spec.train)
+    if cfg.train_max_length:
+        if not spec.curriculum_key:
+            raise ConfigError(f"--train-max-length sets the longest training sequence; task {cfg.task} has no "
+                              "length to set (give --train-max-length 0)")
+        low = args[spec.curriculum_key.replace("max", "min")]
+        if cfg.train_max_length < low:
+            raise ConfigError(f"--train-max-length: expected 0 or at least task {cfg.task}'s shortest training "
+                              f"{'item count' if 'items' in spec.curriculum_key else 'length'}, {low}; "
+                              f"got {cfg.train_max_length}")
+        args[spec.curriculum_key] = cfg.train_max_length
     if cfg.blank_share:
         if cfg.task != "copy":
             raise ConfigError(f"--blank-share plants blank vectors in copy sequences; task {cfg.task} has none "
