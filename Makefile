@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml constraints.txt
 test: $(STAMP)
 	$(PY) -m ruff check
 	$(PY) -m mypy
-	$(PY) -m pytest -q -n $(TEST_JOBS)
+	$(PY) -m pytest -q -n $(TEST_JOBS) --durations=15
 
 demo: $(STAMP)
 	$(PY) -m milestones demo
