@@ -293,21 +293,25 @@ def test_command_line_errors(cli_env, tmp_path):
     assert out.returncode != 0 and "data set 'babi' not found" in out.stderr
 
 
-def test_reproduce_keep_gathers_a_seed_task_by_task(shared_data, cli_env, tmp_path):
+def test_reproduce_keep_gathers_a_seed_task_by_task(shared_data, tmp_path, monkeypatch, capsys):
     """A seed's tasks trained by two reproductions (tasks 1 and 4; then `--keep` asked for 1, 4 and
     6 trains task 6 alone) make the record one reproduction over the three makes: the same metrics
     and curve, each run a shard that names its tasks and command; the figures of both runs. A task
     whose config changed trains again alone, where its run trained no other task. A record over
     tasks the reproduction does not ask for keeps nothing."""
     shared_data("babi")
+    from milestones import cli
+    monkeypatch.setenv("MILESTONES_RUNS", str(tmp_path / "runs"))
 
-    def reproduce(tasks, results, *more):
-        out = subprocess.run([sys.executable, "-m", "milestones", "--no-progress", "reproduce", "memn2n/babi-1k",
-                              "--tasks", tasks, "--epochs", "2", "--ls-epochs", "1", "--restarts", "2", "--dim", "8",
-                              "--results-dir", str(tmp_path / results), *more],
-                             capture_output=True, text=True, env=cli_env, timeout=300)
-        assert out.returncode == 0, out.stderr
-        return json.loads((tmp_path / results / "memn2n__babi-1k.json").read_text()), out.stderr
+    def reproduce(tasks, results, *more):  # in this process: seven commands, each would import torch again
+        argv = ["--no-progress", "reproduce", "memn2n/babi-1k", "--tasks", tasks, "--epochs", "2", "--ls-epochs", "1",
+                "--restarts", "2", "--dim", "8", "--results-dir", str(tmp_path / results), *more]
+        monkeypatch.setattr(sys, "argv", ["milestones", *argv])  # the records' commands are read from it
+        capsys.readouterr()
+        code = cli.main(argv)
+        err = capsys.readouterr().err
+        assert code == 0, err
+        return json.loads((tmp_path / results / "memn2n__babi-1k.json").read_text()), err
 
     reproduce("1,4", "gathered")
     gathered, err = reproduce("1,4,6", "gathered", "--keep")
@@ -326,9 +330,7 @@ def test_reproduce_keep_gathers_a_seed_task_by_task(shared_data, cli_env, tmp_pa
     curves = ["figures/memn2n__babi-1k/validation_error.png", "figures/memn2n__babi-1k/validation_error-task6.png"]
     assert set(curves) <= set(gathered["figures"])  # each part's run drew its own; the record keeps both
     assert all((tmp_path / "gathered" / f).exists() for f in gathered["figures"])
-    page = subprocess.run([sys.executable, "-m", "milestones", "report", "--results-dir", str(tmp_path / "gathered"),
-                           "--out", str(tmp_path / "report")], capture_output=True, text=True, env=cli_env, timeout=300)
-    assert page.returncode == 0, page.stderr
+    assert cli.main(["report", "--results-dir", str(tmp_path / "gathered"), "--out", str(tmp_path / "report")]) == 0
     assert "seed 0, parts 1, 4 (" in (tmp_path / "report" / "index.html").read_text()
 
     # a task's own rate changed: its run is dropped from the record and it alone trains again; the

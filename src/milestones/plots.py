@@ -2,14 +2,32 @@
 display needed). A family's own figures live in its package and save through `save_figure`."""
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+class _Pyplot:
+    """`matplotlib.pyplot`, imported on first use with the Agg backend (files, no display): the
+    import takes 0.6 s, a sixth of every command's start, and most commands draw nothing."""
+
+    _module: ModuleType | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if _Pyplot._module is None:
+            import matplotlib
+            matplotlib.use("Agg")
+            _Pyplot._module = importlib.import_module("matplotlib.pyplot")
+        return getattr(_Pyplot._module, name)
+
+
+if TYPE_CHECKING:
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+else:
+    plt = _Pyplot()
 
 
 def save_figure(fig: Figure, path: str | Path) -> Path:

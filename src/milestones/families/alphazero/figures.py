@@ -13,10 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
-
 from milestones.games.pons import SETS
-from milestones.plots import save_figure
+from milestones.plots import plt, save_figure
 
 
 def training_figure(rows: Sequence[Mapping[str, Any]], path: str | Path, *, title: str) -> Path:
