@@ -215,7 +215,8 @@ def cmd_reproduce(args: argparse.Namespace, extra: list[str]) -> list[Path]:
     experiments = select(args.name)
     # check every override against every experiment before training anything
     configs = {e.name: cfg_mod.apply_overrides(e.config_for(args.budget), extra) for e in experiments}
-    given = sys.argv[sys.argv.index("reproduce") + 1:] if "reproduce" in sys.argv[1:] else None
+    words = args.argv  # the command line main() was given: a script calling main([...]) records its own words
+    given = words[words.index("reproduce") + 1:] if "reproduce" in words else None
     command = ("milestones reproduce " + " ".join(shlex.quote(a) for a in given) if given is not None
                else f"milestones reproduce {args.name} --seeds {args.seeds}")
     out_dir = Path(args.results_dir) if args.results_dir else (
@@ -419,6 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     parser = build_parser(families)
     args, extra = parser.parse_known_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.command in ("train", "reproduce"):
         # NAME is the first word after the command; the rest are the config's --key value pairs
         # (declaring NAME to argparse would let it swallow the value of an unknown --key)
