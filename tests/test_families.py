@@ -185,6 +185,23 @@ def test_each_core_module_and_family_imports_alone():
     assert done.stdout.startswith("['milestones.nowhere: ") and "No module named" in done.stdout, done.stdout
 
 
+def test_commands_start_without_pyplot_and_figures_draw_with_agg(tmp_path):
+    """Every family loads at a command's start, and none imports matplotlib.pyplot (0.6 s) then; the
+    first figure imports it with the Agg backend, whatever backend the environment asks for."""
+    code = ("import sys\n"
+            "from milestones import registry\n"
+            "registry.families()\n"
+            "assert 'matplotlib.pyplot' not in sys.modules and 'scipy.ndimage' not in sys.modules\n"
+            "from milestones.plots import learning_curves\n"
+            f"learning_curves({{'a': [(0, 1.0), (1, 0.5)]}}, {str(tmp_path / 'c.png')!r}, title='t', ylabel='y')\n"
+            "import matplotlib\n"
+            "print(matplotlib.get_backend())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, MPLBACKEND="TkAgg"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().lower() == "agg" and (tmp_path / "c.png").stat().st_size > 1000
+
+
 def test_a_broken_family_module_is_a_clear_error(toy_env):
     for modules, message in (("tests.nowhere", "cannot import the family module 'tests.nowhere'"),
                              ("tests.conftest", "the family module 'tests.conftest' defines no FAMILY"),

@@ -306,9 +306,7 @@ def train(cfg: LadderConfig, run: Run) -> dict[str, float]:
 def draw(folder: Path, ledger: list[dict[str, Any]], out: dict[str, float], cfg: LadderConfig, size: int) -> None:
     """plots/ladder.png: each player's Elo with its 95 % interval; plots/won-game.svg and .sgf: the
     last game the first player won against the first opponent (none if it won none)."""
-    import matplotlib.pyplot as plt
-
-    from milestones.plots import save_figure
+    from milestones.plots import plt, save_figure  # pyplot with the Agg backend, imported on first use
 
     names = sorted((k.split("/", 1)[1] for k in out if k.startswith("elo/")), key=lambda n: out[f"elo/{n}"])
     if names:
