@@ -60,6 +60,46 @@ def test_training_keeps_the_best_checkpoint_and_reports_sweeps(tmp_path):
     assert metrics["converged"] == 0.0  # 96 sequences are far too few
 
 
+def test_cost_counts_the_sequences_with_a_wrong_bit_and_sweeps_take_their_size_from_the_config(
+        tmp_path, monkeypatch):
+    """A model that always answers 1 against four sequences of 3 scored steps × 2 bits, with 0, 2, 0 and
+    1 target zeros (one zero in an unscored step): 3 wrong bits over 4 sequences, 2 of 4 failed, and
+    bits from the two cross-entropies. The sweeps test `sweep_size` sequences at each length."""
+    from milestones.tasks import algorithmic as tasks
+
+    class Ones(torch.nn.Module):
+        def forward(self, inputs, generator=None):
+            return torch.full((inputs.shape[0], inputs.shape[1], 2), 3.0), None
+
+    targets = torch.ones(4, 4, 2)
+    targets[1, 1, 0] = targets[3, 1, 1] = targets[2, 3, 0] = 0.0
+    targets[0, 0, :] = 0.0  # step 0 is not scored: no error, no bits
+    mask = torch.ones(4, 4)
+    mask[0] = 0.0
+    ep = tasks.Episode(torch.zeros(4, 4, 1), targets, mask, torch.full((4,), 4))
+    c = ntm_exp.cost(Ones(), [ep], torch.device("cpu"))
+    right, wrong = math.log2(1 + math.exp(-3.0)), math.log2(1 + math.exp(3.0))
+    assert c["bit_errors"] == 3 / 4 and c["failed"] == 2 / 4
+    assert c["bits"] == pytest.approx((21 * right + 3 * wrong) / 4, rel=1e-6)
+    exp, cfg = tiny("ntm/associative-recall", sequences=16, sweep_size=40)
+    run = Run.create(tmp_path / "run", exp, cfg, progress=False)
+    counts, real = [], ntm_exp.episodes
+
+    def counted(task, count, seed, **kw):
+        counts.append((count, seed))
+        return real(task, count, seed, **kw)
+    monkeypatch.setattr(ntm_exp, "episodes", counted)
+    metrics = exp.train(cfg, run)
+    assert [n for n, seed in counts if seed == ntm_exp.TEST_SEED + 1] == [40] * 4  # 6, 9, 12 and 15 items
+    for k in (6, 9, 12, 15):
+        share = metrics[f"gen_{k}_items_failed"]
+        assert 0.0 <= share <= 1.0 and share * 40 == round(share * 40), k
+    assert 0.0 <= metrics["test_failed"] <= 1.0 and metrics["test_failed"] * 512 == round(metrics["test_failed"] * 512)
+    recipes = catalog()
+    assert {recipes[f"{m}/associative-recall"].config.sweep_size for m in ntm_exp.MODELS} == {1024}
+    assert recipes["ntm/copy"].config.sweep_size == 64
+
+
 def test_a_diverging_run_stops_with_its_last_good_checkpoint(tmp_path, monkeypatch):
     exp, cfg = tiny("ntm/copy")
     real_build = ntm_exp.build_model
@@ -330,7 +370,8 @@ def test_the_learning_rate_drops_once_validation_falls_below_the_threshold_and_s
     threshold, also in a run resumed from a checkpoint taken after the drop."""
     exp, cfg = tiny("ntm/copy", sequences=64, eval_every=2, checkpoint_every=2, lr_drop_below=50.0, lr_drop=0.25)
     reported = iter([80.0, 40.0, 90.0] + [90.0] * 10)
-    monkeypatch.setattr(ntm_exp, "cost", lambda model, eps, device: {"bits": next(reported), "bit_errors": 1.0})
+    monkeypatch.setattr(ntm_exp, "cost", lambda model, eps, device: {"bits": next(reported), "bit_errors": 1.0,
+                                                                  "failed": 1.0})
     seen = adam_rates
     run = Run.create(tmp_path / "run", exp, cfg, progress=False)
     exp.train(cfg, run)
