@@ -17,6 +17,7 @@ from milestones.families.ntm import experiments as ntm_exp
 from milestones.registry import catalog
 from milestones.runs import Run, TrainingDiverged
 from milestones.seeding import seed_everything
+from milestones.tasks import algorithmic as tasks
 
 TINY = dict(memory_slots=16, memory_width=6, controller_size=16, sequences=96, batch_size=8,
             eval_every=4, validation_size=16, checkpoint_every=4, compile=False, minutes=0.0, curriculum=0)
@@ -63,9 +64,8 @@ def test_training_keeps_the_best_checkpoint_and_reports_sweeps(tmp_path):
 def test_cost_counts_the_sequences_with_a_wrong_bit_and_sweeps_take_their_size_from_the_config(
         tmp_path, monkeypatch):
     """A model that always answers 1 against four sequences of 3 scored steps × 2 bits, with 0, 2, 0 and
-    1 target zeros (one zero in an unscored step): 3 wrong bits over 4 sequences, 2 of 4 failed, and
+    1 target zeros in scored steps (and two in sequence 0's unscored step): 3 wrong bits over 4 sequences, 2 of 4 failed, and
     bits from the two cross-entropies. The sweeps test `sweep_size` sequences at each length."""
-    from milestones.tasks import algorithmic as tasks
 
     class Ones(torch.nn.Module):
         def forward(self, inputs, generator=None):
@@ -98,6 +98,41 @@ def test_cost_counts_the_sequences_with_a_wrong_bit_and_sweeps_take_their_size_f
     recipes = catalog()
     assert {recipes[f"{m}/associative-recall"].config.sweep_size for m in ntm_exp.MODELS} == {1024}
     assert recipes["ntm/copy"].config.sweep_size == 64
+
+
+def test_the_recall_failures_script_counts_the_wrong_lists_and_each_lists_nearest_item(tmp_path, capsys):
+    """scripts/ntm_recall_failures.py: per item count, the lists with a wrong bit are as many as `cost`
+    finds on the same lists; each list's nearest-item distance and all-zero flag agree with a literal
+    loop over its items; a run of another task is refused by name."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "ntm_recall_failures", Path(__file__).parents[1] / "scripts" / "ntm_recall_failures.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    exp, cfg = tiny("ntm/associative-recall", sequences=32, sweep_size=8)
+    exp.train(cfg, Run.create(tmp_path / "run", exp, cfg, progress=False))
+    rows = script.failures(str(tmp_path / "run"), lists=40, item_counts=(3, 5))
+    model, _ = ntm_exp.load_best(cfg, Run(tmp_path / "run", exp, cfg, progress=False))
+    for row in rows:
+        eps = ntm_exp.episodes("associative-recall", 40, script.STREAM, chunk=128,
+                               min_items=row["items"], max_items=row["items"])
+        c = ntm_exp.cost(model, eps, torch.device("cpu"))
+        assert len(row["lists"]) == 40 and row["failed"] == round(c["failed"] * 40)
+        assert row["bits"] == pytest.approx(c["bits"], rel=1e-6)
+    ep = tasks.associative_recall_episode(64, torch.Generator().manual_seed(3), min_items=5, max_items=5)
+    distance, zero = script.list_facts(ep, 5)
+    for b in range(64):
+        x = ep.inputs[:, b]
+        items = [[int(v) for t in range(4 * i + 1, 4 * i + 4) for v in x[t, :6]] for i in range(5)]
+        query = [int(v) for t in range(21, 24) for v in x[t, :6]]
+        gaps = sorted(sum(a != q for a, q in zip(item, query)) for item in items)
+        assert gaps[0] == 0 and distance[b] == gaps[1], b
+        assert bool(zero[b]) == any(sum(item[j:j + 6]) == 0 for item in items for j in (0, 6, 12)), b
+    assert zero.any() and not zero.all()  # both kinds of list occur among these 64
+    copy_exp, copy_cfg = tiny("ntm/copy", sequences=16)
+    copy_exp.train(copy_cfg, Run.create(tmp_path / "copy", copy_exp, copy_cfg, progress=False))
+    with pytest.raises(SystemExit, match="not of associative recall"):
+        script.failures(str(tmp_path / "copy"))
 
 
 def test_a_diverging_run_stops_with_its_last_good_checkpoint(tmp_path, monkeypatch):
