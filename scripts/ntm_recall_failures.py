@@ -3,12 +3,12 @@
     python scripts/ntm_recall_failures.py RUN_DIR [RUN_DIR …] [--lists 1024] [--items 6 9 12 15]
 
 Each RUN_DIR is a run of `ntm/associative-recall` (or its feedforward and LSTM variants). Its best
-checkpoint answers `--lists` lists at each item count, drawn from the validation generator's stream
-VALIDATION_SEED + 2 (neither the validation set training watched nor the test sweeps). Per run and item
-count it prints the mean cost (bits per list) and how many lists had a wrong bit; then, over all runs,
-the lists split by how close the queried item's nearest other item is (Hamming distance over its 3 × 6
-bits) and by whether any stored vector is all zero, with the share answered wrong in each. Nothing in
-RUN_DIR is written.
+checkpoint (the one `milestones evaluate` tests) answers `--lists` lists at each item count, drawn from
+the validation generator's stream VALIDATION_SEED + 2 (neither the validation set training watched nor
+the test sweeps). Per run and item count it prints the mean cost (bits per list) and how many lists had
+a wrong bit; then, over all runs, the lists split by how close the queried item's nearest other item is
+(Hamming distance over its 3 × 6 bits) and by whether any stored vector is all zero, with the share
+answered wrong in each. Nothing in RUN_DIR is written.
 """
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ from milestones import config as cfg_mod
 from milestones.families.ntm import experiments as ntm_exp
 from milestones.registry import catalog
 from milestones.runs import Run
-from milestones.state import State
 from milestones.tasks import algorithmic as tasks
 
 STREAM = ntm_exp.VALIDATION_SEED + 2
@@ -51,9 +50,7 @@ def failures(run_dir: str, lists: int = 1024, item_counts: Sequence[int] = (6, 9
     if exp.train is not ntm_exp.train or cfg.task != "associative-recall":
         raise SystemExit(f"{run_dir} is a run of {name}, not of associative recall (ntm/, ntm-ff/ or lstm/)")
     run = Run(run_dir, exp, cfg, progress=False)
-    model = ntm_exp.build_model(cfg).to(run.device)
-    if run.load(State(ntm_exp.architecture(cfg), modules={"model": model}), "best") is None:
-        raise SystemExit(f"{run_dir}: no best checkpoint")
+    model, _ = ntm_exp.load_best(cfg, run)  # the checkpoint evaluation tests
     model.eval()
     rows = []
     for k in item_counts:

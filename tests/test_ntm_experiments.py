@@ -64,8 +64,9 @@ def test_training_keeps_the_best_checkpoint_and_reports_sweeps(tmp_path):
 def test_cost_counts_the_sequences_with_a_wrong_bit_and_sweeps_take_their_size_from_the_config(
         tmp_path, monkeypatch):
     """A model that always answers 1 against four sequences of 3 scored steps × 2 bits, with 0, 2, 0 and
-    1 target zeros in scored steps (and two in sequence 0's unscored step): 3 wrong bits over 4 sequences, 2 of 4 failed, and
-    bits from the two cross-entropies. The sweeps test `sweep_size` sequences at each length."""
+    1 target zeros in scored steps (and two in sequence 0's unscored step): 3 wrong bits over 4
+    sequences, 2 of 4 failed, and bits from the two cross-entropies. The sweeps test `sweep_size`
+    sequences at each length."""
 
     class Ones(torch.nn.Module):
         def forward(self, inputs, generator=None):
@@ -100,7 +101,7 @@ def test_cost_counts_the_sequences_with_a_wrong_bit_and_sweeps_take_their_size_f
     assert recipes["ntm/copy"].config.sweep_size == 64
 
 
-def test_the_recall_failures_script_counts_the_wrong_lists_and_each_lists_nearest_item(tmp_path, capsys):
+def test_the_recall_failures_script_counts_the_wrong_lists_and_each_lists_nearest_item(tmp_path):
     """scripts/ntm_recall_failures.py: per item count, the lists with a wrong bit are as many as `cost`
     finds on the same lists; each list's nearest-item distance and all-zero flag agree with a literal
     loop over its items; a run of another task is refused by name."""
