@@ -1,14 +1,19 @@
 """Which associative-recall lists does a trained NTM answer wrong? Counts on validation lists, not the test set.
 
-    python scripts/ntm_recall_failures.py RUN_DIR [RUN_DIR …] [--lists 1024] [--items 6 9 12 15]
+    python scripts/ntm_recall_failures.py RUN_DIR [RUN_DIR …] [--lists 1024] [--items 6 9 12 15] [--heads]
 
 Each RUN_DIR is a run of `ntm/associative-recall` (or its feedforward and LSTM variants). Its best
 checkpoint (the one `milestones evaluate` tests) answers `--lists` lists at each item count, drawn from
 the validation generator's stream VALIDATION_SEED + 2 (neither the validation set training watched nor
 the test sweeps). Per run and item count it prints the mean cost (bits per list) and how many lists had
 a wrong bit; then, over all runs, the lists split by how close the queried item's nearest other item is
-(Hamming distance over its 3 × 6 bits) and by whether any stored vector is all zero, with the share
-answered wrong in each. Nothing in RUN_DIR is written.
+(Hamming distance over its 3 × 6 bits, and over its first two vectors alone) and by whether any stored
+vector is all zero, with the share answered wrong in each.
+
+--heads (NTMs only) prints, for each list answered wrong, where the read head was at the first answer
+step: the stored step whose write weighting it overlaps most, as a shift in steps from where it is on
+the lists answered right (0: the right place), and how many bits each query vector differs from the
+stored vector that shift away (+10 where that step is an item delimiter). Nothing in RUN_DIR is written.
 """
 from __future__ import annotations
 
@@ -28,43 +33,100 @@ from milestones.tasks import algorithmic as tasks
 STREAM = ntm_exp.VALIDATION_SEED + 2
 
 
-def list_facts(ep: tasks.Episode, items: int) -> tuple[torch.Tensor, torch.Tensor]:
+def list_facts(ep: tasks.Episode, items: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """For each list of an episode of `items` items: the Hamming distance from the queried item to the
-    nearest other stored item, and whether a stored vector is all zero. -> (B,) long, (B,) bool."""
+    nearest other stored item, the same over the first two vectors alone, and whether a stored vector
+    is all zero. -> (B,) long, (B,) long, (B,) bool."""
     bits, m = ep.targets.shape[-1], 3
     stored = ep.inputs[:items * (m + 1)].view(items, m + 1, -1, ep.inputs.shape[-1])[:, 1:, :, :bits]
     stored = stored.permute(2, 0, 1, 3).reshape(-1, items, m * bits)  # (B, items, 18)
     start = items * (m + 1) + 1
     query = ep.inputs[start:start + m, :, :bits].permute(1, 0, 2).reshape(-1, 1, m * bits)
-    distance = (stored != query).sum(-1).sort(-1).values[:, 1]  # [:, 0] is the queried item itself
+    differ = stored != query  # (B, items, 18)
+    distance = differ.sum(-1).sort(-1).values[:, 1]  # [:, 0] is the queried item itself
+    prefix = differ[..., :2 * bits].sum(-1).sort(-1).values[:, 1]
     zero = (stored.view(-1, items, m, bits).sum(-1) == 0).flatten(1).any(-1)
-    return distance, zero
+    return distance, prefix, zero
 
 
-def failures(run_dir: str, lists: int = 1024, item_counts: Sequence[int] = (6, 9, 12, 15)) -> list[dict[str, Any]]:
-    """One row per item count: items, bits (mean per list), failed (lists with a wrong bit), and per list
-    (wrong, nearest distance, an all-zero vector)."""
+def read_positions(weights: torch.Tensor, ep: tasks.Episode, items: int, read_heads: int) -> torch.Tensor:
+    """Where read head 0 is at the first answer step: the stored step (of the items' k · 4) whose write
+    head 0 weighting it overlaps most, counted from the start of the item after the queried one.
+    weights (T, B, H, N) from the model's trace -> (B,) long."""
+    m, bits = 3, ep.targets.shape[-1]
+    stored_steps = items * (m + 1)
+    written = weights[:stored_steps, :, read_heads]  # (steps, B, N)
+    first_answer = ep.inputs.shape[0] - m
+    overlap = (written * weights[first_answer, :, 0]).sum(-1)  # (steps, B)
+    stored = ep.inputs[:stored_steps].view(items, m + 1, -1, ep.inputs.shape[-1])[:, 1:, :, :bits]
+    query = ep.inputs[stored_steps + 1:stored_steps + 1 + m, :, :bits]  # (m, B, bits)
+    queried = (stored == query).all(-1).all(1).int().argmax(0)  # (B,): the stored item equal to the query
+    return overlap.argmax(0) - (queried + 1) * (m + 1)
+
+
+def failures(run_dir: str, lists: int = 1024, item_counts: Sequence[int] = (6, 9, 12, 15),
+             heads: bool = False) -> list[dict[str, Any]]:
+    """One row per item count: items, bits (mean per list), failed (lists with a wrong bit), and lists,
+    one dict per list: wrong, distance and prefix (to the nearest other item, over all three vectors and
+    over the first two), zero (an all-zero stored vector); with `heads` also shift (the read head's
+    place at the first answer step, in steps from its most common place on the lists answered right)
+    and apart (per query vector, the bits it differs from the stored input `shift` steps from it, +10
+    where that input is an item delimiter; None outside the stored steps)."""
     name, config = Run.read_config(run_dir)
     exp = catalog()[name]
     cfg = cfg_mod.from_dict(type(exp.config), config)
     if exp.train is not ntm_exp.train or cfg.task != "associative-recall":
         raise SystemExit(f"{run_dir} is a run of {name}, not of associative recall (ntm/, ntm-ff/ or lstm/)")
+    if heads and cfg.model != "ntm":
+        raise SystemExit(f"--heads follows an NTM's read head; {run_dir} is a run of the {cfg.model} baseline")
     run = Run(run_dir, exp, cfg, progress=False)
     model, _ = ntm_exp.load_best(cfg, run)  # the checkpoint evaluation tests
     model.eval()
     rows = []
     for k in item_counts:
-        bits, per_list = 0.0, []
+        bits, per_list, places, inputs = 0.0, [], [], []
         for ep in ntm_exp.episodes(cfg.task, lists, STREAM, chunk=128, min_items=k, max_items=k):
             ep = ntm_exp.to(ep, run.device)
             with torch.no_grad():
-                logits, _ = model(ep.inputs, generator=torch.Generator().manual_seed(0))
+                out = model(ep.inputs, generator=torch.Generator().manual_seed(0), **({"trace": True} if heads else {}))
+            logits = out[0]
             bits += tasks.bits_per_sequence(logits, ep.targets, ep.mask).sum().item()
             wrong = tasks.bit_errors(logits, ep.targets, ep.mask) > 0
-            distance, zero = list_facts(ep, k)
-            per_list += list(zip(wrong.tolist(), distance.tolist(), zero.tolist()))
-        rows.append({"items": k, "bits": bits / lists, "failed": sum(w for w, _, _ in per_list), "lists": per_list})
+            distance, prefix, zero = list_facts(ep, k)
+            per_list += [{"wrong": w, "distance": d, "prefix": p, "zero": z}
+                         for w, d, p, z in zip(wrong.tolist(), distance.tolist(), prefix.tolist(), zero.tolist())]
+            if heads:
+                places += read_positions(out[2], ep, k, cfg.read_heads).tolist()
+                inputs += list(ep.inputs.unbind(1))
+        if heads:
+            usual = Counter(p for p, row in zip(places, per_list) if not row["wrong"]).most_common(1)
+            usual = usual[0][0] if usual else 0
+            for place, row, x in zip(places, per_list, inputs):
+                row["shift"] = place - usual
+                row["apart"] = _apart(x, k, row["shift"]) if row["wrong"] else None
+        rows.append({"items": k, "bits": bits / lists, "failed": sum(r["wrong"] for r in per_list), "lists": per_list})
     return rows
+
+
+def _apart(x: torch.Tensor, items: int, shift: int) -> list[int | None]:
+    """Per query vector of one list's inputs x (T, X): the bits it differs from the stored input `shift`
+    steps from it (+10 where that input is an item delimiter), None outside the stored steps."""
+    m, bits = 3, x.shape[-1] - 2
+    stored_steps = items * (m + 1)
+    query = x[stored_steps + 1:stored_steps + 1 + m, :bits]
+    q = next(i for i in range(items) if torch.equal(x[i * (m + 1) + 1:(i + 1) * (m + 1), :bits], query))
+    apart = []
+    for j in range(m):
+        t = q * (m + 1) + 1 + j + shift
+        if 0 <= t < stored_steps:
+            apart.append(int((x[t, :bits] != query[j]).sum()) + (10 if x[t, bits] > 0 else 0))
+        else:
+            apart.append(None)
+    return apart
+
+
+def _bucket(distance: int) -> str:
+    return f"{distance} bits" if distance < 2 else "2+ bits"
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -72,17 +134,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("run_dirs", nargs="+")
     parser.add_argument("--lists", type=int, default=1024, help="lists per item count (default 1024)")
     parser.add_argument("--items", type=int, nargs="+", default=[6, 9, 12, 15], help="item counts")
+    parser.add_argument("--heads", action="store_true", help="NTMs: where the read head was on each wrong list")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    near, zero = Counter(), Counter()  # (bucket, wrong) -> lists
+    splits = {"nearest other item, all three vectors": Counter(), "nearest other item, first two vectors": Counter(),
+              "stored vectors": Counter()}  # title -> (bucket, wrong) -> lists
     for run_dir in args.run_dirs:
-        for row in failures(run_dir, args.lists, args.items):
+        for row in failures(run_dir, args.lists, args.items, args.heads):
             print(f"{run_dir}  {row['items']:>2} items: {row['bits']:.4f} bits, "
                   f"{row['failed']} of {args.lists} lists wrong")
-            for wrong, distance, has_zero in row["lists"]:
-                near["1-2 bits" if distance <= 2 else "3+ bits", wrong] += 1
-                zero["an all-zero vector" if has_zero else "no all-zero vector", wrong] += 1
-    for title, counts in (("nearest other item", near), ("stored vectors", zero)):
+            for r in row["lists"]:
+                if args.heads and r["wrong"]:
+                    print(f"    wrong list: read head {r['shift']:+d} steps from its usual place; query vectors "
+                          f"differ from the inputs there by {r['apart']} bits (+10: a delimiter)")
+                near = "1-2 bits" if r["distance"] <= 2 else "3+ bits"
+                splits["nearest other item, all three vectors"][near, r["wrong"]] += 1
+                splits["nearest other item, first two vectors"][_bucket(r["prefix"]), r["wrong"]] += 1
+                splits["stored vectors"]["an all-zero vector" if r["zero"] else "no all-zero vector", r["wrong"]] += 1
+    for title, counts in splits.items():
         for bucket in sorted({b for b, _ in counts}):
             total = counts[bucket, True] + counts[bucket, False]
             print(f"{title}, {bucket}: {counts[bucket, True]} of {total} lists wrong "

@@ -176,6 +176,36 @@ def test_associative_recall_answer_is_the_item_after_the_query():
     assert {q for k, q in seen if k == 6} == {0, 1, 2, 3, 4}
 
 
+
+def test_associative_recall_decoy_share_plants_a_near_copy_of_the_queried_item_in_that_share_of_lists():
+    m, bits, n = 3, 6, 3000
+    plain, same = associative_recall_episode(50, seeded(3)), associative_recall_episode(50, seeded(3), decoy_share=0.0)
+    assert torch.equal(plain.inputs, same.inputs)  # decoy_share=0 draws nothing extra
+    ep = associative_recall_episode(n, seeded(8), decoy_share=0.3)
+    decoys, where, differs = 0, Counter(), Counter()
+    for b in range(n):
+        x, y = ep.inputs[:, b], ep.targets[:, b]
+        k = int(x[:, bits].sum())
+        items = x[:k * (m + 1)].view(k, m + 1, 8)[:, 1:, :bits]
+        query = x[k * (m + 1) + 1:k * (m + 1) + 1 + m, :bits]
+        same_vectors = (items == query).all(-1).sum(-1)  # (k,): vectors equal to the query's, per item
+        assert (same_vectors == m).sum() == 1  # the queried item alone equals the query
+        q = int((same_vectors == m).nonzero())
+        end = int(ep.lengths[b])
+        assert torch.equal(y[end - m:end], items[q + 1])  # the answer is still the item after it
+        near = (same_vectors == m - 1).nonzero().flatten().tolist()
+        if near:
+            decoys += 1
+            where["before" if near[0] < q else "after"] += 1
+            differs[int((items[near[0]] != query).any(-1).int().argmax())] += 1
+    # planted in 30 %; by chance an item agrees with the queried one in 2 of 3 vectors in < 0.4 % of lists
+    assert 0.27 < decoys / n < 0.33
+    assert where["before"] > 0 and where["after"] > 0 and set(differs) == {0, 1, 2}
+    with pytest.raises(ValueError, match="decoy_share must be a probability"):
+        associative_recall_episode(2, seeded(0), decoy_share=-0.1)
+    with pytest.raises(ValueError, match="at least 2 vectors"):
+        associative_recall_episode(2, seeded(0), item_length=1, decoy_share=0.5)
+
 # ---- priority sort -------------------------------------------------------------------------------
 
 def test_priority_sort_targets_are_the_top_16_in_descending_priority():

@@ -121,19 +121,41 @@ def test_the_recall_failures_script_counts_the_wrong_lists_and_each_lists_neares
         assert len(row["lists"]) == 40 and row["failed"] == round(c["failed"] * 40)
         assert row["bits"] == pytest.approx(c["bits"], rel=1e-6)
     ep = tasks.associative_recall_episode(64, torch.Generator().manual_seed(3), min_items=5, max_items=5)
-    distance, zero = script.list_facts(ep, 5)
+    distance, prefix, zero = script.list_facts(ep, 5)
     for b in range(64):
         x = ep.inputs[:, b]
         items = [[int(v) for t in range(4 * i + 1, 4 * i + 4) for v in x[t, :6]] for i in range(5)]
         query = [int(v) for t in range(21, 24) for v in x[t, :6]]
         gaps = sorted(sum(a != q for a, q in zip(item, query)) for item in items)
         assert gaps[0] == 0 and distance[b] == gaps[1], b
+        gaps = sorted(sum(a != q for a, q in zip(item[:12], query[:12])) for item in items)
+        assert prefix[b] == gaps[1], b
         assert bool(zero[b]) == any(sum(item[j:j + 6]) == 0 for item in items for j in (0, 6, 12)), b
     assert zero.any() and not zero.all()  # both kinds of list occur among these 64
+    for b in range(8):  # a shift of one item (4 steps) compares the query with the next item's vectors
+        x = ep.inputs[:, b]
+        q = next(i for i in range(5) if torch.equal(x[4 * i + 1:4 * i + 4, :6], x[21:24, :6]))
+        assert script._apart(x, 5, 0) == [0, 0, 0]
+        expect = [int((x[4 * (q + 1) + 1 + j, :6] != x[21 + j, :6]).sum()) if q < 4 else None for j in range(3)]
+        assert script._apart(x, 5, 4) == expect
+        assert script._apart(x, 5, 1)[2] == int((x[4 * q + 4, :6] != x[23, :6]).sum()) + 10  # the next delimiter
+    weights = torch.zeros(ep.inputs.shape[0], 64, 2, 40)  # (T, B, read + write head, slots)
+    weights[torch.arange(20), :, 1, torch.arange(20)] = 1.0  # stored step t written to slot t
+    look = torch.randint(0, 20, (64,), generator=torch.Generator().manual_seed(1))
+    weights[ep.inputs.shape[0] - 3, torch.arange(64), 0, look] = 1.0  # the first answer step reads slot look
+    queried = [next(i for i in range(5) if torch.equal(ep.inputs[4 * i + 1:4 * i + 4, b, :6], ep.inputs[21:24, b, :6]))
+               for b in range(64)]
+    assert script.read_positions(weights, ep, 5, 1).tolist() == [int(look[b]) - 4 * (queried[b] + 1) for b in range(64)]
+    for row in script.failures(str(tmp_path / "run"), lists=40, item_counts=(3,), heads=True)[0]["lists"]:
+        assert isinstance(row["shift"], int) and (row["apart"] is None) == (not row["wrong"])
     copy_exp, copy_cfg = tiny("ntm/copy", sequences=16)
     copy_exp.train(copy_cfg, Run.create(tmp_path / "copy", copy_exp, copy_cfg, progress=False))
     with pytest.raises(SystemExit, match="not of associative recall"):
         script.failures(str(tmp_path / "copy"))
+    lstm_exp, lstm_cfg = tiny("lstm/associative-recall", sequences=16, sweep_size=8)
+    lstm_exp.train(lstm_cfg, Run.create(tmp_path / "lstm", lstm_exp, lstm_cfg, progress=False))
+    with pytest.raises(SystemExit, match="follows an NTM's read head"):
+        script.failures(str(tmp_path / "lstm"), lists=8, item_counts=(3,), heads=True)
 
 
 def test_a_diverging_run_stops_with_its_last_good_checkpoint(tmp_path, monkeypatch):
@@ -175,6 +197,21 @@ def test_curriculum_grows_the_length_over_its_sequences():
     assert "blank_share" not in ntm_exp.task_args(cfg, 0)  # the paper's sequences, drawn as before
     recall = dataclasses.replace(catalog()["ntm/associative-recall"].config, curriculum=1000)
     assert ntm_exp.task_args(recall, 0) == {"min_items": 2, "max_items": 2}
+    decoys = dataclasses.replace(recall, curriculum=0, decoy_share=0.1)
+    assert ntm_exp.task_args(decoys, 0) == {"min_items": 2, "max_items": 6, "decoy_share": 0.1}
+    assert "decoy_share" not in ntm_exp.task_args(recall, 0)  # the paper's lists, drawn as before
+    with pytest.raises(ConfigError, match="--decoy-share plants near-copies"):
+        dataclasses.replace(cfg, curriculum=0, decoy_share=0.1)  # copy has no items: refused before a run
+
+
+def test_the_decoys_variant_is_the_recall_recipe_with_decoys_reported_in_its_group():
+    recipes = catalog()
+    for model in ("ntm", "ntm-ff"):
+        plain, decoys = recipes[f"{model}/associative-recall"], recipes[f"{model}/associative-recall-decoys"]
+        assert decoys.config == dataclasses.replace(plain.config, decoy_share=0.1)
+        assert decoys.group == plain.group == "ntm-tasks/associative-recall"
+        assert decoys.deviations[1:] == plain.deviations and "--decoy-share 0.1" in decoys.deviations[0]
+        assert ntm_exp.task_args(decoys.config, 0)["decoy_share"] == 0.1
 
 
 def test_a_curriculum_over_repeats_grows_only_repeat_copys_count():

@@ -136,6 +136,20 @@ def test_variants_table_has_a_column_per_model():
                                      "0.2 (1/1 solved, 1 seed, 1.0 min) |")
 
 
+def test_a_recipe_beside_the_papers_gets_a_column_of_its_own():
+    """`model/task` and `model/task-extra` in group `family/task`: columns `model` and `model-extra`."""
+    def rec(name, v):
+        return results.aggregate([{"seed": 0, "metrics": {"m": v}, "wall_time_s": 60, "curve": []}],
+                                 experiment=name, summary="", metric="m", goal="min", references=[], citation="",
+                                 deviations=[], budget="full", command=None, machine=None, git_commit=None,
+                                 group="fam/recall")
+    recs = [rec("ntm/recall", 0.1), rec("ntm/recall-decoys", 0.2), rec("lstm/recall", 0.3)]
+    assert [report.variant_of(r) for r in recs] == ["ntm", "ntm-decoys", "lstm"]
+    table = report.variants_table(recs)
+    assert table.splitlines()[0] == "| task | metric | reference | lstm | ntm | ntm-decoys |"  # by name without an order
+    assert table.splitlines()[2].startswith("| fam/recall | m | – | 0.3 (– solved, 1 seed, 1.0 min) | 0.1 (")
+
+
 def test_generalization_table_shows_medians_over_seeds_in_sweep_order():
     seeds = [{"seed": k, "metrics": {"gen_length_50_bits": b, "gen_length_50_bit_errors": e,
                                      "gen_length_10_bits": 0.1 * k, "gen_length_10_bit_errors": 0.0},

@@ -45,11 +45,17 @@ def group_of(record: Record) -> str:
 
 
 def variant_of(record: Record) -> str:
-    """How a record is told apart within its group: the part of its name the group lacks."""
+    """How a record is told apart within its group: the part of its name the group lacks. A name
+    `model/task` in group `family/task` is `model`; `model/task-extra` there is `model-extra`, so a
+    recipe beside the paper's keeps a column of its own."""
     name, group = record["experiment"], group_of(record)
     if name.startswith((group + "/", group + "-")):
         return name[len(group) + 1:]
-    return name.split("/")[0]
+    head, _, tail = name.partition("/")
+    task = group.rpartition("/")[2]
+    if tail.startswith(task + "-"):
+        return head + tail[len(task):]
+    return head
 
 
 def fmt(x: float | None) -> str:

@@ -219,21 +219,41 @@ def repeat_copy_episode(batch: int, generator: torch.Generator, *, bits: int = 8
 # ---- §4.3 associative recall ---------------------------------------------------------------------
 
 def associative_recall_episode(batch: int, generator: torch.Generator, *, bits: int = 6, item_length: int = 3,
-                               min_items: int = 2, max_items: int = 6) -> Episode:
+                               min_items: int = 2, max_items: int = 6, decoy_share: float = 0.0) -> Episode:
     """Associative recall: k delimited items, a query item between query delimiters, then the item
-    that followed the query. X = bits + 2, Y = bits."""
+    that followed the query. X = bits + 2, Y = bits.
+
+    decoy_share > 0 is a training distribution beside the paper's: each list, with that probability,
+    holds a decoy, another stored item (uniform among the k − 1) equal to the queried item in all its
+    vectors but one (uniform), which differs from the query's in at least one bit. In the paper's
+    lists two stored items agree in all but one vector rarely (k = 6: about 1 list in 300), so a
+    model can learn to find the queried item by part of it; a decoy makes that cost (see the README)."""
     _check_int("batch", batch, 1)
     _check_int("bits", bits, 1)
     _check_int("item_length", item_length, 1)
     _check_int("min_items", min_items, 2)  # the query is never the last item, so k ≥ 2
     _check_int("max_items", max_items, 2)
     _check_le("min_items", min_items, "max_items", max_items)
+    if not 0.0 <= decoy_share <= 1.0:
+        raise ValueError(f"decoy_share must be a probability in [0, 1], got {decoy_share}")
+    if decoy_share and item_length < 2:
+        raise ValueError(f"decoy_share: a decoy shares all of the queried item's vectors but one, so items need at "
+                         f"least 2 vectors; got item_length {item_length}")
     m = item_length
 
     def one(g: torch.Generator) -> Part:
         k = _randint(min_items, max_items, g)
         items = _random_bits((k, m, bits), g)  # (k, m, bits)
         q = _randint(0, k - 2, g)
+        if decoy_share and float(torch.rand((), generator=g)) < decoy_share:  # drawn only when asked
+            j = _randint(0, k - 2, g)
+            j += j >= q  # any stored item but the queried one
+            v = _randint(0, m - 1, g)  # the vector in which the decoy differs
+            other = items[j, v].clone()
+            items[j] = items[q]
+            while torch.equal(other, items[q, v]):
+                other = _random_bits((bits,), g)
+            items[j, v] = other
         steps = (k + 2) * (m + 1)
         inputs, targets, mask = _empty_part(steps, bits + 2, bits)
         stored = inputs[:k * (m + 1)].view(k, m + 1, bits + 2)  # one row per item: delimiter, vectors
