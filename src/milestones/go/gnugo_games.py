@@ -65,13 +65,24 @@ def generate(out: str | Path, games: int, first: int = 0, size: int = 9, komi: f
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs)  # the work is in the GNU Go processes
+    waiting, running = iter(range(first, first + games)), {}
+
+    def begin_next() -> None:  # a game begins only here, so at most `jobs` are ever in play
+        k = next(waiting, None)
+        if k is not None:
+            running[pool.submit(play_one, k, str(folder), size, komi, level, random_opening)] = k
+
     try:
-        futures = {pool.submit(play_one, k, str(folder), size, komi, level, random_opening): k
-                   for k in range(first, first + games)}
-        for future in concurrent.futures.as_completed(futures):
-            result = future.result()
-            if progress is not None:
-                progress(futures[future], result)
-    finally:  # after Ctrl-C or an error: the games not begun are dropped, those in play finish and are kept
+        for _ in range(jobs):
+            begin_next()
+        while running:
+            done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in done:
+                k = running.pop(future)
+                result = future.result()
+                if progress is not None:
+                    progress(k, result)
+                begin_next()
+    finally:  # after Ctrl-C or an error: no game begins; those in play finish and are kept
         pool.shutdown(wait=True, cancel_futures=True)
     return folder
