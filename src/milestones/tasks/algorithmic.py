@@ -226,8 +226,9 @@ def associative_recall_episode(batch: int, generator: torch.Generator, *, bits: 
     decoy_share > 0 is a training distribution beside the paper's: each list, with that probability,
     holds a decoy, another stored item (uniform among the k − 1) equal to the queried item in all its
     vectors but one (uniform), which differs from the query's in at least one bit. In the paper's
-    lists two stored items agree in all but one vector rarely (k = 6: about 1 list in 300), so a
-    model can learn to find the queried item by part of it; a decoy makes that cost (see the README)."""
+    lists two stored items agree in all but one vector rarely (k = 6: 5 other items × 3 vectors × 2⁻¹²,
+    about 1 list in 270), so a model can learn to find the queried item by part of it; a decoy makes
+    that cost (see the README)."""
     _check_int("batch", batch, 1)
     _check_int("bits", bits, 1)
     _check_int("item_length", item_length, 1)

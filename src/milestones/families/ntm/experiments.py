@@ -598,8 +598,8 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
 # wrong place; the paper's lists hold one so rarely (2-6 items: at most 5 in 4 096) that training does
 # not punish it. The variant plants a near-copy of the queried item in 10 % of the training lists (README).
 VARIANTS: dict[tuple[str, str, str], dict[str, Any]] = {
-    ("associative-recall", "ntm", "decoys"): dict(**RECALL, lr=2e-3, decoy_share=0.1, **COMPILED),
-    ("associative-recall", "ntm-ff", "decoys"): dict(**RECALL, lr=2e-3, decoy_share=0.1, **COMPILED),
+    ("associative-recall", model, "decoys"): RECIPES["associative-recall", model] | {"decoy_share": 0.1}
+    for model in ("ntm", "ntm-ff")
 }
 VARIANT_NOTES = {  # variant -> (what the summary adds, the deviation it lists first)
     "decoys": ("decoys in 10 % of the training lists",
