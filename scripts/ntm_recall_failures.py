@@ -1,6 +1,7 @@
 """Which associative-recall lists does a trained NTM answer wrong? Counts on validation lists, not the test set.
 
     python scripts/ntm_recall_failures.py RUN_DIR [RUN_DIR …] [--lists 1024] [--items 6 9 12 15] [--heads]
+                                          [--blank-query 0 1 2]
 
 Each RUN_DIR is a run of `ntm/associative-recall` (or its feedforward and LSTM variants). Its best
 checkpoint (the one `milestones evaluate` tests) answers `--lists` lists at each item count, drawn from
@@ -14,10 +15,15 @@ vector is all zero, with the share answered wrong in each.
 step: the stored step whose write weighting it overlaps most, as a shift in steps from where it is on
 the lists answered right (0: the right place), and how many bits each query vector differs from the
 stored vector that shift away (+10 where that step is an item delimiter). Nothing in RUN_DIR is written.
+
+--blank-query V … is a probe: in every list the queried item's vectors V (0-2) are set to zeros, in the
+stored item and in the query alike, the lists otherwise the same. In the paper's lists the queried
+item is all zero once in 2^18; `--blank-query 0 1 2` asks how a run answers when it is.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -49,6 +55,21 @@ def list_facts(ep: tasks.Episode, items: int) -> tuple[torch.Tensor, torch.Tenso
     return distance, prefix, zero
 
 
+def blank_queried(ep: tasks.Episode, items: int, vectors: Sequence[int]) -> tasks.Episode:
+    """The same lists with the queried item's `vectors` set to zeros, in the stored item and in the
+    query (an episode of `items` items each; the targets, the item after it, are unchanged)."""
+    m, bits = 3, ep.targets.shape[-1]
+    inputs = ep.inputs.clone()
+    stored_steps = items * (m + 1)
+    stored = inputs[:stored_steps].view(items, m + 1, -1, inputs.shape[-1])[:, 1:, :, :bits]  # a view
+    query = inputs[stored_steps + 1:stored_steps + 1 + m, :, :bits]
+    queried = (stored == query).all(-1).all(1).int().argmax(0)  # (B,)
+    for v in vectors:
+        stored[queried, v, torch.arange(inputs.shape[1]), :] = 0.0
+        query[v] = 0.0
+    return dataclasses.replace(ep, inputs=inputs)
+
+
 def read_positions(weights: torch.Tensor, ep: tasks.Episode, items: int, read_heads: int) -> torch.Tensor:
     """Where read head 0 is at the first answer step: the stored step (of the items' k · 4) whose write
     head 0 weighting it overlaps most, counted from the start of the item after the queried one.
@@ -65,13 +86,14 @@ def read_positions(weights: torch.Tensor, ep: tasks.Episode, items: int, read_he
 
 
 def failures(run_dir: str, lists: int = 1024, item_counts: Sequence[int] = (6, 9, 12, 15),
-             heads: bool = False) -> list[dict[str, Any]]:
+             heads: bool = False, blank_query: Sequence[int] = ()) -> list[dict[str, Any]]:
     """One row per item count: items, bits (mean per list), failed (lists with a wrong bit), and lists,
     one dict per list: wrong, distance and prefix (to the nearest other item, over all three vectors and
     over the first two), zero (an all-zero stored vector); with `heads` also shift (the read head's
     place at the first answer step, in steps from its most common place on the lists answered right)
     and apart (per query vector, the bits it differs from the stored input `shift` steps from it, +10
-    where that input is an item delimiter; None outside the stored steps)."""
+    where that input is an item delimiter; None outside the stored steps). blank_query: the queried
+    item's vectors set to zeros in every list (blank_queried)."""
     name, config = Run.read_config(run_dir)
     exp = catalog()[name]
     cfg = cfg_mod.from_dict(type(exp.config), config)
@@ -86,6 +108,8 @@ def failures(run_dir: str, lists: int = 1024, item_counts: Sequence[int] = (6, 9
     for k in item_counts:
         bits, per_list, places, inputs = 0.0, [], [], []
         for ep in ntm_exp.episodes(cfg.task, lists, STREAM, chunk=128, min_items=k, max_items=k):
+            if blank_query:
+                ep = blank_queried(ep, k, blank_query)
             ep = ntm_exp.to(ep, run.device)
             with torch.no_grad():
                 out = model(ep.inputs, generator=torch.Generator().manual_seed(0), **({"trace": True} if heads else {}))
@@ -135,12 +159,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--lists", type=int, default=1024, help="lists per item count (default 1024)")
     parser.add_argument("--items", type=int, nargs="+", default=[6, 9, 12, 15], help="item counts")
     parser.add_argument("--heads", action="store_true", help="NTMs: where the read head was on each wrong list")
+    parser.add_argument("--blank-query", type=int, nargs="+", default=[], choices=range(3), metavar="V",
+                        help="probe: set these vectors (0-2) of the queried item to zeros in every list")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     splits = {"nearest other item, all three vectors": Counter(), "nearest other item, first two vectors": Counter(),
               "stored vectors": Counter()}  # title -> (bucket, wrong) -> lists
     for run_dir in args.run_dirs:
-        for row in failures(run_dir, args.lists, args.items, args.heads):
+        for row in failures(run_dir, args.lists, args.items, args.heads, args.blank_query):
             print(f"{run_dir}  {row['items']:>2} items: {row['bits']:.4f} bits, "
                   f"{row['failed']} of {args.lists} lists wrong")
             for r in row["lists"]:

@@ -206,6 +206,39 @@ def test_associative_recall_decoy_share_plants_a_near_copy_of_the_queried_item_i
     with pytest.raises(ValueError, match="at least 2 vectors"):
         associative_recall_episode(2, seeded(0), item_length=1, decoy_share=0.5)
 
+def test_associative_recall_blank_share_blanks_one_to_three_vectors_of_one_item_in_that_share_of_lists():
+    m, bits, n = 3, 6, 4000
+    plain, same = associative_recall_episode(50, seeded(3)), associative_recall_episode(50, seeded(3), blank_share=0.0)
+    assert torch.equal(plain.inputs, same.inputs)  # blank_share=0 draws nothing extra
+    ep = associative_recall_episode(n, seeded(9), blank_share=0.3)
+    runs, zero_queried = Counter(), 0
+    for b in range(n):
+        x, y = ep.inputs[:, b], ep.targets[:, b]
+        k = int(x[:, bits].sum())
+        items = x[:k * (m + 1)].view(k, m + 1, 8)[:, 1:, :bits]
+        query = x[k * (m + 1) + 1:k * (m + 1) + 1 + m, :bits]
+        q = int((items == query).all(-1).all(-1).int().argmax())
+        assert torch.equal(items[q], query)  # a blanked queried item is queried blank
+        end = int(ep.lengths[b])
+        assert torch.equal(y[end - m:end], items[q + 1])  # the answer is the item after it, as stored
+        blank = items.sum(-1) == 0  # (k, m)
+        longest = run = 0
+        for row in blank.tolist():  # the longest run of blank vectors within one item
+            run = 0
+            for z in row:
+                run = run + 1 if z else 0
+                longest = max(longest, run)
+        runs[longest] += 1
+        zero_queried += bool(blank[q].all())
+    # planted in 30 %, runs of 1, 2 or 3 alike; a vector of 6 fair bits is blank by chance 1 time in 64,
+    # two in a row within an item in < 0.3 % of lists, three in < 0.01 %
+    assert 0.18 < (runs[2] + runs[3]) / n < 0.22  # 0.3 · 2/3
+    assert 0.085 < runs[3] / n < 0.115  # 0.3 / 3: a whole item blank
+    assert 0.02 < zero_queried / n < 0.04  # 0.3 · E[1/k] / 3 ≈ 0.029: the queried item blanked whole
+    with pytest.raises(ValueError, match="blank_share must be a probability"):
+        associative_recall_episode(2, seeded(0), blank_share=1.5)
+
+
 # ---- priority sort -------------------------------------------------------------------------------
 
 def test_priority_sort_targets_are_the_top_16_in_descending_priority():

@@ -16,6 +16,11 @@ def test_list_shows_the_rnn_experiments_with_their_references():
         assert name in out
     assert "reference: test_mse 0.167 (memoryless baseline" in out
     assert "reference: test_ce 0.173" in out  # 10 ln 8 / (100 + 20)
+    lines = run("list").stdout.splitlines()  # every name, the longest included, stands apart from its summary
+    column = lines[1].index("reference:")
+    for name_line in lines[::3]:
+        name = name_line.split()[0]
+        assert len(name) < column and name_line[len(name):column].isspace() and not name_line[column].isspace()
 
 
 @pytest.mark.parametrize("args, message", [

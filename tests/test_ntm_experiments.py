@@ -11,6 +11,7 @@ import pytest
 import torch
 from PIL import Image  # matplotlib's own dependency
 
+from milestones import report
 from milestones.checkpoint import load_checkpoint
 from milestones.config import ConfigError
 from milestones.families.ntm import experiments as ntm_exp
@@ -103,8 +104,9 @@ def test_cost_counts_the_sequences_with_a_wrong_bit_and_sweeps_take_their_size_f
 
 def test_the_recall_failures_script_counts_the_wrong_lists_and_each_lists_nearest_item(tmp_path):
     """scripts/ntm_recall_failures.py: per item count, the lists with a wrong bit are as many as `cost`
-    finds on the same lists; each list's nearest-item distance and all-zero flag agree with a literal
-    loop over its items; a run of another task is refused by name."""
+    finds on the same lists (also with the queried item blanked); each list's nearest-item distance and
+    all-zero flag, and the blanked lists, agree with a literal loop over its items; a run of another
+    task is refused by name."""
     import importlib.util
     spec = importlib.util.spec_from_file_location(
         "ntm_recall_failures", Path(__file__).parents[1] / "scripts" / "ntm_recall_failures.py")
@@ -120,7 +122,18 @@ def test_the_recall_failures_script_counts_the_wrong_lists_and_each_lists_neares
         c = ntm_exp.cost(model, eps, torch.device("cpu"))
         assert len(row["lists"]) == 40 and row["failed"] == round(c["failed"] * 40)
         assert row["bits"] == pytest.approx(c["bits"], rel=1e-6)
+    blanked = script.failures(str(tmp_path / "run"), lists=40, item_counts=(3,), blank_query=(0, 2))[0]
+    eps = [script.blank_queried(e, 3, (0, 2)) for e in ntm_exp.episodes(
+        "associative-recall", 40, script.STREAM, chunk=128, min_items=3, max_items=3)]
+    assert blanked["failed"] == round(ntm_exp.cost(model, eps, torch.device("cpu"))["failed"] * 40)
     ep = tasks.associative_recall_episode(64, torch.Generator().manual_seed(3), min_items=5, max_items=5)
+    blank = script.blank_queried(ep, 5, (1, 2))
+    assert torch.equal(blank.targets, ep.targets) and not ep.inputs[22:24, :, :6].eq(0).all()
+    for b in range(64):  # a literal loop: the queried item's vectors 1 and 2, stored and queried, zeroed
+        x = ep.inputs[:, b].clone()
+        q = next(i for i in range(5) if torch.equal(x[4 * i + 1:4 * i + 4, :6], x[21:24, :6]))
+        x[[4 * q + 2, 4 * q + 3, 22, 23], :6] = 0.0
+        assert torch.equal(blank.inputs[:, b], x), b
     distance, prefix, zero = script.list_facts(ep, 5)
     for b in range(64):
         x = ep.inputs[:, b]
@@ -202,6 +215,10 @@ def test_curriculum_grows_the_length_over_its_sequences():
     assert "decoy_share" not in ntm_exp.task_args(recall, 0)  # the paper's lists, drawn as before
     with pytest.raises(ConfigError, match="--decoy-share plants near-copies"):
         dataclasses.replace(cfg, curriculum=0, decoy_share=0.1)  # copy has no items: refused before a run
+    blanks = dataclasses.replace(recall, curriculum=0, blank_share=0.1)
+    assert ntm_exp.task_args(blanks, 0) == {"min_items": 2, "max_items": 6, "blank_share": 0.1}
+    with pytest.raises(ConfigError, match="--blank-share plants blank vectors.*task priority-sort has neither"):
+        dataclasses.replace(catalog()["ntm/priority-sort"].config, blank_share=0.1)
 
 
 def test_the_decoys_variant_is_the_recall_recipe_with_decoys_reported_in_its_group():
@@ -212,6 +229,11 @@ def test_the_decoys_variant_is_the_recall_recipe_with_decoys_reported_in_its_gro
         assert decoys.group == plain.group == "ntm-tasks/associative-recall"
         assert decoys.deviations[1:] == plain.deviations and "--decoy-share 0.1" in decoys.deviations[0]
         assert ntm_exp.task_args(decoys.config, 0)["decoy_share"] == 0.1
+    plain, both = recipes["ntm/associative-recall"], recipes["ntm/associative-recall-decoys-blanks"]
+    assert both.config == dataclasses.replace(plain.config, decoy_share=0.1, blank_share=0.1)
+    assert both.group == plain.group and both.deviations[1:] == plain.deviations
+    assert "--decoy-share 0.1" in both.deviations[0] and "--blank-share 0.1" in both.deviations[0]
+    assert report.variant_of({"experiment": both.name, "group": both.group}) == "ntm-decoys-blanks"
 
 
 def test_a_curriculum_over_repeats_grows_only_repeat_copys_count():

@@ -153,13 +153,13 @@ def experiment_help(parser: argparse.ArgumentParser, command: str, exp: Experime
 
 
 def cmd_list(args: argparse.Namespace) -> None:
-    for exp in catalog().values():
-        if not exp.name.startswith(args.pattern):
-            continue
+    shown = [exp for exp in catalog().values() if exp.name.startswith(args.pattern)]
+    w = max((len(exp.name) for exp in shown), default=0) + 1  # the longest name sets the column
+    for exp in shown:
         refs = "; ".join(f"{r.metric} {report_mod.fmt(r.value)} ({r.note or r.source})"
                          + ("" if r.verified else " unverified") for r in exp.references)
-        print(f"{exp.name:<34} {exp.summary}\n{'':<34} reference: {refs or '–'}\n"
-              f"{'':<34} {exp.citation}")
+        print(f"{exp.name:<{w}} {exp.summary}\n{'':<{w}} reference: {refs or '–'}\n"
+              f"{'':<{w}} {exp.citation}")
 
 
 def cmd_train(args: argparse.Namespace, extra: list[str]) -> None:

@@ -111,9 +111,10 @@ class NTMTaskConfig(BaseConfig):
     clip_state: float = param(0.0, "NTM: clamp the gradient flowing back into each step's state (memory, "
                               "reads, weightings, controller) to ±this in the backward pass, so that it "
                               "cannot overflow through time (0: off)", low=0.0)
-    blank_share: float = param(0.0, "copy only: share of training sequences with a run of 1-3 all-zero "
-                               "vectors planted (0: the paper's distribution; validation and test stay "
-                               "the paper's)", low=0.0, high=1.0)
+    blank_share: float = param(0.0, "copy and associative recall: share of training sequences with a run of "
+                               "1-3 all-zero vectors planted (in one stored item for associative recall; 0: "
+                               "the paper's distribution; validation and test stay the paper's)",
+                               low=0.0, high=1.0)
     decoy_share: float = param(0.0, "associative recall only: share of training lists in which another stored "
                                "item equals the queried one in all its vectors but one (0: the paper's "
                                "distribution; validation and test stay the paper's)", low=0.0, high=1.0)
@@ -223,9 +224,9 @@ def task_args(cfg: NTMTaskConfig, sequences: int) -> dict[str, Any]:
                               f"got {cfg.train_max_length}")
         args[spec.curriculum_key] = cfg.train_max_length
     if cfg.blank_share:
-        if cfg.task != "copy":
-            raise ConfigError(f"--blank-share plants blank vectors in copy sequences; task {cfg.task} has none "
-                              "(give --blank-share 0)")
+        if cfg.task not in ("copy", "associative-recall"):
+            raise ConfigError(f"--blank-share plants blank vectors in copy sequences and associative-recall items; "
+                              f"task {cfg.task} has neither (give --blank-share 0)")
         args["blank_share"] = cfg.blank_share
     if cfg.decoy_share:
         if cfg.task != "associative-recall":
@@ -597,9 +598,13 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
 # checking the third, so a list in which another item begins with the same two is answered from the
 # wrong place; the paper's lists hold one so rarely (2-6 items: at most 5 in 4 096) that training does
 # not punish it. The variant plants a near-copy of the queried item in 10 % of the training lists (README).
+# Blanks: a queried item of three all-zero vectors (1 list in 2^18) is answered wrong in 7-100 % of such
+# lists, by seed; decoys-blanks also blanks 1-3 vectors of one stored item in 10 % of the training lists.
 VARIANTS: dict[tuple[str, str, str], dict[str, Any]] = {
-    ("associative-recall", model, "decoys"): RECIPES["associative-recall", model] | {"decoy_share": 0.1}
-    for model in ("ntm", "ntm-ff")
+    **{("associative-recall", model, "decoys"): RECIPES["associative-recall", model] | {"decoy_share": 0.1}
+       for model in ("ntm", "ntm-ff")},
+    ("associative-recall", "ntm", "decoys-blanks"): RECIPES["associative-recall", "ntm"] | {"decoy_share": 0.1,
+                                                                                          "blank_share": 0.1},
 }
 VARIANT_NOTES = {  # variant -> (what the summary adds, the deviation it lists first)
     "decoys": ("decoys in 10 % of the training lists",
@@ -607,6 +612,11 @@ VARIANT_NOTES = {  # variant -> (what the summary adds, the deviation it lists f
                "all its vectors but one (`--decoy-share 0.1`); validation, test and the sweeps are the paper's "
                "lists. Without it the trained NTM looks the queried item up by its first two vectors and "
                "answers wrong where another item shares them."),
+    "decoys-blanks": ("decoys and blank vectors in 10 % of the training lists each",
+                      "Training lists beside the paper's: 10 % hold a decoy (`--decoy-share 0.1`) and 10 % a run of "
+                      "1-3 all-zero vectors in one stored item (`--blank-share 0.1`); validation, test and the sweeps "
+                      "are the paper's lists. Without them the trained NTM answers wrong where another item shares "
+                      "the queried one's first two vectors, and often where the queried item is all zero."),
 }
 EXPERIMENTS = (tuple(_experiment(task, model, RECIPES[task, model]) for task in TASKS for model in MODELS)
                + tuple(_experiment(task, model, recipe, name) for (task, model, name), recipe in VARIANTS.items()))
