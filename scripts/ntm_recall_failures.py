@@ -87,7 +87,9 @@ def read_positions(weights: torch.Tensor, ep: tasks.Episode, items: int, read_he
 
 def failures(run_dir: str, lists: int = 1024, item_counts: Sequence[int] = (6, 9, 12, 15),
              heads: bool = False, blank_query: Sequence[int] = ()) -> list[dict[str, Any]]:
-    """One row per item count: items, bits (mean per list), failed (lists with a wrong bit), and lists,
+    """One row per item count: items, bits (mean per list), failed (lists with a wrong bit), usual and
+    right_at_usual (with `heads`: the read head's most common place on the lists answered right, counted
+    as read_positions does, and how many lists it was there; None and 0 without), and lists,
     one dict per list: wrong, distance and prefix (to the nearest other item, over all three vectors and
     over the first two), zero (an all-zero stored vector); with `heads` also shift (the read head's
     place at the first answer step, in steps from its most common place on the lists answered right)
@@ -122,13 +124,16 @@ def failures(run_dir: str, lists: int = 1024, item_counts: Sequence[int] = (6, 9
             if heads:
                 places += read_positions(out[2], ep, k, cfg.read_heads).tolist()
                 inputs += list(ep.inputs.unbind(1))
+        usual = None
         if heads:
             usual = Counter(p for p, row in zip(places, per_list) if not row["wrong"]).most_common(1)
             usual = usual[0][0] if usual else 0
             for place, row, x in zip(places, per_list, inputs):
                 row["shift"] = place - usual
                 row["apart"] = _apart(x, k, row["shift"]) if row["wrong"] else None
-        rows.append({"items": k, "bits": bits / lists, "failed": sum(r["wrong"] for r in per_list), "lists": per_list})
+        right_at_usual = sum(not r["wrong"] and p == usual for p, r in zip(places, per_list))
+        rows.append({"items": k, "bits": bits / lists, "failed": sum(r["wrong"] for r in per_list), "lists": per_list,
+                     "usual": usual, "right_at_usual": right_at_usual})
     return rows
 
 
@@ -169,6 +174,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         for row in failures(run_dir, args.lists, args.items, args.heads, args.blank_query):
             print(f"{run_dir}  {row['items']:>2} items: {row['bits']:.4f} bits, "
                   f"{row['failed']} of {args.lists} lists wrong")
+            if args.heads:
+                print(f"    read head's usual place: {row['usual']} steps after the start of the item after the "
+                      f"queried one ({row['right_at_usual']} lists answered right there)")
             for r in row["lists"]:
                 if args.heads and r["wrong"]:
                     print(f"    wrong list: read head {r['shift']:+d} steps from its usual place; query vectors "

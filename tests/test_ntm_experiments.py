@@ -159,8 +159,12 @@ def test_the_recall_failures_script_counts_the_wrong_lists_and_each_lists_neares
     queried = [next(i for i in range(5) if torch.equal(ep.inputs[4 * i + 1:4 * i + 4, b, :6], ep.inputs[21:24, b, :6]))
                for b in range(64)]
     assert script.read_positions(weights, ep, 5, 1).tolist() == [int(look[b]) - 4 * (queried[b] + 1) for b in range(64)]
-    for row in script.failures(str(tmp_path / "run"), lists=40, item_counts=(3,), heads=True)[0]["lists"]:
+    traced = script.failures(str(tmp_path / "run"), lists=40, item_counts=(3,), heads=True)[0]
+    for row in traced["lists"]:
         assert isinstance(row["shift"], int) and (row["apart"] is None) == (not row["wrong"])
+    right = [row for row in traced["lists"] if not row["wrong"]]
+    assert traced["right_at_usual"] == sum(row["shift"] == 0 for row in right) <= len(right)
+    assert (traced["right_at_usual"] > 0) == bool(right) and rows[0]["usual"] is None
     copy_exp, copy_cfg = tiny("ntm/copy", sequences=16)
     copy_exp.train(copy_cfg, Run.create(tmp_path / "copy", copy_exp, copy_cfg, progress=False))
     with pytest.raises(SystemExit, match="not of associative recall"):
