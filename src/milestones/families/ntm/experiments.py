@@ -598,7 +598,7 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
 # checking the third, so a list in which another item begins with the same two is answered from the
 # wrong place; the paper's lists hold one so rarely (2-6 items: at most 5 in 4 096) that training does
 # not punish it. The variant plants a near-copy of the queried item in 10 % of the training lists (README).
-# Blanks: a queried item of three all-zero vectors (1 list in 2^18) is answered wrong in 7-100 % of such
+# Blanks: a queried item of three all-zero vectors (1 list in 2^18) is answered wrong in 7-99 % of such
 # lists, by seed; decoys-blanks also blanks 1-3 vectors of one stored item in 10 % of the training lists.
 VARIANTS: dict[tuple[str, str, str], dict[str, Any]] = {
     **{("associative-recall", model, "decoys"): RECIPES["associative-recall", model] | {"decoy_share": 0.1}
