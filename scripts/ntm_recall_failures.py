@@ -39,15 +39,23 @@ from milestones.tasks import algorithmic as tasks
 STREAM = ntm_exp.VALIDATION_SEED + 2
 
 
+def _split(inputs: torch.Tensor, items: int, bits: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Views into a batch of lists' inputs (T, B, X) of `items` items of 3 vectors: the stored vectors
+    (items, 3, B, bits) and the query's (3, B, bits); and the stored item equal to the query (B,) long."""
+    m = 3
+    stored = inputs[:items * (m + 1)].view(items, m + 1, -1, inputs.shape[-1])[:, 1:, :, :bits]
+    query = inputs[items * (m + 1) + 1:items * (m + 1) + 1 + m, :, :bits]
+    return stored, query, (stored == query).all(-1).all(1).int().argmax(0)
+
+
 def list_facts(ep: tasks.Episode, items: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """For each list of an episode of `items` items: the Hamming distance from the queried item to the
     nearest other stored item, the same over the first two vectors alone, and whether a stored vector
     is all zero. -> (B,) long, (B,) long, (B,) bool."""
     bits, m = ep.targets.shape[-1], 3
-    stored = ep.inputs[:items * (m + 1)].view(items, m + 1, -1, ep.inputs.shape[-1])[:, 1:, :, :bits]
+    stored, query, _ = _split(ep.inputs, items, bits)
     stored = stored.permute(2, 0, 1, 3).reshape(-1, items, m * bits)  # (B, items, 18)
-    start = items * (m + 1) + 1
-    query = ep.inputs[start:start + m, :, :bits].permute(1, 0, 2).reshape(-1, 1, m * bits)
+    query = query.permute(1, 0, 2).reshape(-1, 1, m * bits)
     differ = stored != query  # (B, items, 18)
     distance = differ.sum(-1).sort(-1).values[:, 1]  # [:, 0] is the queried item itself
     prefix = differ[..., :2 * bits].sum(-1).sort(-1).values[:, 1]
@@ -58,12 +66,8 @@ def list_facts(ep: tasks.Episode, items: int) -> tuple[torch.Tensor, torch.Tenso
 def blank_queried(ep: tasks.Episode, items: int, vectors: Sequence[int]) -> tasks.Episode:
     """The same lists with the queried item's `vectors` set to zeros, in the stored item and in the
     query (an episode of `items` items each; the targets, the item after it, are unchanged)."""
-    m, bits = 3, ep.targets.shape[-1]
     inputs = ep.inputs.clone()
-    stored_steps = items * (m + 1)
-    stored = inputs[:stored_steps].view(items, m + 1, -1, inputs.shape[-1])[:, 1:, :, :bits]  # a view
-    query = inputs[stored_steps + 1:stored_steps + 1 + m, :, :bits]
-    queried = (stored == query).all(-1).all(1).int().argmax(0)  # (B,)
+    stored, query, queried = _split(inputs, items, ep.targets.shape[-1])  # views into the copy
     for v in vectors:
         stored[queried, v, torch.arange(inputs.shape[1]), :] = 0.0
         query[v] = 0.0
@@ -74,14 +78,11 @@ def read_positions(weights: torch.Tensor, ep: tasks.Episode, items: int, read_he
     """Where read head 0 is at the first answer step: the stored step (of the items' k · 4) whose write
     head 0 weighting it overlaps most, counted from the start of the item after the queried one.
     weights (T, B, H, N) from the model's trace -> (B,) long."""
-    m, bits = 3, ep.targets.shape[-1]
-    stored_steps = items * (m + 1)
-    written = weights[:stored_steps, :, read_heads]  # (steps, B, N)
+    m = 3
+    written = weights[:items * (m + 1), :, read_heads]  # (steps, B, N)
     first_answer = ep.inputs.shape[0] - m
     overlap = (written * weights[first_answer, :, 0]).sum(-1)  # (steps, B)
-    stored = ep.inputs[:stored_steps].view(items, m + 1, -1, ep.inputs.shape[-1])[:, 1:, :, :bits]
-    query = ep.inputs[stored_steps + 1:stored_steps + 1 + m, :, :bits]  # (m, B, bits)
-    queried = (stored == query).all(-1).all(1).int().argmax(0)  # (B,): the stored item equal to the query
+    _, _, queried = _split(ep.inputs, items, ep.targets.shape[-1])
     return overlap.argmax(0) - (queried + 1) * (m + 1)
 
 
