@@ -8,8 +8,9 @@ checkpoint (the one `milestones evaluate` tests) answers `--lists` lists at each
 the validation generator's stream VALIDATION_SEED + 2 (neither the validation set training watched nor
 the test sweeps). Per run and item count it prints the mean cost (bits per list) and how many lists had
 a wrong bit; then, over all runs, the lists split by how close the queried item's nearest other item is
-(Hamming distance over its 3 × 6 bits, and over its first two vectors alone) and by whether any stored
-vector is all zero, with the share answered wrong in each.
+(Hamming distance over its 3 × 6 bits, and over its first two vectors alone), by whether any stored
+vector is all zero, and by how close the query's first two vectors come to any stored item's second
+and third (a match one step out of phase), with the share answered wrong in each.
 
 --heads (NTMs only) prints, for each list answered wrong, where the read head was at the first answer
 step: the stored step whose write weighting it overlaps most, as a shift in steps from where it is on
@@ -37,6 +38,7 @@ from milestones.runs import Run
 from milestones.tasks import algorithmic as tasks
 
 STREAM = ntm_exp.VALIDATION_SEED + 2
+PHASE = "query's first two vectors against an item's second and third (out of phase)"
 
 
 def _split(inputs: torch.Tensor, items: int, bits: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -48,10 +50,12 @@ def _split(inputs: torch.Tensor, items: int, bits: int) -> tuple[torch.Tensor, t
     return stored, query, (stored == query).all(-1).all(1).int().argmax(0)
 
 
-def list_facts(ep: tasks.Episode, items: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def list_facts(ep: tasks.Episode, items: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """For each list of an episode of `items` items: the Hamming distance from the queried item to the
-    nearest other stored item, the same over the first two vectors alone, and whether a stored vector
-    is all zero. -> (B,) long, (B,) long, (B,) bool."""
+    nearest other stored item, the same over the first two vectors alone, whether a stored vector is
+    all zero, and the fewest bits the query's first two vectors differ from any stored item's second
+    and third (a match one step out of phase with the items, the queried item's own included).
+    -> (B,) long, (B,) long, (B,) bool, (B,) long."""
     bits, m = ep.targets.shape[-1], 3
     stored, query, _ = _split(ep.inputs, items, bits)
     stored = stored.permute(2, 0, 1, 3).reshape(-1, items, m * bits)  # (B, items, 18)
@@ -60,7 +64,8 @@ def list_facts(ep: tasks.Episode, items: int) -> tuple[torch.Tensor, torch.Tenso
     distance = differ.sum(-1).sort(-1).values[:, 1]  # [:, 0] is the queried item itself
     prefix = differ[..., :2 * bits].sum(-1).sort(-1).values[:, 1]
     zero = (stored.view(-1, items, m, bits).sum(-1) == 0).flatten(1).any(-1)
-    return distance, prefix, zero
+    phase = (stored[..., bits:] != query[..., :2 * bits]).sum(-1).min(-1).values
+    return distance, prefix, zero, phase
 
 
 def blank_queried(ep: tasks.Episode, items: int, vectors: Sequence[int]) -> tasks.Episode:
@@ -90,13 +95,13 @@ def failures(run_dir: str, lists: int = 1024, item_counts: Sequence[int] = (6, 9
              heads: bool = False, blank_query: Sequence[int] = ()) -> list[dict[str, Any]]:
     """One row per item count: items, bits (mean per list), failed (lists with a wrong bit), usual and
     right_at_usual (with `heads`: the read head's most common place on the lists answered right, counted
-    as read_positions does, and how many lists it was there; None and 0 without), and lists,
-    one dict per list: wrong, distance and prefix (to the nearest other item, over all three vectors and
-    over the first two), zero (an all-zero stored vector); with `heads` also shift (the read head's
-    place at the first answer step, in steps from its most common place on the lists answered right)
-    and apart (per query vector, the bits it differs from the stored input `shift` steps from it, +10
-    where that input is an item delimiter; None outside the stored steps). blank_query: the queried
-    item's vectors set to zeros in every list (blank_queried)."""
+    as read_positions does, and how many lists it was there; None and 0 without), and lists, one dict
+    per list: wrong, distance and prefix (to the nearest other item, over all three vectors and over the
+    first two), zero (an all-zero stored vector), phase (list_facts' out-of-phase match); with `heads`
+    also shift (the read head's place at the first answer step, in steps from its most common place on
+    the lists answered right) and apart (per query vector, the bits it differs from the stored input
+    `shift` steps from it, +10 where that input is an item delimiter; None outside the stored steps).
+    blank_query: the queried item's vectors set to zeros in every list (blank_queried)."""
     name, config = Run.read_config(run_dir)
     exp = catalog()[name]
     cfg = cfg_mod.from_dict(type(exp.config), config)
@@ -119,9 +124,8 @@ def failures(run_dir: str, lists: int = 1024, item_counts: Sequence[int] = (6, 9
             logits = out[0]
             bits += tasks.bits_per_sequence(logits, ep.targets, ep.mask).sum().item()
             wrong = tasks.bit_errors(logits, ep.targets, ep.mask) > 0
-            distance, prefix, zero = list_facts(ep, k)
-            per_list += [{"wrong": w, "distance": d, "prefix": p, "zero": z}
-                         for w, d, p, z in zip(wrong.tolist(), distance.tolist(), prefix.tolist(), zero.tolist())]
+            facts = zip(wrong.tolist(), *(f.tolist() for f in list_facts(ep, k)))
+            per_list += [{"wrong": w, "distance": d, "prefix": p, "zero": z, "phase": f} for w, d, p, z, f in facts]
             if heads:
                 places += read_positions(out[2], ep, k, cfg.read_heads).tolist()
                 inputs += list(ep.inputs.unbind(1))
@@ -170,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     splits = {"nearest other item, all three vectors": Counter(), "nearest other item, first two vectors": Counter(),
-              "stored vectors": Counter()}  # title -> (bucket, wrong) -> lists
+              "stored vectors": Counter(), PHASE: Counter()}  # title -> (bucket, wrong) -> lists
     for run_dir in args.run_dirs:
         for row in failures(run_dir, args.lists, args.items, args.heads, args.blank_query):
             print(f"{run_dir}  {row['items']:>2} items: {row['bits']:.4f} bits, "
@@ -186,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 splits["nearest other item, all three vectors"][near, r["wrong"]] += 1
                 splits["nearest other item, first two vectors"][_bucket(r["prefix"]), r["wrong"]] += 1
                 splits["stored vectors"]["an all-zero vector" if r["zero"] else "no all-zero vector", r["wrong"]] += 1
+                phase = "0-2 bits" if r["phase"] <= 2 else "3 bits" if r["phase"] == 3 else "4+ bits"
+                splits[PHASE][phase, r["wrong"]] += 1
     for title, counts in splits.items():
         for bucket in sorted({b for b, _ in counts}):
             total = counts[bucket, True] + counts[bucket, False]

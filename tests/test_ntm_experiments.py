@@ -134,7 +134,7 @@ def test_the_recall_failures_script_counts_the_wrong_lists_and_each_lists_neares
         q = next(i for i in range(5) if torch.equal(x[4 * i + 1:4 * i + 4, :6], x[21:24, :6]))
         x[[4 * q + 2, 4 * q + 3, 22, 23], :6] = 0.0
         assert torch.equal(blank.inputs[:, b], x), b
-    distance, prefix, zero = script.list_facts(ep, 5)
+    distance, prefix, zero, phase = script.list_facts(ep, 5)
     for b in range(64):
         x = ep.inputs[:, b]
         items = [[int(v) for t in range(4 * i + 1, 4 * i + 4) for v in x[t, :6]] for i in range(5)]
@@ -144,7 +144,9 @@ def test_the_recall_failures_script_counts_the_wrong_lists_and_each_lists_neares
         gaps = sorted(sum(a != q for a, q in zip(item[:12], query[:12])) for item in items)
         assert prefix[b] == gaps[1], b
         assert bool(zero[b]) == any(sum(item[j:j + 6]) == 0 for item in items for j in (0, 6, 12)), b
+        assert phase[b] == min(sum(a != q for a, q in zip(item[6:], query[:12])) for item in items), b
     assert zero.any() and not zero.all()  # both kinds of list occur among these 64
+    assert phase.min() <= 3 < phase.max()
     for b in range(8):  # a shift of one item (4 steps) compares the query with the next item's vectors
         x = ep.inputs[:, b]
         q = next(i for i in range(5) if torch.equal(x[4 * i + 1:4 * i + 4, :6], x[21:24, :6]))
