@@ -206,6 +206,42 @@ def test_associative_recall_decoy_share_plants_a_near_copy_of_the_queried_item_i
     with pytest.raises(ValueError, match="at least 2 vectors"):
         associative_recall_episode(2, seeded(0), item_length=1, decoy_share=0.5)
 
+
+def test_associative_recall_shifted_decoy_share_plants_the_queried_items_first_vectors_one_step_later():
+    m, bits, n = 3, 6, 3000
+    plain = associative_recall_episode(50, seeded(3))
+    same = associative_recall_episode(50, seeded(3), shifted_decoy_share=0.0)
+    assert torch.equal(plain.inputs, same.inputs)  # shifted_decoy_share=0 draws nothing extra
+    ep = associative_recall_episode(n, seeded(8), shifted_decoy_share=0.3)
+    shifted, where = 0, Counter()
+    for b in range(n):
+        x, y = ep.inputs[:, b], ep.targets[:, b]
+        k = int(x[:, bits].sum())
+        items = x[:k * (m + 1)].view(k, m + 1, 8)[:, 1:, :bits]
+        query = x[k * (m + 1) + 1:k * (m + 1) + 1 + m, :bits]
+        whole = [j for j in range(k) if torch.equal(items[j], query)]
+        assert len(whole) == 1  # the queried item alone equals the query
+        q = whole[0]
+        end = int(ep.lengths[b])
+        assert torch.equal(y[end - m:end], items[q + 1])  # the answer is still the item after it
+        late = [j for j in range(k) if j != q and torch.equal(items[j, 1:], query[:-1])]
+        if late:
+            shifted += 1
+            where["before" if late[0] < q else "after"] += 1
+    # planted in 30 %; by chance in about 1 list in 1 400 (E[k − 1] = 3 items, each 2^-12)
+    assert 0.27 < shifted / n < 0.33
+    assert where["before"] > 0 and where["after"] > 0
+    two = associative_recall_episode(200, seeded(1), item_length=2, bits=1, min_items=2, max_items=2,
+                                     shifted_decoy_share=1.0)  # item 0 queried, item 1 its shifted decoy
+    items = two.inputs[:6].view(2, 3, 200, 3)[:, 1:, :, 0]  # (item, vector, list): 1-bit vectors
+    assert torch.equal(items[1, 1], items[0, 0])
+    assert (items[1] != items[0]).any(0).all()  # a constant queried item (half of these lists) keeps a decoy
+    with pytest.raises(ValueError, match="shifted_decoy_share must be a probability"):
+        associative_recall_episode(2, seeded(0), shifted_decoy_share=1.1)
+    with pytest.raises(ValueError, match="at least 2 vectors"):
+        associative_recall_episode(2, seeded(0), item_length=1, shifted_decoy_share=0.5)
+
+
 def test_associative_recall_blank_share_blanks_one_to_three_vectors_of_one_item_in_that_share_of_lists():
     m, bits, n = 3, 6, 4000
     plain, same = associative_recall_episode(50, seeded(3)), associative_recall_episode(50, seeded(3), blank_share=0.0)

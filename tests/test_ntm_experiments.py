@@ -219,6 +219,12 @@ def test_curriculum_grows_the_length_over_its_sequences():
     decoys = dataclasses.replace(recall, curriculum=0, decoy_share=0.1)
     assert ntm_exp.task_args(decoys, 0) == {"min_items": 2, "max_items": 6, "decoy_share": 0.1}
     assert "decoy_share" not in ntm_exp.task_args(recall, 0)  # the paper's lists, drawn as before
+    shifted = dataclasses.replace(decoys, shifted_decoy_share=0.2)
+    assert ntm_exp.task_args(shifted, 0) == {"min_items": 2, "max_items": 6, "decoy_share": 0.1,
+                                             "shifted_decoy_share": 0.2}
+    assert "shifted_decoy_share" not in ntm_exp.task_args(decoys, 0)
+    with pytest.raises(ConfigError, match="--shifted-decoy-share plants out-of-phase copies"):
+        dataclasses.replace(cfg, curriculum=0, shifted_decoy_share=0.1)
     with pytest.raises(ConfigError, match="--decoy-share plants near-copies"):
         dataclasses.replace(cfg, curriculum=0, decoy_share=0.1)  # copy has no items: refused before a run
     blanks = dataclasses.replace(recall, curriculum=0, blank_share=0.1)
@@ -240,6 +246,11 @@ def test_the_decoys_variant_is_the_recall_recipe_with_decoys_reported_in_its_gro
     assert both.group == plain.group and both.deviations[1:] == plain.deviations
     assert "--decoy-share 0.1" in both.deviations[0] and "--blank-share 0.1" in both.deviations[0]
     assert report.variant_of({"experiment": both.name, "group": both.group}) == "ntm-decoys-blanks"
+    shifted = recipes["ntm/associative-recall-decoys-blanks-shifted"]
+    assert shifted.config == dataclasses.replace(both.config, shifted_decoy_share=0.1)
+    assert shifted.group == plain.group and shifted.deviations[1:] == plain.deviations
+    assert "--shifted-decoy-share 0.1" in shifted.deviations[0]
+    assert ntm_exp.task_args(shifted.config, 0)["shifted_decoy_share"] == 0.1
 
 
 def test_a_curriculum_over_repeats_grows_only_repeat_copys_count():

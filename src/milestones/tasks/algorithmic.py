@@ -220,7 +220,7 @@ def repeat_copy_episode(batch: int, generator: torch.Generator, *, bits: int = 8
 
 def associative_recall_episode(batch: int, generator: torch.Generator, *, bits: int = 6, item_length: int = 3,
                                min_items: int = 2, max_items: int = 6, decoy_share: float = 0.0,
-                               blank_share: float = 0.0) -> Episode:
+                               shifted_decoy_share: float = 0.0, blank_share: float = 0.0) -> Episode:
     """Associative recall: k delimited items, a query item between query delimiters, then the item
     that followed the query. X = bits + 2, Y = bits.
 
@@ -230,6 +230,12 @@ def associative_recall_episode(batch: int, generator: torch.Generator, *, bits: 
     lists two stored items agree in all but one vector rarely (k = 6: 5 other items × 3 vectors × 2⁻¹²,
     about 1 list in 270), so a model can learn to find the queried item by part of it; a decoy makes
     that cost (see the README).
+
+    shifted_decoy_share > 0, likewise: each list, with that probability, holds a shifted decoy, another
+    stored item (uniform among the k − 1, after any decoy) whose last m − 1 vectors are the queried
+    item's first m − 1, a match one step out of phase with the items. In the paper's lists one within a
+    few bits of it is common but an exact one rare (k = 6: 5 items × 2⁻¹², about 1 list in 800); a
+    trained NTM's rare wrong answers have its read head at such a near-match (see the README).
 
     blank_share > 0, another training distribution beside the paper's (as copy's): each list, with that
     probability, has a run of 1-3 consecutive vectors (uniform, at most item_length) of one stored item
@@ -245,11 +251,16 @@ def associative_recall_episode(batch: int, generator: torch.Generator, *, bits: 
     _check_le("min_items", min_items, "max_items", max_items)
     if not 0.0 <= decoy_share <= 1.0:
         raise ValueError(f"decoy_share must be a probability in [0, 1], got {decoy_share}")
+    if not 0.0 <= shifted_decoy_share <= 1.0:
+        raise ValueError(f"shifted_decoy_share must be a probability in [0, 1], got {shifted_decoy_share}")
     if not 0.0 <= blank_share <= 1.0:
         raise ValueError(f"blank_share must be a probability in [0, 1], got {blank_share}")
     if decoy_share and item_length < 2:
         raise ValueError(f"decoy_share: a decoy shares all of the queried item's vectors but one, so items need at "
                          f"least 2 vectors; got item_length {item_length}")
+    if shifted_decoy_share and item_length < 2:
+        raise ValueError(f"shifted_decoy_share: a shifted decoy holds the queried item's first vectors one step "
+                         f"later, so items need at least 2 vectors; got item_length {item_length}")
     m = item_length
 
     def one(g: torch.Generator) -> Part:
@@ -265,6 +276,12 @@ def associative_recall_episode(batch: int, generator: torch.Generator, *, bits: 
             while torch.equal(other, items[q, v]):
                 other = _random_bits((bits,), g)
             items[j, v] = other
+        if shifted_decoy_share and float(torch.rand((), generator=g)) < shifted_decoy_share:  # only when asked
+            j = _randint(0, k - 2, g)
+            j += j >= q
+            items[j, 1:] = items[q, :-1]
+            while torch.equal(items[j], items[q]):  # a constant queried item: keep the decoy a different item
+                items[j, 0] = _random_bits((bits,), g)
         if blank_share and float(torch.rand((), generator=g)) < blank_share:  # drawn only when asked
             j = _randint(0, k - 1, g)
             run = _randint(1, min(3, m), g)

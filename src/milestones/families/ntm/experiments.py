@@ -118,6 +118,10 @@ class NTMTaskConfig(BaseConfig):
     decoy_share: float = param(0.0, "associative recall only: share of training lists in which another stored "
                                "item equals the queried one in all its vectors but one (0: the paper's "
                                "distribution; validation and test stay the paper's)", low=0.0, high=1.0)
+    shifted_decoy_share: float = param(0.0, "associative recall only: share of training lists in which another "
+                                       "stored item's last vectors are the queried one's first, one step out of "
+                                       "phase (0: the paper's distribution; validation and test stay the "
+                                       "paper's)", low=0.0, high=1.0)
     curriculum: int = param(0, "curriculum: sequences over which the task's length grows from a quarter "
                             "of its maximum to the maximum (0: none)", low=0)
     curriculum_over: Literal["length", "repeats"] = param(
@@ -233,6 +237,11 @@ def task_args(cfg: NTMTaskConfig, sequences: int) -> dict[str, Any]:
             raise ConfigError(f"--decoy-share plants near-copies of the queried item in associative-recall lists; "
                               f"task {cfg.task} has no items (give --decoy-share 0)")
         args["decoy_share"] = cfg.decoy_share
+    if cfg.shifted_decoy_share:
+        if cfg.task != "associative-recall":
+            raise ConfigError(f"--shifted-decoy-share plants out-of-phase copies of the queried item in "
+                              f"associative-recall lists; task {cfg.task} has no items (give --shifted-decoy-share 0)")
+        args["shifted_decoy_share"] = cfg.shifted_decoy_share
     if cfg.curriculum_over == "repeats" and "max_repeats" not in args:
         raise ConfigError(f"--curriculum-over repeats grows the number of repeats of repeat copy; task {cfg.task} "
                           "has none (give --curriculum-over length)")
@@ -600,11 +609,16 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
 # not punish it. The variant plants a near-copy of the queried item in 10 % of the training lists (README).
 # Blanks: a queried item of three all-zero vectors (1 list in 2^18) is answered wrong in 7-99 % of such
 # lists, by seed; decoys-blanks also blanks 1-3 vectors of one stored item in 10 % of the training lists.
+# Shifted: the last wrong answers have the read head one step out of phase, where the query's first two
+# vectors nearly match an item's second and third; decoys-blanks-shifted also plants that match exactly
+# in 10 % of the training lists.
 VARIANTS: dict[tuple[str, str, str], dict[str, Any]] = {
     **{("associative-recall", model, "decoys"): RECIPES["associative-recall", model] | {"decoy_share": 0.1}
        for model in ("ntm", "ntm-ff")},
     ("associative-recall", "ntm", "decoys-blanks"): RECIPES["associative-recall", "ntm"] | {"decoy_share": 0.1,
                                                                                           "blank_share": 0.1},
+    ("associative-recall", "ntm", "decoys-blanks-shifted"): RECIPES["associative-recall", "ntm"] | {
+        "decoy_share": 0.1, "blank_share": 0.1, "shifted_decoy_share": 0.1},
 }
 VARIANT_NOTES = {  # variant -> (what the summary adds, the deviation it lists first)
     "decoys": ("decoys in 10 % of the training lists",
@@ -617,6 +631,14 @@ VARIANT_NOTES = {  # variant -> (what the summary adds, the deviation it lists f
                       "1-3 all-zero vectors in one stored item (`--blank-share 0.1`); validation, test and the sweeps "
                       "are the paper's lists. Without them the trained NTM answers wrong where another item shares "
                       "the queried one's first two vectors, and often where the queried item is all zero."),
+    "decoys-blanks-shifted": ("decoys, blank vectors and shifted decoys in 10 % of the training lists each",
+                              "Training lists beside the paper's: 10 % hold a decoy (`--decoy-share 0.1`), 10 % a run "
+                              "of 1-3 all-zero vectors in one stored item (`--blank-share 0.1`) and 10 % a shifted "
+                              "decoy, another item whose second and third vectors are the queried one's first two "
+                              "(`--shifted-decoy-share 0.1`); validation, test and the sweeps are the paper's lists. "
+                              "Without them the trained NTM answers wrong where another item shares the queried "
+                              "one's first two vectors, often where the queried item is all zero, and on a few lists "
+                              "where the query nearly matches an item one step out of phase."),
 }
 EXPERIMENTS = (tuple(_experiment(task, model, RECIPES[task, model]) for task in TASKS for model in MODELS)
                + tuple(_experiment(task, model, recipe, name) for (task, model, name), recipe in VARIANTS.items()))
