@@ -30,6 +30,16 @@ def test_every_committed_result_is_a_current_record_with_its_config_and_family()
             assert rec["git_commit"][:12] in rec["config_note"]
 
 
+def test_every_check_folder_is_described_in_the_checks_readme():
+    """results/checks/README.md has a row for each folder there (what it checks, the command), and no
+    row for a folder that is gone."""
+    checks = ROOT / "results" / "checks"
+    folders = {p.name for p in checks.iterdir() if p.is_dir()}
+    rows = {line.split("`")[1].rstrip("/") for line in (checks / "README.md").read_text().splitlines()
+            if line.startswith("| `")}
+    assert folders and rows == folders
+
+
 def test_every_committed_benchmark_says_what_ran_where():
     paths = sorted((ROOT / "benchmarks").glob("*.json"))
     assert len(paths) >= 7
