@@ -232,10 +232,11 @@ def associative_recall_episode(batch: int, generator: torch.Generator, *, bits: 
     that cost (see the README).
 
     shifted_decoy_share > 0, likewise: each list, with that probability, holds a shifted decoy, another
-    stored item (uniform among the k − 1, after any decoy) whose last m − 1 vectors are the queried
-    item's first m − 1, a match one step out of phase with the items. In the paper's lists one within a
-    few bits of it is common but an exact one rare (k = 6: 5 items × 2⁻¹², about 1 list in 800); a
-    trained NTM's rare wrong answers have its read head at such a near-match (see the README).
+    stored item (uniform among the k − 1, after any decoy, which it may overwrite) whose last m − 1
+    vectors are the queried item's first m − 1, a match one step out of phase with the items. In the
+    paper's lists one within a few bits of it is common but an exact one rare (k = 6: 5 items × 2⁻¹²,
+    about 1 list in 800); a trained NTM's rare wrong answers have its read head at such a near-match
+    (see the README).
 
     blank_share > 0, another training distribution beside the paper's (as copy's): each list, with that
     probability, has a run of 1-3 consecutive vectors (uniform, at most item_length) of one stored item
