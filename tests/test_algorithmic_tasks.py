@@ -207,6 +207,30 @@ def test_associative_recall_decoy_share_plants_a_near_copy_of_the_queried_item_i
         associative_recall_episode(2, seeded(0), item_length=1, decoy_share=0.5)
 
 
+def test_associative_recall_decoy_bits_makes_each_decoy_the_queried_item_with_that_many_bits_flipped():
+    m, bits, n = 3, 6, 2000
+    ep = associative_recall_episode(n, seeded(5), decoy_share=0.5, decoy_bits=2)
+    decoys, vectors = 0, Counter()
+    for b in range(n):
+        x = ep.inputs[:, b]
+        k = int(x[:, bits].sum())
+        items = x[:k * (m + 1)].view(k, m + 1, 8)[:, 1:, :bits]
+        query = x[k * (m + 1) + 1:k * (m + 1) + 1 + m, :bits]
+        apart = (items != query).sum((1, 2))  # (k,): bits each item differs from the query in
+        assert (apart == 0).sum() == 1  # the queried item alone equals the query
+        if (apart == 2).any():
+            decoys += 1
+            j = int((apart == 2).nonzero()[0])
+            vectors[int((items[j] != query).any(-1).sum())] += 1  # the two flips in one vector or two
+    # planted in half; by chance an item lies 2 bits from the queried one in about 1 list in 3 000
+    assert 0.46 < decoys / n < 0.54
+    assert set(vectors) == {1, 2}  # flips anywhere in the item, not one vector
+    with pytest.raises(ValueError, match="decoy_bits: a decoy flips at most the item's 3 × 6 bits; got 19"):
+        associative_recall_episode(2, seeded(0), decoy_share=0.5, decoy_bits=19)
+    one = associative_recall_episode(50, seeded(2), item_length=1, decoy_share=1.0, decoy_bits=1)  # 1-vector items
+    assert one.inputs.shape[1] == 50
+
+
 def test_associative_recall_shifted_decoy_share_plants_the_queried_items_first_vectors_one_step_later():
     m, bits, n = 3, 6, 3000
     plain = associative_recall_episode(50, seeded(3))

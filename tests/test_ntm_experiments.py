@@ -219,6 +219,9 @@ def test_curriculum_grows_the_length_over_its_sequences():
     decoys = dataclasses.replace(recall, curriculum=0, decoy_share=0.1)
     assert ntm_exp.task_args(decoys, 0) == {"min_items": 2, "max_items": 6, "decoy_share": 0.1}
     assert "decoy_share" not in ntm_exp.task_args(recall, 0)  # the paper's lists, drawn as before
+    assert ntm_exp.task_args(dataclasses.replace(decoys, decoy_bits=2), 0)["decoy_bits"] == 2
+    with pytest.raises(ConfigError, match="--decoy-bits sets how the decoys of --decoy-share differ"):
+        ntm_exp.task_args(dataclasses.replace(recall, curriculum=0, decoy_bits=2), 0)
     shifted = dataclasses.replace(decoys, shifted_decoy_share=0.2)
     assert ntm_exp.task_args(shifted, 0) == {"min_items": 2, "max_items": 6, "decoy_share": 0.1,
                                              "shifted_decoy_share": 0.2}
@@ -251,6 +254,11 @@ def test_the_decoys_variant_is_the_recall_recipe_with_decoys_reported_in_its_gro
     assert shifted.group == plain.group and shifted.deviations[1:] == plain.deviations
     assert "--shifted-decoy-share 0.1" in shifted.deviations[0]
     assert ntm_exp.task_args(shifted.config, 0)["shifted_decoy_share"] == 0.1
+    denser = recipes["ntm/associative-recall-denser-decoys"]
+    assert denser.config == dataclasses.replace(shifted.config, decoy_share=0.2)
+    assert denser.group == plain.group and denser.deviations[1:] == plain.deviations
+    assert "--decoy-share 0.2" in denser.deviations[0]
+    assert report.variant_of({"experiment": denser.name, "group": denser.group}) == "ntm-denser-decoys"
 
 
 def test_a_curriculum_over_repeats_grows_only_repeat_copys_count():

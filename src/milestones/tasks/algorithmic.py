@@ -220,7 +220,8 @@ def repeat_copy_episode(batch: int, generator: torch.Generator, *, bits: int = 8
 
 def associative_recall_episode(batch: int, generator: torch.Generator, *, bits: int = 6, item_length: int = 3,
                                min_items: int = 2, max_items: int = 6, decoy_share: float = 0.0,
-                               shifted_decoy_share: float = 0.0, blank_share: float = 0.0) -> Episode:
+                               decoy_bits: int = 0, shifted_decoy_share: float = 0.0,
+                               blank_share: float = 0.0) -> Episode:
     """Associative recall: k delimited items, a query item between query delimiters, then the item
     that followed the query. X = bits + 2, Y = bits.
 
@@ -229,7 +230,9 @@ def associative_recall_episode(batch: int, generator: torch.Generator, *, bits: 
     vectors but one (uniform), which differs from the query's in at least one bit. In the paper's
     lists two stored items agree in all but one vector rarely (k = 6: 5 other items × 3 vectors × 2⁻¹²,
     about 1 list in 270), so a model can learn to find the queried item by part of it; a decoy makes
-    that cost (see the README).
+    that cost (see the README). decoy_bits > 0 makes each decoy the queried item with that many of its
+    bits flipped (distinct places, uniform over all its vectors) instead: the near-duplicates, a few bits
+    apart, that the paper's lists hold about as rarely and that a trained NTM still confuses.
 
     shifted_decoy_share > 0, likewise: each list, with that probability, holds a shifted decoy, another
     stored item (uniform among the k − 1, after any decoy, which it may overwrite) whose last m − 1
@@ -256,7 +259,10 @@ def associative_recall_episode(batch: int, generator: torch.Generator, *, bits: 
         raise ValueError(f"shifted_decoy_share must be a probability in [0, 1], got {shifted_decoy_share}")
     if not 0.0 <= blank_share <= 1.0:
         raise ValueError(f"blank_share must be a probability in [0, 1], got {blank_share}")
-    if decoy_share and item_length < 2:
+    _check_int("decoy_bits", decoy_bits, 0)
+    if decoy_bits > item_length * bits:
+        raise ValueError(f"decoy_bits: a decoy flips at most the item's {item_length} × {bits} bits; got {decoy_bits}")
+    if decoy_share and item_length < 2 and not decoy_bits:
         raise ValueError(f"decoy_share: a decoy shares all of the queried item's vectors but one, so items need at "
                          f"least 2 vectors; got item_length {item_length}")
     if shifted_decoy_share and item_length < 2:
@@ -271,12 +277,17 @@ def associative_recall_episode(batch: int, generator: torch.Generator, *, bits: 
         if decoy_share and float(torch.rand((), generator=g)) < decoy_share:  # drawn only when asked
             j = _randint(0, k - 2, g)
             j += j >= q  # any stored item but the queried one
-            v = _randint(0, m - 1, g)  # the vector in which the decoy differs
-            other = items[j, v].clone()
-            items[j] = items[q]
-            while torch.equal(other, items[q, v]):
-                other = _random_bits((bits,), g)
-            items[j, v] = other
+            if decoy_bits:
+                flips = torch.randperm(m * bits, generator=g)[:decoy_bits]
+                items[j] = items[q]
+                items[j].view(-1)[flips] = 1.0 - items[q].reshape(-1)[flips]
+            else:
+                v = _randint(0, m - 1, g)  # the vector in which the decoy differs
+                other = items[j, v].clone()
+                items[j] = items[q]
+                while torch.equal(other, items[q, v]):
+                    other = _random_bits((bits,), g)
+                items[j, v] = other
         if shifted_decoy_share and float(torch.rand((), generator=g)) < shifted_decoy_share:  # only when asked
             j = _randint(0, k - 2, g)
             j += j >= q
