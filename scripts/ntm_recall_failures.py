@@ -1,7 +1,7 @@
 """Which associative-recall lists does a trained NTM answer wrong? Counts on validation lists, not the test set.
 
     python scripts/ntm_recall_failures.py RUN_DIR [RUN_DIR …] [--lists 1024] [--items 6 9 12 15] [--heads]
-                                          [--blank-query 0 1 2]
+                                          [--sharpness] [--blank-query 0 1 2]
 
 Each RUN_DIR is a run of `ntm/associative-recall` (or its feedforward and LSTM variants). Its best
 checkpoint (the one `milestones evaluate` tests) answers `--lists` lists at each item count, drawn from
@@ -16,6 +16,11 @@ and third (a match one step out of phase), with the share answered wrong in each
 step: the stored step whose write weighting it overlaps most, as a shift in steps from where it is on
 the lists answered right (0: the right place), and how many bits each query vector differs from the
 stored vector that shift away (+10 where that step is an item delimiter). Nothing in RUN_DIR is written.
+
+--sharpness (NTMs only) prints how sharp read head 0's content lookup is from the first query vector
+to the first answer step: the medians over the lists answered right, and each wrong list's values, of
+its β, g and γ and of the cosine similarity K(k, M_i) of its key to the best-matching slot and that
+best's lead over the second best (lookup_sharpness).
 
 --blank-query V … is a probe: in every list the queried item's vectors V (0-2) are set to zeros, in the
 stored item and in the query alike, the lists otherwise the same. In the paper's lists the queried
@@ -33,6 +38,7 @@ import torch
 
 from milestones import config as cfg_mod
 from milestones.families.ntm import experiments as ntm_exp
+from milestones.nn.ntm import cosine_similarity
 from milestones.registry import catalog
 from milestones.runs import Run
 from milestones.tasks import algorithmic as tasks
@@ -91,8 +97,40 @@ def read_positions(weights: torch.Tensor, ep: tasks.Episode, items: int, read_he
     return overlap.argmax(0) - (queried + 1) * (m + 1)
 
 
+SHARPNESS = ("beta", "g", "gamma", "best_cos", "lead")
+
+
+def lookup_sharpness(model: torch.nn.Module, inputs: torch.Tensor, steps: Sequence[int]) -> dict[str, torch.Tensor]:
+    """The read heads' content addressing at `steps` (indices into T) of a run on inputs (T, B, X):
+    their β, g and γ, the cosine similarity of the key to the memory slot it matches best (the memory
+    the step addresses, M_{t−1}) and that best's lead over the second best. -> name (SHARPNESS) ->
+    (len(steps), B, R)."""
+    given, memories = [], []
+    hook = model.heads.register_forward_hook(lambda module, args, out: given.append(args[0]))
+
+    def step(x: torch.Tensor, state: Any):
+        memories.append(state.memory)
+        return model.step(x, state)
+
+    try:
+        with torch.no_grad():
+            model(inputs, step=step, generator=torch.Generator().manual_seed(0))
+    finally:
+        hook.remove()
+    out = {name: [] for name in SHARPNESS}
+    R = model.R
+    for t in steps:
+        with torch.no_grad():
+            k, beta, g, _, gamma, _, _ = model.head_parameters(given[t])
+            best = cosine_similarity(k[:, :R], memories[t]).topk(2, -1).values  # (B, R, 2)
+        values = (beta[:, :R], g[:, :R], gamma[:, :R], best[..., 0], best[..., 0] - best[..., 1])
+        for name, value in zip(SHARPNESS, values):
+            out[name].append(value)
+    return {name: torch.stack(values) for name, values in out.items()}
+
+
 def failures(run_dir: str, lists: int = 1024, item_counts: Sequence[int] = (6, 9, 12, 15),
-             heads: bool = False, blank_query: Sequence[int] = ()) -> list[dict[str, Any]]:
+             heads: bool = False, blank_query: Sequence[int] = (), sharpness: bool = False) -> list[dict[str, Any]]:
     """One row per item count: items, bits (mean per list), failed (lists with a wrong bit), usual and
     right_at_usual (with `heads`: the read head's most common place on the lists answered right, counted
     as read_positions does, and how many lists it was there; None and 0 without), and lists, one dict
@@ -101,14 +139,17 @@ def failures(run_dir: str, lists: int = 1024, item_counts: Sequence[int] = (6, 9
     also shift (the read head's place at the first answer step, in steps from its most common place on
     the lists answered right) and apart (per query vector, the bits it differs from the stored input
     `shift` steps from it, +10 where that input is an item delimiter; None outside the stored steps).
-    blank_query: the queried item's vectors set to zeros in every list (blank_queried)."""
+    blank_query: the queried item's vectors set to zeros in every list (blank_queried). With `sharpness`
+    each list also holds `sharpness`: name (SHARPNESS) -> read head 0's values at the steps from the
+    first query vector to the first answer step (lookup_sharpness)."""
     name, config = Run.read_config(run_dir)
     exp = catalog()[name]
     cfg = cfg_mod.from_dict(type(exp.config), config)
     if exp.train is not ntm_exp.train or cfg.task != "associative-recall":
         raise SystemExit(f"{run_dir} is a run of {name}, not of associative recall (ntm/, ntm-ff/ or lstm/)")
-    if heads and cfg.model != "ntm":
-        raise SystemExit(f"--heads follows an NTM's read head; {run_dir} is a run of the {cfg.model} baseline")
+    if (heads or sharpness) and cfg.model != "ntm":
+        raise SystemExit(f"--heads and --sharpness follow an NTM's read head; {run_dir} is a run of the "
+                         f"{cfg.model} baseline")
     run = Run(run_dir, exp, cfg, progress=False)
     model, _ = ntm_exp.load_best(cfg, run)  # the checkpoint evaluation tests
     model.eval()
@@ -129,6 +170,11 @@ def failures(run_dir: str, lists: int = 1024, item_counts: Sequence[int] = (6, 9
             if heads:
                 places += read_positions(out[2], ep, k, cfg.read_heads).tolist()
                 inputs += list(ep.inputs.unbind(1))
+            if sharpness:
+                T = ep.inputs.shape[0]
+                sharp = lookup_sharpness(model, ep.inputs, range(T - 7, T - 2))
+                for b, row in enumerate(per_list[-ep.inputs.shape[1]:]):
+                    row["sharpness"] = {name: value[:, b, 0].tolist() for name, value in sharp.items()}
         usual = None
         if heads:
             usual = Counter(p for p, row in zip(places, per_list) if not row["wrong"]).most_common(1)
@@ -159,6 +205,10 @@ def _apart(x: torch.Tensor, items: int, shift: int) -> list[int | None]:
     return apart
 
 
+def _fmt(values: Sequence[float]) -> str:
+    return "[" + " ".join(f"{v:.3g}" for v in values) + "]"
+
+
 def _bucket(distance: int) -> str:
     return f"{distance} bits" if distance < 2 else "2+ bits"
 
@@ -169,6 +219,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--lists", type=int, default=1024, help="lists per item count (default 1024)")
     parser.add_argument("--items", type=int, nargs="+", default=[6, 9, 12, 15], help="item counts")
     parser.add_argument("--heads", action="store_true", help="NTMs: where the read head was on each wrong list")
+    parser.add_argument("--sharpness", action="store_true",
+                        help="NTMs: how sharp read head 0's content lookup is on the lists answered right and wrong")
     parser.add_argument("--blank-query", type=int, nargs="+", default=[], choices=range(3), metavar="V",
                         help="probe: set these vectors (0-2) of the queried item to zeros in every list")
     args = parser.parse_args(argv)
@@ -176,12 +228,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     splits = {"nearest other item, all three vectors": Counter(), "nearest other item, first two vectors": Counter(),
               "stored vectors": Counter(), PHASE: Counter()}  # title -> (bucket, wrong) -> lists
     for run_dir in args.run_dirs:
-        for row in failures(run_dir, args.lists, args.items, args.heads, args.blank_query):
+        for row in failures(run_dir, args.lists, args.items, args.heads, args.blank_query, args.sharpness):
             print(f"{run_dir}  {row['items']:>2} items: {row['bits']:.4f} bits, "
                   f"{row['failed']} of {args.lists} lists wrong")
             if args.heads:
                 print(f"    read head's usual place: {row['usual']} steps after the start of the item after the "
                       f"queried one ({row['right_at_usual']} lists answered right there)")
+            if args.sharpness:
+                print("    read head 0 from the first query vector to the first answer step (5 steps): "
+                      "median over the lists answered right, then each wrong list")
+                right = [r["sharpness"] for r in row["lists"] if not r["wrong"]]
+                for name in SHARPNESS:
+                    medians = torch.tensor([r[name] for r in right]).median(0).values.tolist() if right else []
+                    wrong = "  ".join(_fmt(r["sharpness"][name]) for r in row["lists"] if r["wrong"])
+                    print(f"    {name:>8}: {_fmt(medians)}" + (f"  | wrong: {wrong}" if wrong else ""))
             for r in row["lists"]:
                 if args.heads and r["wrong"]:
                     print(f"    wrong list: read head {r['shift']:+d} steps from its usual place; query vectors "

@@ -102,16 +102,56 @@ def test_cost_counts_the_sequences_with_a_wrong_bit_and_sweeps_take_their_size_f
     assert recipes["ntm/copy"].config.sweep_size == 64
 
 
-def test_the_recall_failures_script_counts_the_wrong_lists_and_each_lists_nearest_item(tmp_path):
-    """scripts/ntm_recall_failures.py: per item count, the lists with a wrong bit are as many as `cost`
-    finds on the same lists (also with the queried item blanked); each list's nearest-item distance and
-    all-zero flag, and the blanked lists, agree with a literal loop over its items; a run of another
-    task is refused by name."""
+def _recall_script():
     import importlib.util
     spec = importlib.util.spec_from_file_location(
         "ntm_recall_failures", Path(__file__).parents[1] / "scripts" / "ntm_recall_failures.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
+    return script
+
+
+def test_the_recall_failures_script_measures_the_read_heads_lookup_as_a_literal_step_loop_does():
+    """lookup_sharpness: each read head's β, g, γ, its key's best cosine similarity to the memory the
+    step addresses and that best's lead over the second, equal to a float64 loop that steps the NTM
+    by hand and reads them off its head layer's raw outputs (layout k, β, g, s, γ per head)."""
+    from milestones.nn.ntm import NTM
+    script = _recall_script()
+    torch.manual_seed(3)
+    model = NTM(8, 6, read_heads=2, write_heads=1, memory_slots=16, memory_width=5).eval()
+    ep = tasks.associative_recall_episode(4, torch.Generator().manual_seed(2), min_items=3, max_items=3)
+    steps = [3, 9, ep.inputs.shape[0] - 3]
+    sharp = script.lookup_sharpness(model, ep.inputs, steps)
+    assert set(sharp) == set(script.SHARPNESS) and all(v.shape == (3, 4, 2) for v in sharp.values())
+    M, A = model.M, model.address_size
+    softplus = lambda v: math.log1p(math.exp(v))  # noqa: E731
+    state = model.initial_state(4)
+    with torch.no_grad():
+        for t in range(ep.inputs.shape[0]):
+            if t in steps:
+                i = steps.index(t)
+                h, _ = model._controller(ep.inputs[t], state)
+                raw = model.heads(h).double().clamp(-model.clip, model.clip)
+                memory = state.memory.double()
+                for b in range(4):
+                    for r in range(2):
+                        block = raw[b, r * A:(r + 1) * A]
+                        key = torch.tanh(block[:M])
+                        cos = sorted((float(key @ row / (key.norm() * row.norm() + 1e-8)) for row in memory[b]),
+                                     reverse=True)
+                        expect = {"beta": softplus(block[M]), "g": 1 / (1 + math.exp(-block[M + 1])),
+                                  "gamma": 1 + softplus(block[-1]), "best_cos": cos[0], "lead": cos[0] - cos[1]}
+                        for name, value in expect.items():
+                            assert float(sharp[name][i, b, r]) == pytest.approx(value, rel=1e-4, abs=1e-5), (t, b, r, name)
+            _, state = model.step(ep.inputs[t], state)
+
+
+def test_the_recall_failures_script_counts_the_wrong_lists_and_each_lists_nearest_item(tmp_path):
+    """scripts/ntm_recall_failures.py: per item count, the lists with a wrong bit are as many as `cost`
+    finds on the same lists (also with the queried item blanked); each list's nearest-item distance and
+    all-zero flag, and the blanked lists, agree with a literal loop over its items; a run of another
+    task is refused by name."""
+    script = _recall_script()
     exp, cfg = tiny("ntm/associative-recall", sequences=32, sweep_size=8)
     exp.train(cfg, Run.create(tmp_path / "run", exp, cfg, progress=False))
     rows = script.failures(str(tmp_path / "run"), lists=40, item_counts=(3, 5))
@@ -161,9 +201,12 @@ def test_the_recall_failures_script_counts_the_wrong_lists_and_each_lists_neares
     queried = [next(i for i in range(5) if torch.equal(ep.inputs[4 * i + 1:4 * i + 4, b, :6], ep.inputs[21:24, b, :6]))
                for b in range(64)]
     assert script.read_positions(weights, ep, 5, 1).tolist() == [int(look[b]) - 4 * (queried[b] + 1) for b in range(64)]
-    traced = script.failures(str(tmp_path / "run"), lists=40, item_counts=(3,), heads=True)[0]
-    for row in traced["lists"]:
+    traced = script.failures(str(tmp_path / "run"), lists=40, item_counts=(3,), heads=True, sharpness=True)[0]
+    sharp = script.lookup_sharpness(model, ntm_exp.episodes("associative-recall", 40, script.STREAM, chunk=128,
+                                                            min_items=3, max_items=3)[0].inputs, range(13, 18))
+    for b, row in enumerate(traced["lists"]):  # 3 items: 20 steps, the query's first vector at 13
         assert isinstance(row["shift"], int) and (row["apart"] is None) == (not row["wrong"])
+        assert row["sharpness"] == {name: value[:, b, 0].tolist() for name, value in sharp.items()}
     right = [row for row in traced["lists"] if not row["wrong"]]
     assert traced["right_at_usual"] == sum(row["shift"] == 0 for row in right) <= len(right)
     assert (traced["right_at_usual"] > 0) == bool(right) and rows[0]["usual"] is None
@@ -173,8 +216,9 @@ def test_the_recall_failures_script_counts_the_wrong_lists_and_each_lists_neares
         script.failures(str(tmp_path / "copy"))
     lstm_exp, lstm_cfg = tiny("lstm/associative-recall", sequences=16, sweep_size=8)
     lstm_exp.train(lstm_cfg, Run.create(tmp_path / "lstm", lstm_exp, lstm_cfg, progress=False))
-    with pytest.raises(SystemExit, match="follows an NTM's read head"):
-        script.failures(str(tmp_path / "lstm"), lists=8, item_counts=(3,), heads=True)
+    for option in ("heads", "sharpness"):
+        with pytest.raises(SystemExit, match="follow an NTM's read head; .* the lstm baseline"):
+            script.failures(str(tmp_path / "lstm"), lists=8, item_counts=(3,), **{option: True})
 
 
 def test_a_diverging_run_stops_with_its_last_good_checkpoint(tmp_path, monkeypatch):

@@ -215,20 +215,25 @@ class NTM(nn.Module):
             inp = h
         return inp, new  # (B, C)
 
-    def step(self, x: Tensor, state: NTMState) -> tuple[Tensor, NTMState]:
-        """One time step: x (B, X) -> logits (B, Y), the next state."""
-        B, M, R, W, S = x.shape[0], self.M, self.R, self.W, self.S
-        h, ctrl = self._controller(x, state)
+    def head_parameters(self, h: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """Every head's k (B, H, M), β, g (B, H), s (B, H, 2S + 1), γ (B, H) and the write heads' e, a
+        (B, W, M), activated, from the controller output h (B, C)."""
+        B, M, R, W, S = h.shape[0], self.M, self.R, self.W, self.S
         params = self.heads(h).clamp(-self.clip, self.clip)
         addr, erase_add = params.split([(R + W) * self.address_size, W * 2 * M], 1)
         k, beta, g, s, gamma = addr.view(B, R + W, self.address_size).split([M, 1, 1, 2 * S + 1, 1], -1)
-        w = address(state.memory, state.weights, torch.tanh(k), F.softplus(beta).squeeze(-1),
-                    torch.sigmoid(g).squeeze(-1), torch.softmax(s, -1),
-                    1 + F.softplus(gamma).squeeze(-1), self.eps)  # (B, H, N)
-        w_read, w_write = w.split([R, W], 1)
-        reads = read(state.memory, w_read)  # (B, R, M)
         e, a = erase_add.view(B, W, 2 * M).split([M, M], -1)
-        memory = write(state.memory, w_write, torch.sigmoid(e), torch.tanh(a))
+        return (torch.tanh(k), F.softplus(beta).squeeze(-1), torch.sigmoid(g).squeeze(-1), torch.softmax(s, -1),
+                1 + F.softplus(gamma).squeeze(-1), torch.sigmoid(e), torch.tanh(a))
+
+    def step(self, x: Tensor, state: NTMState) -> tuple[Tensor, NTMState]:
+        """One time step: x (B, X) -> logits (B, Y), the next state."""
+        h, ctrl = self._controller(x, state)
+        k, beta, g, s, gamma, e, a = self.head_parameters(h)
+        w = address(state.memory, state.weights, k, beta, g, s, gamma, self.eps)  # (B, H, N)
+        w_read, w_write = w.split([self.R, self.W], 1)
+        reads = read(state.memory, w_read)  # (B, R, M)
+        memory = write(state.memory, w_write, e, a)
         logits = self.output(torch.cat([h, reads.flatten(1)], 1)).clamp(-self.clip, self.clip)
         return logits, NTMState(memory, reads, w, ctrl)
 
